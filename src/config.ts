@@ -1,0 +1,178 @@
+import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import type { RetryPolicyName } from './presence/sessions.js';
+import { RETRY_POLICIES } from './presence/sessions.js';
+
+/**
+ * The only reader of `process.env`. Parses once, validates every value with a message naming the
+ * variable, applies defaults here and nowhere else, and returns a frozen object.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** From `WHATSAPP_API_KEY`; null means "generate one at first start and store it". */
+  readonly apiKey: string | null;
+  /** Paths served without the API key (health is always open). */
+  readonly apiKeyExcludePaths: readonly string[];
+  readonly dataDir: string;
+  /** `postgres://…` to use PostgreSQL; null for the embedded SQLite database in `dataDir`. */
+  readonly databaseUrl: string | null;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logFormat: 'json' | 'pretty';
+  /** Public base URL of this server, when behind a proxy (WAHA_BASE_URL). */
+  readonly baseUrl: string | null;
+  /** Sessions to create (if missing) and start at startup. */
+  readonly startSessions: readonly string[];
+  /** Start every stored session at startup, not only the ones that were running. */
+  readonly restartAllSessions: boolean;
+  readonly sandbox: SandboxMode;
+  readonly hook: GlobalHookConfig | null;
+  /** Most deliveries kept pending in the outbox; past it the oldest pending ones are dropped and counted. */
+  readonly outboxMaxPending: number;
+  /** A session's display name for this server (`GET /api/sessions/{s}` "worker"); hostname by default. */
+  readonly serverId: string;
+}
+
+/** How the process reaches WhatsApp: the real network, an embedded sandbox, or a sandbox by URL. */
+export type SandboxMode =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'embedded'; readonly autoPair: boolean }
+  | { readonly kind: 'remote'; readonly url: string; readonly autoPair: boolean };
+
+export interface GlobalHookConfig {
+  readonly url: string;
+  readonly events: readonly string[];
+  readonly hmacKey: string | null;
+  readonly retries: { readonly policy: RetryPolicyName; readonly delaySeconds: number; readonly attempts: number };
+  readonly customHeaders: readonly { readonly name: string; readonly value: string }[];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function str(env: Env, name: string): string | null {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? null : value.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  const lower = raw.toLowerCase();
+  if (['true', '1', 'yes'].includes(lower)) return true;
+  if (['false', '0', 'no'].includes(lower)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  const found = allowed.find((value) => value === raw.toLowerCase());
+  if (found === undefined) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return found;
+}
+
+function list(env: Env, name: string): string[] {
+  const raw = str(env, name);
+  if (raw === null) return [];
+  return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | null {
+  const raw = str(env, name);
+  if (raw === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL (${protocols.join(' or ')}), got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+function sandboxMode(env: Env, argv: readonly string[]): SandboxMode {
+  const autoPair = bool(env, 'WA_PRESENCE_SANDBOX_AUTOPAIR', true);
+  if (argv.includes('--sandbox')) return { kind: 'embedded', autoPair };
+  const raw = str(env, 'WA_PRESENCE_SANDBOX');
+  if (raw === null) return { kind: 'off' };
+  const lower = raw.toLowerCase();
+  if (['true', '1', 'yes'].includes(lower)) return { kind: 'embedded', autoPair };
+  if (['false', '0', 'no'].includes(lower)) return { kind: 'off' };
+  const remote = url(env, 'WA_PRESENCE_SANDBOX', ['ws:', 'wss:']);
+  if (remote === null) return { kind: 'off' };
+  return { kind: 'remote', url: remote, autoPair };
+}
+
+function customHeaders(env: Env, name: string): { name: string; value: string }[] {
+  // WAHA's form: "Name1:value1;Name2:value2".
+  const raw = str(env, name);
+  if (raw === null) return [];
+  return raw.split(';').filter((pair) => pair.trim() !== '').map((pair) => {
+    const at = pair.indexOf(':');
+    const header = pair.slice(0, at).trim();
+    if (at <= 0 || !/^[A-Za-z0-9-]+$/.test(header)) {
+      throw new ConfigError(`${name} must look like "Name:value;Other:value", got "${pair}"`);
+    }
+    return { name: header, value: pair.slice(at + 1).trim() };
+  });
+}
+
+function globalHook(env: Env): GlobalHookConfig | null {
+  const hookUrl = url(env, 'WHATSAPP_HOOK_URL', ['http:', 'https:']);
+  if (hookUrl === null) return null;
+  const events = list(env, 'WHATSAPP_HOOK_EVENTS');
+  return {
+    url: hookUrl,
+    events: events.length === 0 ? ['*'] : events,
+    hmacKey: str(env, 'WHATSAPP_HOOK_HMAC_KEY'),
+    retries: {
+      policy: oneOf(env, 'WHATSAPP_HOOK_RETRIES_POLICY', RETRY_POLICIES, 'exponential'),
+      delaySeconds: int(env, 'WHATSAPP_HOOK_RETRIES_DELAY_SECONDS', 2, 0, 3600),
+      attempts: int(env, 'WHATSAPP_HOOK_RETRIES_ATTEMPTS', 15, 0, 100),
+    },
+    customHeaders: customHeaders(env, 'WHATSAPP_HOOK_CUSTOM_HEADERS'),
+  };
+}
+
+export function loadConfig(env: Env = process.env, argv: readonly string[] = process.argv.slice(2)): Config {
+  const portRaw = str(env, 'WHATSAPP_API_PORT') !== null ? 'WHATSAPP_API_PORT' : 'PORT';
+  const config: Config = {
+    port: int(env, portRaw, 3000, 0, 65535),
+    host: str(env, 'WHATSAPP_API_HOSTNAME') ?? '127.0.0.1',
+    apiKey: str(env, 'WHATSAPP_API_KEY'),
+    apiKeyExcludePaths: list(env, 'WHATSAPP_API_KEY_EXCLUDE_PATH'),
+    dataDir: resolve(str(env, 'WA_PRESENCE_DATA_DIR') ?? 'data'),
+    databaseUrl: url(env, 'WA_PRESENCE_DATABASE_URL', ['postgres:', 'postgresql:']),
+    logLevel: bool(env, 'WAHA_DEBUG_MODE', false) ? 'debug' : oneOf(env, 'WAHA_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'WAHA_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    baseUrl: url(env, 'WAHA_BASE_URL', ['http:', 'https:']),
+    startSessions: list(env, 'WHATSAPP_START_SESSION'),
+    restartAllSessions: bool(env, 'WHATSAPP_RESTART_ALL_SESSIONS', false),
+    sandbox: sandboxMode(env, argv),
+    hook: globalHook(env),
+    outboxMaxPending: int(env, 'WA_PRESENCE_OUTBOX_MAX_PENDING', 1_000_000, 1, 1_000_000_000),
+    serverId: str(env, 'WA_PRESENCE_SERVER_ID') ?? `${hostname()}-${process.pid}`,
+  };
+  const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
+  if (engine !== null && engine.toUpperCase() !== 'NOWEB') {
+    throw new ConfigError(`WHATSAPP_DEFAULT_ENGINE must be NOWEB (the only engine of wa-presence), got "${engine}"`);
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,61 @@
+import type { SessionStatus } from './status.js';
+
+export const ENGINES = ['NOWEB'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export const RETRY_POLICIES = ['constant', 'linear', 'exponential'] as const;
+export type RetryPolicyName = (typeof RETRY_POLICIES)[number];
+
+/** WAHA's webhook configuration, field for field. */
+export interface WebhookConfig {
+  readonly url: string;
+  /** Event names, or `*` for all. */
+  readonly events: readonly string[];
+  readonly hmac?: { readonly key: string } | null;
+  readonly retries?: {
+    readonly policy: RetryPolicyName;
+    readonly delaySeconds: number;
+    readonly attempts: number;
+  } | null;
+  readonly customHeaders?: readonly { readonly name: string; readonly value: string }[] | null;
+}
+
+/** WAHA's session config, restricted to what a presence server uses. */
+export interface SessionConfig {
+  readonly webhooks?: readonly WebhookConfig[];
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly debug?: boolean;
+  readonly noweb?: {
+    /**
+     * Send `available` when the session connects (WAHA's default: true). WhatsApp delivers other
+     * people's presence only to an account that is online, but while a linked device is online the
+     * phone gets no push notifications.
+     */
+    readonly markOnline?: boolean;
+  };
+}
+
+/** The account a session is logged in as. */
+export interface Me {
+  /** `<digits>@c.us` */
+  readonly id: string;
+  readonly pushName: string | null;
+  /** `<id>@lid`, when the server told us. */
+  readonly lid?: string | null;
+}
+
+/** What a session is, as the API shows it. */
+export interface SessionInfo {
+  readonly name: string;
+  readonly status: SessionStatus;
+  readonly config: SessionConfig;
+  readonly me: Me | null;
+  readonly engine: { readonly engine: EngineName };
+}
+
+/** Session names: WAHA accepts letters, digits, `_` and `-`. */
+export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isValidSessionName(name: string): boolean {
+  return SESSION_NAME_PATTERN.test(name);
+}

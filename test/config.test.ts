@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies the defaults', () => {
+    const config = loadConfig({}, []);
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.apiKey).toBeNull();
+    expect(config.sandbox).toEqual({ kind: 'off' });
+    expect(config.hook).toBeNull();
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('prefers WHATSAPP_API_PORT over PORT', () => {
+    expect(loadConfig({ WHATSAPP_API_PORT: '4000', PORT: '5000' }, []).port).toBe(4000);
+    expect(loadConfig({ PORT: '5000' }, []).port).toBe(5000);
+  });
+
+  it('names the variable in every error', () => {
+    expect(() => loadConfig({ PORT: 'abc' }, [])).toThrow(/PORT must be a whole number/);
+    expect(() => loadConfig({ WA_PRESENCE_SANDBOX: 'maybe' }, [])).toThrow(/WA_PRESENCE_SANDBOX must be a URL/);
+    expect(() => loadConfig({ WHATSAPP_HOOK_URL: 'ftp://x' }, [])).toThrow(/WHATSAPP_HOOK_URL must use http: or https:/);
+    expect(() => loadConfig({ WHATSAPP_DEFAULT_ENGINE: 'WEBJS' }, [])).toThrow(ConfigError);
+    expect(() => loadConfig({ WHATSAPP_HOOK_URL: 'http://x', WHATSAPP_HOOK_RETRIES_POLICY: 'random' }, [])).toThrow(
+      /WHATSAPP_HOOK_RETRIES_POLICY must be one of constant, linear, exponential/,
+    );
+  });
+
+  it('turns the sandbox on from the flag, the variable or a URL', () => {
+    expect(loadConfig({}, ['--sandbox']).sandbox).toEqual({ kind: 'embedded', autoPair: true });
+    expect(loadConfig({ WA_PRESENCE_SANDBOX: 'true' }, []).sandbox.kind).toBe('embedded');
+    expect(loadConfig({ WA_PRESENCE_SANDBOX: 'ws://127.0.0.1:4001/ws', WA_PRESENCE_SANDBOX_AUTOPAIR: 'false' }, []).sandbox).toEqual({
+      kind: 'remote',
+      url: 'ws://127.0.0.1:4001/ws',
+      autoPair: false,
+    });
+  });
+
+  it('reads the global webhook with WAHA names', () => {
+    const config = loadConfig(
+      {
+        WHATSAPP_HOOK_URL: 'http://127.0.0.1:9999/hook',
+        WHATSAPP_HOOK_EVENTS: 'presence.update, session.status',
+        WHATSAPP_HOOK_HMAC_KEY: 'secret',
+        WHATSAPP_HOOK_CUSTOM_HEADERS: 'X-A:1;X-B: two',
+      },
+      [],
+    );
+    expect(config.hook).toEqual({
+      url: 'http://127.0.0.1:9999/hook',
+      events: ['presence.update', 'session.status'],
+      hmacKey: 'secret',
+      retries: { policy: 'exponential', delaySeconds: 2, attempts: 15 },
+      customHeaders: [
+        { name: 'X-A', value: '1' },
+        { name: 'X-B', value: 'two' },
+      ],
+    });
+  });
+});
