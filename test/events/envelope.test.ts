@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SERVER_VERSION, makeEnvelope, newEventId } from '../../src/events/envelope.js';
+
+const source = { session: 'default', metadata: { user: 'a' }, me: { id: '123@c.us', pushName: 'Me' }, engine: 'NOWEB' } as const;
+
+describe('makeEnvelope', () => {
+  it("builds WAHA's envelope, field for field", () => {
+    const envelope = makeEnvelope('session.status', { status: 'WORKING' }, source, 1_700_000_000_123);
+    expect(envelope).toEqual({
+      id: expect.stringMatching(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/) as unknown,
+      timestamp: 1_700_000_000_123,
+      event: 'session.status',
+      session: 'default',
+      metadata: { user: 'a' },
+      me: { id: '123@c.us', pushName: 'Me' },
+      engine: 'NOWEB',
+      environment: { version: SERVER_VERSION, engine: 'NOWEB', tier: 'CORE', browser: null },
+      payload: { status: 'WORKING' },
+    });
+  });
+
+  it('keeps the version equal to package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(SERVER_VERSION).toBe(pkg.version);
+  });
+});
+
+describe('newEventId', () => {
+  it('is unique and strictly increasing, also within one millisecond', () => {
+    const ids = Array.from({ length: 1000 }, () => newEventId(1_700_000_000_000));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('sorts by time across milliseconds', () => {
+    const earlier = newEventId(1_800_000_000_000);
+    const later = newEventId(1_800_000_000_001);
+    expect(earlier < later).toBe(true);
+    expect(earlier.slice(4, 14)).toBe('01MCC5RM00') // 1_800_000_000_000 in Crockford base-32;
+  });
+});
