@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import type { Storage } from '../storage.js';
+import { createSqliteAuthStores } from './auth.js';
+import { migrateSqlite, openSqliteDatabase } from './database.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { createSqlitePresenceStore, createSqliteSubscriptionStore } from './presence.js';
+import { createSqliteSessionStore } from './sessions.js';
+import { createSqliteSettingsStore } from './settings.js';
+
+export interface SqliteStorageOptions {
+  /** Holds `wa-presence.sqlite`; created with the file when missing. */
+  readonly dataDir: string;
+  readonly logger?: Logger;
+}
+
+/** Opens the embedded database, applies pending migrations and builds every store on it. */
+export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
+  return new Promise<Storage>((resolve) => {
+    const db = openSqliteDatabase(options.dataDir);
+    try {
+      migrateSqlite(db, SQLITE_MIGRATIONS, options.logger);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    const storage: Storage = {
+      backend: 'sqlite',
+      sessions: createSqliteSessionStore(db),
+      auth: createSqliteAuthStores(db),
+      presence: createSqlitePresenceStore(db),
+      subscriptions: createSqliteSubscriptionStore(db),
+      settings: createSqliteSettingsStore(db),
+      close: () =>
+        new Promise<void>((done) => {
+          // better-sqlite3's close is idempotent; it checkpoints the WAL when this is the last connection.
+          db.close();
+          done();
+        }),
+    };
+    resolve(storage);
+  });
+}

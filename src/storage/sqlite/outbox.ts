@@ -1,0 +1,227 @@
+import type {
+  AttemptOutcome,
+  ClaimedDelivery,
+  DeliveryRecord,
+  DeliveryStatus,
+  OutboxStore,
+  ReplayResult,
+} from '../outbox.js';
+import type { SqliteDatabase } from './database.js';
+import { settle } from './database.js';
+
+interface DeliveryRow {
+  id: number;
+  event_id: string;
+  session: string;
+  event: string;
+  url: string;
+  webhook_key: string;
+  order_key: string;
+  target: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number | null;
+  claimed_by: string | null;
+  claim_until: number;
+  last_error: string | null;
+  last_status: number | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
+function toRecord(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    event: row.event,
+    url: row.url,
+    status: row.status,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    lastStatus: row.last_status,
+    nextAttemptAt: row.status === 'pending' ? row.next_attempt_at : null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deliveredAt: row.delivered_at,
+  };
+}
+
+/**
+ * The outbox on the embedded database. SQLite has one writer at a time, so a transaction alone
+ * keeps the head-of-order-key bookkeeping consistent; the lease still guards against a second
+ * process on the same file.
+ */
+export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
+  const insertEvent = db.prepare<[string, string, string, string, number]>(
+    'INSERT INTO outbox_events (id, session, event, body, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+  );
+  const hasPending = db.prepare<[string], { id: number }>(
+    "SELECT id FROM outbox_deliveries WHERE order_key = ? AND status = 'pending' LIMIT 1",
+  );
+  const insertDelivery = db.prepare<[string, string, string, string, string, string, string, number | null, number, number]>(
+    `INSERT INTO outbox_deliveries (event_id, session, event, url, webhook_key, order_key, target, status, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+  );
+  // The successor of a finished head becomes due now.
+  const promoteHead = db.prepare<[number, string]>(
+    `UPDATE outbox_deliveries SET next_attempt_at = ?
+     WHERE id = (SELECT MIN(id) FROM outbox_deliveries WHERE order_key = ? AND status = 'pending') AND next_attempt_at IS NULL`,
+  );
+  const claimDue = db.prepare<[{ owner: string; until: number; now: number; exclude: string; limit: number }], DeliveryRow & { body: string }>(
+    `UPDATE outbox_deliveries SET claimed_by = @owner, claim_until = @until
+     WHERE id IN (
+       SELECT id FROM outbox_deliveries
+       WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND claim_until <= @now
+         AND webhook_key NOT IN (SELECT value FROM json_each(@exclude))
+       ORDER BY next_attempt_at, id LIMIT @limit)
+     RETURNING *, (SELECT body FROM outbox_events e WHERE e.id = event_id) AS body`,
+  );
+  const getOwned = db.prepare<[number, string], DeliveryRow>(
+    "SELECT * FROM outbox_deliveries WHERE id = ? AND claimed_by = ? AND status = 'pending'",
+  );
+  const markDelivered = db.prepare<[{ status: number; now: number; id: number }]>(
+    `UPDATE outbox_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = @status, last_error = NULL,
+       next_attempt_at = NULL, claimed_by = NULL, claim_until = 0, delivered_at = @now, updated_at = @now WHERE id = @id`,
+  );
+  const markRetry = db.prepare<[number, string, number | null, number, number]>(
+    `UPDATE outbox_deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, last_status = ?,
+       claimed_by = NULL, claim_until = 0, updated_at = ? WHERE id = ?`,
+  );
+  const markFailed = db.prepare<[string, number | null, number, number]>(
+    `UPDATE outbox_deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?, last_status = ?,
+       next_attempt_at = NULL, claimed_by = NULL, claim_until = 0, updated_at = ? WHERE id = ?`,
+  );
+  const releaseOne = db.prepare<[number, string]>(
+    "UPDATE outbox_deliveries SET claimed_by = NULL, claim_until = 0 WHERE id = ? AND claimed_by = ? AND status = 'pending'",
+  );
+  const releaseAll = db.prepare("UPDATE outbox_deliveries SET claimed_by = NULL, claim_until = 0 WHERE claimed_by IS NOT NULL");
+  const nextDue = db.prepare<[], { at: number | null }>(
+    // A claimed head becomes claimable again when its lease runs out (its server died).
+    `SELECT MIN(MAX(next_attempt_at, claim_until)) AS at FROM outbox_deliveries
+     WHERE status = 'pending' AND next_attempt_at IS NOT NULL`,
+  );
+  const countPending = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox_deliveries WHERE status = 'pending'");
+  const dropOldest = db.prepare<[{ error: string; now: number; count: number }], { order_key: string; next_attempt_at: number | null }>(
+    `UPDATE outbox_deliveries SET status = 'dropped', last_error = @error, claimed_by = NULL, claim_until = 0, updated_at = @now
+     WHERE id IN (SELECT id FROM outbox_deliveries WHERE status = 'pending' AND claim_until <= @now ORDER BY id LIMIT @count)
+     RETURNING order_key, next_attempt_at`,
+  );
+  const listAll = db.prepare<[string, number, number], DeliveryRow>(
+    'SELECT * FROM outbox_deliveries WHERE session = ? AND id < ? ORDER BY id DESC LIMIT ?',
+  );
+  const listByStatus = db.prepare<[string, string, number, number], DeliveryRow>(
+    'SELECT * FROM outbox_deliveries WHERE session = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT ?',
+  );
+  const getInSession = db.prepare<[number, string], DeliveryRow>('SELECT * FROM outbox_deliveries WHERE id = ? AND session = ?');
+  const pruneDeliveries = db.prepare<[number]>("DELETE FROM outbox_deliveries WHERE status <> 'pending' AND updated_at < ?");
+  const pruneEvents = db.prepare(
+    'DELETE FROM outbox_events WHERE NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = outbox_events.id)',
+  );
+
+  const enqueue = db.transaction(
+    (event: Parameters<OutboxStore['enqueue']>[0], deliveries: Parameters<OutboxStore['enqueue']>[1], now: number): boolean => {
+      if (insertEvent.run(event.id, event.session, event.event, event.body, now).changes === 0) return false;
+      for (const d of deliveries) {
+        const behind = hasPending.get(d.orderKey) !== undefined;
+        insertDelivery.run(event.id, event.session, event.event, d.url, d.webhookKey, d.orderKey, d.target, behind ? null : now, now, now);
+      }
+      return true;
+    },
+  );
+
+  const complete = db.transaction((id: number, owner: string, outcome: AttemptOutcome, now: number): boolean => {
+    const row = getOwned.get(id, owner);
+    if (row === undefined) return false;
+    switch (outcome.kind) {
+      case 'delivered':
+        markDelivered.run({ status: outcome.status, now, id });
+        promoteHead.run(now, row.order_key);
+        break;
+      case 'retry':
+        markRetry.run(outcome.nextAttemptAt, outcome.error, outcome.status, now, id);
+        break;
+      case 'failed':
+        markFailed.run(outcome.error, outcome.status, now, id);
+        promoteHead.run(now, row.order_key);
+        break;
+    }
+    return true;
+  });
+
+  const enforceCap = db.transaction((maxPending: number, now: number): number => {
+    const pending = countPending.get()?.n ?? 0;
+    if (pending <= maxPending) return 0;
+    const dropped = dropOldest.all({ error: `dropped: the outbox holds at most ${maxPending} pending deliveries`, now, count: pending - maxPending });
+    const keys = new Set(dropped.filter((row) => row.next_attempt_at !== null).map((row) => row.order_key));
+    for (const key of keys) promoteHead.run(now, key);
+    return dropped.length;
+  });
+
+  const replay = db.transaction((session: string, id: number, now: number): ReplayResult => {
+    const row = getInSession.get(id, session);
+    if (row === undefined) return { kind: 'not-found' };
+    if (row.status === 'pending') return { kind: 'pending' };
+    const behind = hasPending.get(row.order_key) !== undefined;
+    const inserted = insertDelivery.run(
+      row.event_id, row.session, row.event, row.url, row.webhook_key, row.order_key, row.target, behind ? null : now, now, now,
+    );
+    return { kind: 'replayed', id: Number(inserted.lastInsertRowid) };
+  });
+
+  const prune = db.transaction((before: number): number => {
+    const deleted = pruneDeliveries.run(before).changes;
+    if (deleted > 0) pruneEvents.run();
+    return deleted;
+  });
+
+  return {
+    enqueue: (event, deliveries, now) => settle(() => enqueue.immediate(event, deliveries, now)),
+    claim: (request) =>
+      settle(() =>
+        claimDue
+          .all({
+            owner: request.owner,
+            until: request.now + request.leaseMs,
+            now: request.now,
+            exclude: JSON.stringify(request.excludeWebhookKeys),
+            limit: request.limit,
+          })
+          .map(
+            (row): ClaimedDelivery => ({
+              id: row.id,
+              eventId: row.event_id,
+              session: row.session,
+              event: row.event,
+              url: row.url,
+              webhookKey: row.webhook_key,
+              orderKey: row.order_key,
+              target: row.target,
+              attempts: row.attempts,
+              body: row.body,
+            }),
+          )
+          .sort((a, b) => a.id - b.id),
+      ),
+    complete: (id, owner, outcome, now) => settle(() => complete.immediate(id, owner, outcome, now)),
+    release: (ids, owner) =>
+      settle(() => {
+        db.transaction(() => {
+          for (const id of ids) releaseOne.run(id, owner);
+        }).immediate();
+      }),
+    // One server per SQLite file: at startup nothing can be in flight, whoever claimed it.
+    recoverClaims: () => settle(() => releaseAll.run().changes),
+    nextDueAt: () => settle(() => nextDue.get()?.at ?? null),
+    countPending: () => settle(() => countPending.get()?.n ?? 0),
+    enforceCap: (maxPending, now) => settle(() => enforceCap.immediate(maxPending, now)),
+    list: (session, query) =>
+      settle(() => {
+        const before = query.before ?? Number.MAX_SAFE_INTEGER;
+        const rows = query.status === null ? listAll.all(session, before, query.limit) : listByStatus.all(session, query.status, before, query.limit);
+        return rows.map(toRecord);
+      }),
+    replay: (session, id, now) => settle(() => replay.immediate(session, id, now)),
+    prune: (before) => settle(() => prune.immediate(before)),
+  } satisfies OutboxStore;
+}

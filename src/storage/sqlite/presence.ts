@@ -1,0 +1,88 @@
+import type { ChatPresence, ParticipantPresence } from '../../presence/types.js';
+import type { PresenceStore, SubscriptionStore } from '../presence.js';
+import { decodePresenceStatus } from '../decode.js';
+import type { SqliteDatabase } from './database.js';
+import { settle } from './database.js';
+
+interface PresenceRow {
+  chat_id: string;
+  participant: string;
+  last_known_presence: string;
+  last_seen: number | null;
+}
+
+function toParticipant(row: PresenceRow): ParticipantPresence {
+  return {
+    participant: row.participant,
+    lastKnownPresence: decodePresenceStatus(row.last_known_presence, `presence of ${row.participant} in ${row.chat_id}`),
+    lastSeen: row.last_seen,
+  };
+}
+
+/** Rows ordered by chat id become one ChatPresence per chat, in that order. */
+export function groupByChat(rows: readonly PresenceRow[]): ChatPresence[] {
+  const chats: { id: string; presences: ParticipantPresence[] }[] = [];
+  for (const row of rows) {
+    const last = chats.at(-1);
+    if (last !== undefined && last.id === row.chat_id) last.presences.push(toParticipant(row));
+    else chats.push({ id: row.chat_id, presences: [toParticipant(row)] });
+  }
+  return chats;
+}
+
+export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
+  const columns = 'chat_id, participant, last_known_presence, last_seen';
+  const get = db.prepare<[string, string], PresenceRow>(
+    `SELECT ${columns} FROM presences WHERE session = ? AND chat_id = ? ORDER BY participant`,
+  );
+  const list = db.prepare<[string], PresenceRow>(
+    `SELECT ${columns} FROM presences WHERE session = ? ORDER BY chat_id, participant`,
+  );
+  const upsert = db.prepare<[string, string, string, string, number | null]>(
+    `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (session, chat_id, participant)
+     DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
+  );
+  const clear = db.prepare<[string]>('DELETE FROM presences WHERE session = ?');
+  const put = db.transaction((session: string, chatId: string, presences: readonly ParticipantPresence[]) => {
+    for (const presence of presences) {
+      upsert.run(session, chatId, presence.participant, presence.lastKnownPresence, presence.lastSeen);
+    }
+  });
+
+  return {
+    get: (session, chatId) =>
+      settle(() => {
+        const rows = get.all(session, chatId);
+        return groupByChat(rows)[0] ?? null;
+      }),
+    list: (session) => settle(() => groupByChat(list.all(session))),
+    put: (session, chatId, presences) =>
+      settle(() => {
+        if (presences.length > 0) put.immediate(session, chatId, presences);
+      }),
+    clear: (session) =>
+      settle(() => {
+        clear.run(session);
+      }),
+  } satisfies PresenceStore;
+}
+
+export function createSqliteSubscriptionStore(db: SqliteDatabase): SubscriptionStore {
+  const add = db.prepare<[string, string]>(
+    'INSERT INTO subscriptions (session, chat_id) VALUES (?, ?) ON CONFLICT (session, chat_id) DO NOTHING',
+  );
+  const remove = db.prepare<[string, string]>('DELETE FROM subscriptions WHERE session = ? AND chat_id = ?');
+  const list = db.prepare<[string], { chat_id: string }>('SELECT chat_id FROM subscriptions WHERE session = ? ORDER BY seq');
+  const clear = db.prepare<[string]>('DELETE FROM subscriptions WHERE session = ?');
+
+  return {
+    add: (session, chatId) => settle(() => add.run(session, chatId).changes === 1),
+    remove: (session, chatId) => settle(() => remove.run(session, chatId).changes === 1),
+    list: (session) => settle(() => list.all(session).map((row) => row.chat_id)),
+    clear: (session) =>
+      settle(() => {
+        clear.run(session);
+      }),
+  } satisfies SubscriptionStore;
+}

@@ -1,0 +1,26 @@
+import type { AuthStores } from './auth.js';
+import type { PresenceStore, SubscriptionStore } from './presence.js';
+import type { SessionStore } from './sessions.js';
+import type { SettingsStore } from './settings.js';
+
+/**
+ * Every store of one database, opened together and closed together. `openStorage` (index.ts)
+ * picks the backend; each backend builds this object in one place (`sqlite/open.ts`,
+ * `postgres/open.ts`), so a new store is one field here and one line in each.
+ *
+ * Kept apart from index.ts so that the backends can name the type without importing the module
+ * that imports them (madge would see a cycle, even through `import type`).
+ */
+export interface Storage {
+  readonly sessions: SessionStore;
+  readonly auth: AuthStores;
+  readonly presence: PresenceStore;
+  readonly subscriptions: SubscriptionStore;
+  readonly settings: SettingsStore;
+  readonly backend: 'sqlite' | 'postgres';
+  /** Closes the database (waits for running queries on PostgreSQL). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Milliseconds since the epoch; injected so that tests drive lease expiry without sleeping. */
+export type Clock = () => number;

@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStorage } from '../../src/storage/index.js';
+import { openSqliteStorage } from '../../src/storage/sqlite/open.js';
+import { describeStorage } from './conformance.js';
+
+describeStorage('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wa-presence-storage-'));
+  // A subdirectory that does not exist yet: opening must create it.
+  const dataDir = join(dir, 'data');
+  const file = join(dataDir, 'wa-presence.sqlite');
+  function withFile<T>(work: (db: Database.Database) => T): T {
+    const db = new Database(file);
+    try {
+      return work(db);
+    } finally {
+      db.close();
+    }
+  }
+  return {
+    open: () => openSqliteStorage({ dataDir }),
+    poisonAuthValue: (poison) =>
+      Promise.resolve(
+        withFile((db) => {
+          db.prepare(
+            `CREATE TRIGGER poison_auth BEFORE INSERT ON auth_keys WHEN NEW.value = '${poison.replaceAll("'", "''")}'
+             BEGIN SELECT RAISE(ABORT, 'poisoned auth value'); END`,
+          ).run();
+        }),
+      ),
+    appliedMigrations: () =>
+      Promise.resolve(
+        withFile((db) => db.prepare<[], { version: number }>('SELECT version FROM schema_migrations ORDER BY rowid').all().map((row) => row.version)),
+      ),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describe('sqlite storage file', () => {
+  let dir: string | null = null;
+  afterEach(async () => {
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is created with its directory, in WAL mode, when SQLite is chosen', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wa-presence-storage-'));
+    const dataDir = join(dir, 'nested', 'data');
+    const storage = await openStorage({ dataDir, databaseUrl: null });
+    try {
+      expect(storage.backend).toBe('sqlite');
+      const file = join(dataDir, 'wa-presence.sqlite');
+      expect(existsSync(file)).toBe(true);
+      const db = new Database(file, { readonly: true });
+      try {
+        expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      } finally {
+        db.close();
+      }
+    } finally {
+      await storage.close();
+    }
+  });
+});
