@@ -1,0 +1,90 @@
+import { DisconnectReason } from 'baileys';
+import type { SessionStatus } from '../../presence/status.js';
+
+/** Reconnect backoff, as data. Delays in milliseconds. */
+export interface BackoffPolicy {
+  /** Delay before the first reconnect attempt. */
+  readonly minDelayMs: number;
+  readonly factor: number;
+  /** No delay grows beyond this (before jitter). */
+  readonly maxDelayMs: number;
+  /** Fraction of the delay drawn at random, 0..1: 0.2 → the delay is 80–100 % of the nominal one. */
+  readonly jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { minDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, jitter: 0.2 };
+
+/**
+ * Delay before reconnect attempt `attempt` (1 for the first): capped exponential, minus a random
+ * share so that many sessions dropped by the same outage do not reconnect in lockstep.
+ * `random` returns [0, 1) and is injected so tests can pin it.
+ */
+export function reconnectDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+  const nominal = Math.min(policy.maxDelayMs, policy.minDelayMs * policy.factor ** Math.max(0, attempt - 1));
+  return Math.round(nominal * (1 - policy.jitter * random()));
+}
+
+/** What to do after Baileys closed the connection. */
+export type CloseAction =
+  /** Connect again at once with the same credentials (515 after pairing). */
+  | { readonly kind: 'restart' }
+  /** A transient drop: connect again after a backoff delay. */
+  | { readonly kind: 'reconnect' }
+  /** Give up; `wipeAuth` when WhatsApp no longer accepts these credentials. */
+  | { readonly kind: 'stop'; readonly status: SessionStatus; readonly reason: string; readonly wipeAuth: boolean };
+
+export interface CloseInfo {
+  /** Baileys' `lastDisconnect.error.output.statusCode`, when there is one. */
+  readonly statusCode: number | undefined;
+  readonly message: string | undefined;
+  /** Whether the device was paired when the connection closed. */
+  readonly registered: boolean;
+}
+
+const STOP_REASONS: Readonly<Record<number, { status: SessionStatus; reason: string; wipeAuth: boolean }>> = {
+  [DisconnectReason.loggedOut]: {
+    status: 'FAILED',
+    reason: 'WhatsApp logged this device out (it was unlinked from the phone, or its credentials expired). Start the session again and scan a new QR code.',
+    wipeAuth: true,
+  },
+  [DisconnectReason.connectionReplaced]: {
+    status: 'FAILED',
+    reason: 'Another connection opened with the same credentials and replaced this one (is the session running in a second server?). Stop the other one, then start this session again.',
+    wipeAuth: false,
+  },
+  [DisconnectReason.forbidden]: {
+    status: 'FAILED',
+    reason: 'WhatsApp refused this account (403: banned or restricted). Check the account on the phone; the session cannot connect until WhatsApp lifts it.',
+    wipeAuth: false,
+  },
+  [DisconnectReason.badSession]: {
+    status: 'FAILED',
+    reason: 'The stored credentials are damaged (bad session). Log the session out and scan a new QR code.',
+    wipeAuth: false,
+  },
+  [DisconnectReason.multideviceMismatch]: {
+    status: 'FAILED',
+    reason: 'WhatsApp rejected this linked device (multi-device mismatch). Update WhatsApp on the phone, log out and scan a new QR code.',
+    wipeAuth: false,
+  },
+};
+
+/** Decides what a closed connection means. Pure, so the table is tested without a network. */
+export function classifyClose(info: CloseInfo): CloseAction {
+  const { statusCode } = info;
+  if (statusCode === DisconnectReason.restartRequired) return { kind: 'restart' };
+  if (statusCode !== undefined) {
+    const stop = STOP_REASONS[statusCode];
+    if (stop !== undefined) return { kind: 'stop', ...stop };
+  }
+  // Baileys ends with 408 "QR refs attempts ended" when nobody scanned any of the QR codes.
+  if (!info.registered && statusCode === DisconnectReason.timedOut && info.message?.includes('QR refs') === true) {
+    return {
+      kind: 'stop',
+      status: 'FAILED',
+      reason: 'Nobody scanned the QR code in time. Start the session again and scan the new QR code within a minute.',
+      wipeAuth: false,
+    };
+  }
+  return { kind: 'reconnect' };
+}

@@ -1,0 +1,55 @@
+import { WA_CERT_DETAILS } from 'baileys';
+import type { Logger } from 'pino';
+import type { EngineFactory } from '../engine.js';
+import { DEFAULT_BACKOFF } from './connection.js';
+import type { BackoffPolicy } from './connection.js';
+import { createNowebEngine } from './lifecycle.js';
+import type { NowebEngineOptions } from './lifecycle.js';
+
+/** Where the engine's sockets go: the real WhatsApp, or a sandbox that signs with its own root key. */
+export type NowebNetwork =
+  | { readonly kind: 'whatsapp' }
+  | { readonly kind: 'sandbox'; readonly url: string; readonly rootPublicKey: Uint8Array };
+
+export interface NowebFactoryOptions {
+  readonly network: NowebNetwork;
+  readonly logger: Logger;
+  /** Reconnect backoff; fields left out keep their defaults (1 s doubling up to 60 s, 20 % jitter). */
+  readonly reconnect?: Partial<BackoffPolicy>;
+  /** Used by tests to drive timers (typing refresh, reconnect delays). */
+  readonly timers?: NowebEngineOptions['timers'];
+  readonly random?: () => number;
+}
+
+/** The Curve25519 public key WhatsApp's certificate chain is rooted in, as Baileys ships it. */
+const WHATSAPP_ROOT_PUBLIC_KEY = Buffer.from(WA_CERT_DETAILS.PUBLIC_KEY);
+
+/**
+ * Baileys checks the server's certificate chain against `WA_CERT_DETAILS.PUBLIC_KEY`, a plain
+ * module-level object it reads at every handshake: there is no per-socket option. Setting it is
+ * therefore process-wide, and one process serves either the real WhatsApp or a sandbox, never both
+ * (a factory for the other network in the same process would make every socket trust the wrong root).
+ */
+function trustRoot(network: NowebNetwork): void {
+  const key = network.kind === 'sandbox' ? Buffer.from(network.rootPublicKey) : WHATSAPP_ROOT_PUBLIC_KEY;
+  WA_CERT_DETAILS.PUBLIC_KEY = key;
+}
+
+/** The `NOWEB` engine: WhatsApp through Baileys. */
+export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFactory {
+  trustRoot(options.network);
+  const engineOptions: NowebEngineOptions = {
+    backoff: { ...DEFAULT_BACKOFF, ...options.reconnect },
+    ...(options.network.kind === 'sandbox' ? { waWebSocketUrl: options.network.url } : {}),
+    ...(options.timers === undefined ? {} : { timers: options.timers }),
+    ...(options.random === undefined ? {} : { random: options.random }),
+  };
+  options.logger.child({ engine: 'NOWEB' }).info(
+    { network: options.network.kind, ...(options.network.kind === 'sandbox' ? { url: options.network.url } : {}) },
+    'NOWEB engine ready',
+  );
+  return {
+    name: 'NOWEB',
+    create: (context) => createNowebEngine({ ...context, logger: context.logger.child({ engine: 'NOWEB' }) }, engineOptions),
+  };
+}

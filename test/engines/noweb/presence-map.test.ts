@@ -1,0 +1,99 @@
+import type { BinaryNode } from 'baileys';
+import { describe, expect, it } from 'vitest';
+import { isAppError } from '../../../src/errors.js';
+import {
+  CHAT_PRESENCE_OUT,
+  GLOBAL_PRESENCE_OUT,
+  mapIncomingNode,
+  toChatId,
+  toWhatsAppJid,
+} from '../../../src/engines/noweb/presence-map.js';
+
+const node = (tag: string, attrs: Record<string, string>, content?: BinaryNode[]): BinaryNode =>
+  content === undefined ? { tag, attrs } : { tag, attrs, content };
+
+describe('outgoing presence table', () => {
+  it('maps every global presence', () => {
+    expect(GLOBAL_PRESENCE_OUT).toEqual({ online: 'available', offline: 'unavailable' });
+  });
+  it('maps every chat state', () => {
+    expect(CHAT_PRESENCE_OUT).toEqual({ typing: 'composing', recording: 'recording', paused: 'paused' });
+  });
+});
+
+describe('incoming presence', () => {
+  const from = '491701234567@s.whatsapp.net';
+  const contact = '491701234567@c.us';
+  it.each([
+    ['presence without type → online', node('presence', { from }), 'online', null],
+    ['presence available → online', node('presence', { from, type: 'available' }), 'online', null],
+    ['unavailable with last → offline + lastSeen', node('presence', { from, type: 'unavailable', last: '1764140000' }), 'offline', 1764140000],
+    ['unavailable with last=deny → lastSeen null', node('presence', { from, type: 'unavailable', last: 'deny' }), 'offline', null],
+    ['unavailable without last → lastSeen null', node('presence', { from, type: 'unavailable' }), 'offline', null],
+    ['composing → typing', node('chatstate', { from }, [node('composing', {})]), 'typing', null],
+    ['composing audio → recording', node('chatstate', { from }, [node('composing', { media: 'audio' })]), 'recording', null],
+    ['chat-state paused → paused (not online)', node('chatstate', { from }, [node('paused', {})]), 'paused', null],
+  ] as const)('%s', (_name, input, lastKnownPresence, lastSeen) => {
+    expect(mapIncomingNode(input)).toEqual({ chatId: contact, presences: [{ participant: contact, lastKnownPresence, lastSeen }] });
+  });
+
+  it('keeps the participant of a group chat state', () => {
+    const input = node('chatstate', { from: '120363041234567890@g.us', participant: '491701234567:3@s.whatsapp.net' }, [node('composing', {})]);
+    expect(mapIncomingNode(input)).toEqual({
+      chatId: '120363041234567890@g.us',
+      presences: [{ participant: contact, lastKnownPresence: 'typing', lastSeen: null }],
+    });
+  });
+
+  it('keeps LID senders as @lid', () => {
+    const input = node('chatstate', { from: '120363041234567890@g.us', participant: '123456789012345@lid' }, [node('paused', {})]);
+    expect(mapIncomingNode(input)?.presences[0]?.participant).toBe('123456789012345@lid');
+    expect(mapIncomingNode(node('presence', { from: '123456789012345@lid' }))?.chatId).toBe('123456789012345@lid');
+  });
+
+  it.each([
+    ['a subscribe echo', node('presence', { from, type: 'subscribe' })],
+    ['an error presence', node('presence', { from, type: 'error' })],
+    ['a chatstate without child', node('chatstate', { from })],
+    ['an unknown chat state', node('chatstate', { from }, [node('dancing', {})])],
+    ['a group presence without participant', node('presence', { from: '120363041234567890@g.us', count: '3' })],
+    ['a broadcast sender', node('presence', { from: 'status@broadcast' })],
+    ['another tag', node('message', { from })],
+  ] as const)('ignores %s', (_name, input) => {
+    expect(mapIncomingNode(input)).toBeNull();
+  });
+});
+
+describe('JIDs', () => {
+  it.each([
+    ['491701234567@s.whatsapp.net', '491701234567@c.us'],
+    ['491701234567:12@s.whatsapp.net', '491701234567@c.us'],
+    ['491701234567_1:2@s.whatsapp.net', '491701234567@c.us'],
+    ['491701234567@c.us', '491701234567@c.us'],
+    ['1234567890-1600000000@g.us', '1234567890-1600000000@g.us'],
+    ['123456789012345:4@lid', '123456789012345@lid'],
+    ['status@broadcast', null],
+    ['s.whatsapp.net', null],
+  ] as const)('%s → %s', (jid, expected) => {
+    expect(toChatId(jid)).toBe(expected);
+  });
+
+  it.each([
+    ['491701234567@c.us', '491701234567@s.whatsapp.net'],
+    ['491701234567@s.whatsapp.net', '491701234567@s.whatsapp.net'],
+    ['120363041234567890@g.us', '120363041234567890@g.us'],
+    ['123456789012345@lid', '123456789012345@lid'],
+  ] as const)('sends to %s as %s', (chatId, jid) => {
+    expect(toWhatsAppJid(chatId)).toBe(jid);
+  });
+
+  it('refuses a chat id that is not one, with INVALID_CHAT_ID', () => {
+    let caught: unknown;
+    try {
+      toWhatsAppJid('+49 170 1234567');
+    } catch (error) {
+      caught = error;
+    }
+    expect(isAppError(caught) && caught.code).toBe('INVALID_CHAT_ID');
+  });
+});
