@@ -1,0 +1,157 @@
+/**
+ * The durable webhook outbox: every accepted event and one delivery per webhook that wants it.
+ *
+ * Semantics every backend keeps (one conformance suite runs against each, test/events/outbox.test.ts):
+ * - **Accept is durable.** `enqueue` writes the event's exact body and all its deliveries in one
+ *   transaction; a crash after it resolves loses nothing, a crash before it leaves nothing.
+ * - **Order per order key.** Deliveries with the same `orderKey` (a webhook and a chat) are due one
+ *   at a time, oldest (lowest id) first: only the oldest *pending* delivery of a key is ever due.
+ *   Its successor becomes due when it is delivered, fails for good, or is dropped. Deliveries of
+ *   other keys are never held back by it.
+ * - **Claims with a lease.** `claim` hands a due delivery to one owner until `now + leaseMs`; no
+ *   other owner can claim it before the lease runs out, so two servers never send it at once
+ *   (PostgreSQL: `FOR UPDATE SKIP LOCKED`). A lease that runs out (its server died) makes the
+ *   delivery claimable again, so it is sent at least once, possibly twice: receivers de-duplicate
+ *   on the event id.
+ * - **Bounded.** The outbox never holds more than a cap of pending deliveries once `enforceCap` ran:
+ *   the oldest unclaimed pending ones past the cap are marked `dropped` (kept, listed, replayable).
+ *   Nothing here is held in memory: readers page through storage.
+ *
+ * Times are milliseconds since the epoch, always passed in (the caller's clock). Non-goals: the
+ * retry policy (the worker decides `nextAttemptAt`), HTTP, and de-duplicating deliveries on the
+ * receiver's side.
+ */
+export interface OutboxStore {
+  /**
+   * Writes the event and its deliveries (possibly none) in one transaction. Idempotent on
+   * `event.id`: when the event exists already nothing is written and the result is `false`.
+   */
+  enqueue(event: OutboxEvent, deliveries: readonly NewDelivery[], now: number): Promise<boolean>;
+
+  /**
+   * Claims up to `limit` due deliveries for `owner`, oldest `nextAttemptAt` first: pending, the
+   * oldest pending of their order key, `nextAttemptAt <= now`, not claimed by a live lease, and not
+   * to one of `excludeWebhookKeys` (webhooks the caller has no free slot for).
+   */
+  claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+
+  /**
+   * Records the outcome of one attempt (attempts + 1) and ends the claim. `false` when the claim
+   * is no longer `owner`'s (its lease ran out and another server took it, or it was dropped):
+   * nothing changes then.
+   */
+  complete(id: number, owner: string, outcome: AttemptOutcome, now: number): Promise<boolean>;
+
+  /** Ends `owner`'s claims on these deliveries without counting an attempt (shutdown, no free slot). */
+  release(ids: readonly number[], owner: string): Promise<void>;
+
+  /**
+   * Ends claims that cannot be in flight any more, at startup: every claim of `owner` (this server
+   * before a restart, when its id is stable) and, on a backend that only one server uses at a time
+   * (SQLite), every claim. Returns how many were released.
+   */
+  recoverClaims(owner: string): Promise<number>;
+
+  /** The earliest `nextAttemptAt` among deliveries that are or will become claimable, or null when none. */
+  nextDueAt(): Promise<number | null>;
+
+  /** Pending deliveries (claimed or not). */
+  countPending(): Promise<number>;
+
+  /**
+   * Marks the oldest unclaimed pending deliveries past `maxPending` as `dropped` (with `lastError`
+   * saying why), and returns how many it dropped.
+   */
+  enforceCap(maxPending: number, now: number): Promise<number>;
+
+  /** One session's deliveries, newest first, by status; `before` pages (ids lower than it). */
+  list(session: string, query: ListQuery): Promise<DeliveryRecord[]>;
+
+  /**
+   * Sends a finished (delivered, failed or dropped) delivery again: a new pending delivery of the
+   * same event to the same webhook, queued after the pending ones of its order key.
+   */
+  replay(session: string, id: number, now: number): Promise<ReplayResult>;
+
+  /**
+   * Deletes finished deliveries last updated before `before`, and events left with no delivery.
+   * Returns how many deliveries it deleted.
+   */
+  prune(before: number): Promise<number>;
+}
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'dropped'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface OutboxEvent {
+  /** The envelope's `id`. */
+  readonly id: string;
+  readonly session: string;
+  readonly event: string;
+  /** The exact JSON sent to every webhook (and signed). */
+  readonly body: string;
+}
+
+export interface NewDelivery {
+  readonly url: string;
+  /** Deliveries to one webhook share slots; see `ClaimRequest.excludeWebhookKeys`. */
+  readonly webhookKey: string;
+  readonly orderKey: string;
+  /** Opaque to storage: how to send (the events module's serialised webhook target). */
+  readonly target: string;
+}
+
+export interface ClaimRequest {
+  readonly owner: string;
+  readonly now: number;
+  readonly leaseMs: number;
+  readonly limit: number;
+  readonly excludeWebhookKeys: readonly string[];
+}
+
+export interface ClaimedDelivery {
+  readonly id: number;
+  readonly eventId: string;
+  readonly session: string;
+  readonly event: string;
+  readonly url: string;
+  readonly webhookKey: string;
+  readonly orderKey: string;
+  readonly target: string;
+  /** Attempts made before this one. */
+  readonly attempts: number;
+  readonly body: string;
+}
+
+export type AttemptOutcome =
+  | { readonly kind: 'delivered'; readonly status: number }
+  | { readonly kind: 'retry'; readonly nextAttemptAt: number; readonly error: string; readonly status: number | null }
+  | { readonly kind: 'failed'; readonly error: string; readonly status: number | null };
+
+export interface ListQuery {
+  readonly status: DeliveryStatus | null;
+  readonly limit: number;
+  readonly before: number | null;
+}
+
+export interface DeliveryRecord {
+  readonly id: number;
+  readonly eventId: string;
+  readonly event: string;
+  readonly url: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  /** HTTP status of the last answer, null when there was none (network error, timeout, not tried). */
+  readonly lastStatus: number | null;
+  /** When it is due next: null for a finished delivery, or a pending one waiting behind an older one. */
+  readonly nextAttemptAt: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly deliveredAt: number | null;
+}
+
+export type ReplayResult =
+  | { readonly kind: 'replayed'; readonly id: number }
+  | { readonly kind: 'not-found' }
+  | { readonly kind: 'pending' };
