@@ -1,4 +1,5 @@
 import type { AuthStores } from './auth.js';
+import type { OutboxStore } from './outbox.js';
 import type { PresenceStore, SubscriptionStore } from './presence.js';
 import type { SessionStore } from './sessions.js';
 import type { SettingsStore } from './settings.js';
@@ -17,6 +18,7 @@ export interface Storage {
   readonly presence: PresenceStore;
   readonly subscriptions: SubscriptionStore;
   readonly settings: SettingsStore;
+  readonly outbox: OutboxStore;
   readonly backend: 'sqlite' | 'postgres';
   /** Closes the database (waits for running queries on PostgreSQL). Idempotent. */
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { SQLITE_OUTBOX_MIGRATION } from './outbox-migration.js';
 
 /**
  * The SQLite schema, as numbered migrations applied in order, each in its own transaction, and
@@ -74,4 +75,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_by_owner ON leases (owner, expires_at);
     `,
   },
+  SQLITE_OUTBOX_MIGRATION,
 ];

@@ -3,6 +3,7 @@ import type { Storage } from '../storage.js';
 import { createSqliteAuthStores } from './auth.js';
 import { migrateSqlite, openSqliteDatabase } from './database.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { createSqliteOutboxStore } from './outbox.js';
 import { createSqlitePresenceStore, createSqliteSubscriptionStore } from './presence.js';
 import { createSqliteSessionStore } from './sessions.js';
 import { createSqliteSettingsStore } from './settings.js';
@@ -30,6 +31,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
       presence: createSqlitePresenceStore(db),
       subscriptions: createSqliteSubscriptionStore(db),
       settings: createSqliteSettingsStore(db),
+      outbox: createSqliteOutboxStore(db),
       close: () =>
         new Promise<void>((done) => {
           // better-sqlite3's close is idempotent; it checkpoints the WAL when this is the last connection.

@@ -1,0 +1,186 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NewDelivery, OutboxEvent, OutboxStore } from '../../src/storage/outbox.js';
+
+/** One backend's fresh outbox database: `open()` may be called twice (two servers on one database). */
+export interface OutboxFixture {
+  open(): Promise<OutboxStore>;
+  dispose(): Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+const LEASE = 30_000;
+
+export function event(id: string, session = 's1', body = `{"id":"${id}","note":"Zoë 🙂"}`): OutboxEvent {
+  return { id, session, event: 'presence.update', body };
+}
+
+export function delivery(webhook: string, chat: string): NewDelivery {
+  return { url: `http://${webhook}.test/hook`, webhookKey: webhook, orderKey: `${webhook}|${chat}`, target: JSON.stringify({ webhook }) };
+}
+
+function claimAt(store: OutboxStore, owner: string, now: number, limit = 100, exclude: string[] = []) {
+  return store.claim({ owner, now, leaseMs: LEASE, limit, excludeWebhookKeys: exclude });
+}
+
+/** The outbox conformance suite: every backend passes exactly this. */
+export function describeOutbox(name: string, createFixture: () => Promise<OutboxFixture>): void {
+  describe(`outbox conformance: ${name}`, () => {
+    let fixture: OutboxFixture;
+    let store: OutboxStore;
+    beforeEach(async () => {
+      fixture = await createFixture();
+      store = await fixture.open();
+    });
+    afterEach(async () => {
+      await fixture.dispose();
+    });
+
+    it('writes the event with its exact body and one delivery per webhook; idempotent on the event id', async () => {
+      expect(await store.enqueue(event('e1'), [delivery('a', 'c1'), delivery('b', 'c1')], T0)).toBe(true);
+      expect(await store.enqueue(event('e1'), [delivery('a', 'c1')], T0)).toBe(false);
+      expect(await store.countPending()).toBe(2);
+      const claimed = await claimAt(store, 'srv', T0);
+      expect(claimed.map((d) => [d.eventId, d.webhookKey, d.body, d.attempts, d.target])).toEqual([
+        ['e1', 'a', '{"id":"e1","note":"Zoë 🙂"}', 0, '{"webhook":"a"}'],
+        ['e1', 'b', '{"id":"e1","note":"Zoë 🙂"}', 0, '{"webhook":"b"}'],
+      ]);
+    });
+
+    it('an event no webhook wants is accepted with no delivery', async () => {
+      expect(await store.enqueue(event('e1'), [], T0)).toBe(true);
+      expect(await store.countPending()).toBe(0);
+      expect(await store.nextDueAt()).toBeNull();
+    });
+
+    it('makes only the oldest pending delivery of an order key due; other keys are independent', async () => {
+      await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
+      await store.enqueue(event('e2'), [delivery('a', 'c1')], T0);
+      await store.enqueue(event('e3'), [delivery('a', 'c2')], T0);
+      const first = await claimAt(store, 'srv', T0);
+      expect(first.map((d) => d.eventId)).toEqual(['e1', 'e3']);
+      expect(await claimAt(store, 'srv', T0)).toEqual([]);
+      const e1 = first[0];
+      if (e1 === undefined) throw new Error('unreachable');
+      expect(await store.complete(e1.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 1)).toBe(true);
+      expect((await claimAt(store, 'srv', T0 + 1)).map((d) => d.eventId)).toEqual(['e2']);
+    });
+
+    it('a retried head holds back its successors until it is due again; a failed one lets them go', async () => {
+      await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
+      await store.enqueue(event('e2'), [delivery('a', 'c1')], T0);
+      const [e1] = await claimAt(store, 'srv', T0);
+      if (e1 === undefined) throw new Error('no claim');
+      await store.complete(e1.id, 'srv', { kind: 'retry', nextAttemptAt: T0 + 5000, error: 'HTTP 503', status: 503 }, T0);
+      expect(await claimAt(store, 'srv', T0 + 4999)).toEqual([]);
+      expect(await store.nextDueAt()).toBe(T0 + 5000);
+      const [again] = await claimAt(store, 'srv', T0 + 5000);
+      expect(again?.eventId).toBe('e1');
+      expect(again?.attempts).toBe(1);
+      if (again === undefined) throw new Error('no claim');
+      await store.complete(again.id, 'srv', { kind: 'failed', error: 'HTTP 410', status: 410 }, T0 + 5000);
+      expect((await claimAt(store, 'srv', T0 + 5000)).map((d) => d.eventId)).toEqual(['e2']);
+      const failed = await store.list('s1', { status: 'failed', limit: 10, before: null });
+      expect(failed).toMatchObject([{ eventId: 'e1', status: 'failed', attempts: 2, lastError: 'HTTP 410', lastStatus: 410, nextAttemptAt: null }]);
+    });
+
+    it('a claim is exclusive until its lease runs out; then another server takes it and the first cannot complete', async () => {
+      const other = await fixture.open();
+      await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
+      const [mine] = await claimAt(store, 'one', T0);
+      expect(mine?.eventId).toBe('e1');
+      expect(await claimAt(other, 'two', T0 + LEASE - 1)).toEqual([]);
+      expect(await store.nextDueAt()).toBe(T0 + LEASE);
+      const [theirs] = await claimAt(other, 'two', T0 + LEASE);
+      expect(theirs?.id).toBe(mine?.id);
+      if (mine === undefined || theirs === undefined) throw new Error('no claim');
+      expect(await store.complete(mine.id, 'one', { kind: 'delivered', status: 200 }, T0 + LEASE)).toBe(false);
+      expect(await other.complete(theirs.id, 'two', { kind: 'delivered', status: 204 }, T0 + LEASE)).toBe(true);
+      expect(await store.list('s1', { status: 'delivered', limit: 10, before: null })).toMatchObject([
+        { id: mine.id, attempts: 1, lastStatus: 204, deliveredAt: T0 + LEASE },
+      ]);
+    });
+
+    it('concurrent claims from two servers never hand out one delivery twice', async () => {
+      const other = await fixture.open();
+      for (let i = 0; i < 40; i += 1) await store.enqueue(event(`e${i}`), [delivery('a', `c${i}`)], T0);
+      const [x, y] = await Promise.all([claimAt(store, 'one', T0, 25), claimAt(other, 'two', T0, 25)]);
+      const ids = [...(x ?? []), ...(y ?? [])].map((d) => d.id);
+      expect(ids).toHaveLength(40);
+      expect(new Set(ids).size).toBe(40);
+    });
+
+    it('skips webhooks the caller has no slot for, and release gives a claim back', async () => {
+      await store.enqueue(event('e1'), [delivery('a', 'c1'), delivery('b', 'c1')], T0);
+      const claimed = await claimAt(store, 'srv', T0, 10, ['a']);
+      expect(claimed.map((d) => d.webhookKey)).toEqual(['b']);
+      const [a] = await claimAt(store, 'srv', T0);
+      if (a === undefined) throw new Error('no claim');
+      await store.release([a.id], 'srv');
+      const [again] = await claimAt(store, 'srv', T0);
+      expect(again?.id).toBe(a.id);
+      expect(again?.attempts).toBe(0);
+    });
+
+    it('recoverClaims frees a restarted server’s claims at once', async () => {
+      await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
+      await claimAt(store, 'srv', T0);
+      expect(await store.recoverClaims('srv')).toBe(1);
+      expect((await claimAt(store, 'srv', T0)).map((d) => d.eventId)).toEqual(['e1']);
+    });
+
+    it('enforceCap drops the oldest unclaimed pending deliveries and promotes their successors', async () => {
+      for (let i = 1; i <= 5; i += 1) await store.enqueue(event(`e${i}`), [delivery('a', 'c1')], T0);
+      expect(await store.enforceCap(10, T0)).toBe(0);
+      expect(await store.enforceCap(2, T0)).toBe(3);
+      expect(await store.countPending()).toBe(2);
+      const dropped = await store.list('s1', { status: 'dropped', limit: 10, before: null });
+      expect(dropped.map((d) => d.eventId)).toEqual(['e3', 'e2', 'e1']);
+      expect(dropped[0]?.lastError).toMatch(/at most 2 pending/);
+      expect((await claimAt(store, 'srv', T0)).map((d) => d.eventId)).toEqual(['e4']);
+    });
+
+    it('lists newest first, by status, with paging', async () => {
+      for (let i = 1; i <= 4; i += 1) await store.enqueue(event(`e${i}`), [delivery('a', `c${i}`)], T0 + i);
+      await store.enqueue(event('x1', 'other'), [delivery('a', 'c1')], T0);
+      const page1 = await store.list('s1', { status: null, limit: 2, before: null });
+      expect(page1.map((d) => d.eventId)).toEqual(['e4', 'e3']);
+      const page2 = await store.list('s1', { status: 'pending', limit: 10, before: page1[1]?.id ?? null });
+      expect(page2.map((d) => d.eventId)).toEqual(['e2', 'e1']);
+      expect(page2[0]).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: T0 + 2, url: 'http://a.test/hook', event: 'presence.update' });
+      expect(await store.list('s1', { status: 'failed', limit: 10, before: null })).toEqual([]);
+    });
+
+    it('replays a finished delivery as a new pending one, behind the pending ones of its order key', async () => {
+      await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
+      const [e1] = await claimAt(store, 'srv', T0);
+      if (e1 === undefined) throw new Error('no claim');
+      await store.complete(e1.id, 'srv', { kind: 'failed', error: 'HTTP 404', status: 404 }, T0);
+      await store.enqueue(event('e2'), [delivery('a', 'c1')], T0);
+      expect(await store.replay('s1', e1.id, T0 + 1)).toMatchObject({ kind: 'replayed' });
+      expect(await store.replay('other', e1.id, T0 + 1)).toEqual({ kind: 'not-found' });
+      expect(await store.replay('s1', 999_999, T0 + 1)).toEqual({ kind: 'not-found' });
+      const [e2] = await claimAt(store, 'srv', T0 + 1);
+      expect(e2?.eventId).toBe('e2');
+      if (e2 === undefined) throw new Error('no claim');
+      expect(await store.replay('s1', e2.id, T0 + 1)).toEqual({ kind: 'pending' });
+      await store.complete(e2.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 2);
+      const [replayed] = await claimAt(store, 'srv', T0 + 2);
+      expect(replayed).toMatchObject({ eventId: 'e1', attempts: 0, body: '{"id":"e1","note":"Zoë 🙂"}' });
+    });
+
+    it('prunes finished deliveries and the events left without any', async () => {
+      await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
+      await store.enqueue(event('e2'), [delivery('a', 'c2')], T0);
+      const claimed = await claimAt(store, 'srv', T0);
+      const e1 = claimed.find((d) => d.eventId === 'e1');
+      if (e1 === undefined) throw new Error('no claim');
+      await store.complete(e1.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 10);
+      expect(await store.prune(T0 + 10)).toBe(0);
+      expect(await store.prune(T0 + 11)).toBe(1);
+      expect((await store.list('s1', { status: null, limit: 10, before: null })).map((d) => d.eventId)).toEqual(['e2']);
+      // The pruned event is gone: the same id is accepted anew.
+      expect(await store.enqueue(event('e1'), [], T0 + 20)).toBe(true);
+      expect(await store.enqueue(event('e2'), [], T0 + 20)).toBe(false);
+    });
+  });
+}
