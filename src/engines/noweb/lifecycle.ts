@@ -162,10 +162,12 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
     });
     const current: Connection = { socket, closed, open: false };
     connection = current;
-    socket.ev.on('creds.update', () => {
+    socket.ev.on('creds.update', (update) => {
       state.saveCreds().catch((error: unknown) => {
         logger.error({ err: error }, 'failed to save credentials');
       });
+      // The push name can arrive after open (app-state sync): tell the session layer.
+      if (current.open && update.me?.name !== undefined) emitMe(state);
     });
     socket.ws.on('CB:presence', onNode);
     socket.ws.on('CB:chatstate', onNode);
