@@ -1,0 +1,588 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Engine, EngineEvent, EngineFactory } from '../engines/engine.js';
+import { AppError, isAppError } from '../errors.js';
+import { makeEnvelope } from '../events/envelope.js';
+import type { EnvelopeSource } from '../events/envelope.js';
+import type { EventPublisher } from '../events/publisher.js';
+import type { AnyEventEnvelope } from '../presence/events.js';
+import { isTransition } from '../presence/lifecycle.js';
+import { mergeChatPresence } from '../presence/merge.js';
+import type { Me, SessionConfig, SessionInfo } from '../presence/sessions.js';
+import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../presence/status.js';
+import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
+import type { AuthStores } from '../storage/auth.js';
+import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
+import type { SessionStore, StoredSession } from '../storage/sessions.js';
+import { createSerialQueue } from './queue.js';
+import type { SerialQueue } from './queue.js';
+import { DEFAULT_RENEWAL_POLICY, renew } from './renewal.js';
+import type { RenewalPolicy, Sleep } from './renewal.js';
+import { assertSessionConfig, assertSessionName } from './validate.js';
+
+/** The stores the session layer uses (a `Storage` of any backend has them all). */
+export interface SessionStorage {
+  readonly sessions: SessionStore;
+  readonly auth: AuthStores;
+  readonly presence: PresenceStore;
+  readonly subscriptions: SubscriptionStore;
+}
+
+export interface SessionManagerDeps {
+  readonly storage: SessionStorage;
+  readonly engines: EngineFactory;
+  readonly publisher: EventPublisher;
+  readonly logger: Logger;
+  readonly renewal?: RenewalPolicy;
+  /** Defaults to a real timer; tests inject one that does not wait. */
+  readonly sleep?: Sleep;
+  /** Milliseconds since the epoch. */
+  readonly clock?: () => number;
+}
+
+export interface CreateSessionInput {
+  readonly name?: string;
+  /** Start right away (WAHA's default: true). */
+  readonly start?: boolean;
+  readonly config?: SessionConfig;
+}
+
+export interface ResumeOptions {
+  /** Sessions to create when missing, and start. */
+  readonly startSessions: readonly string[];
+  /** Start every stored session, not only those that were running. */
+  readonly restartAll: boolean;
+}
+
+/**
+ * Sessions: their lifecycle, their engines, and what the engines report. Every method throws
+ * `AppError`s (SESSION_NOT_FOUND, SESSION_NOT_WORKING, …) that the HTTP layer maps to responses.
+ */
+export interface SessionManager {
+  /** Sessions that are not STOPPED, or every session with `all`. */
+  list(all: boolean): Promise<SessionInfo[]>;
+  get(name: string): Promise<SessionInfo>;
+  create(input: CreateSessionInput): Promise<SessionInfo>;
+  /** Replaces the config; a running session restarts to apply it (as WAHA does). */
+  update(name: string, config: SessionConfig): Promise<SessionInfo>;
+  delete(name: string): Promise<void>;
+  start(name: string): Promise<SessionInfo>;
+  stop(name: string): Promise<SessionInfo>;
+  restart(name: string): Promise<SessionInfo>;
+  /** Unlinks the device and forgets its credentials, presence and subscriptions; a running session starts again for a new QR. */
+  logout(name: string): Promise<SessionInfo>;
+  me(name: string): Promise<Me | null>;
+  /** The QR value to scan; only while SCAN_QR_CODE. */
+  qr(name: string): Promise<string>;
+  requestPairingCode(name: string, phoneNumber: string): Promise<string>;
+  setPresence(name: string, presence: GlobalPresence): Promise<void>;
+  setChatPresence(name: string, chatId: string, presence: ChatPresenceStatus, options?: { readonly durationMs?: number }): Promise<void>;
+  subscribe(name: string, chatId: string): Promise<void>;
+  /** Subscribes first when the chat was not subscribed (as WAHA does). */
+  getPresence(name: string, chatId: string): Promise<ChatPresence>;
+  listPresence(name: string): Promise<ChatPresence[]>;
+  /** Starts what should run after a server start. Failures are logged per session, never thrown. */
+  resume(options: ResumeOptions): Promise<void>;
+  /** Stops every engine without changing what should run (for a server shutdown). */
+  shutdown(): Promise<void>;
+  /** Resolves when every event reported so far is handled and the renewal in progress has ended (tests, shutdown). */
+  settled(name: string): Promise<void>;
+}
+
+interface Renewal {
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** What the server knows about one session right now, besides what is stored. */
+interface Runtime {
+  readonly name: string;
+  readonly logger: Logger;
+  /** Engine events and status changes, strictly in order. */
+  readonly events: SerialQueue;
+  /** Lifecycle commands (start, stop, …), one at a time. */
+  readonly control: SerialQueue;
+  stored: StoredSession;
+  status: SessionStatus;
+  qr: string | null;
+  engine: Engine | null;
+  /** Bumped whenever an engine is started or stopped: events of an older engine are dropped. */
+  generation: number;
+  renewal: Renewal | null;
+}
+
+const defaultSleep: Sleep = (ms, signal) => delay(ms, undefined, { signal });
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Engine failures keep their `AppError`; anything else becomes ENGINE_FAILED with the cause attached. */
+function engineError(session: string, action: string, error: unknown): AppError {
+  if (isAppError(error)) return error;
+  return new AppError('ENGINE_FAILED', `session "${session}" could not ${action}: ${messageOf(error)}`, { session }, { cause: error });
+}
+
+function sameMe(a: Me | null, b: Me): boolean {
+  return a !== null && a.id === b.id && a.pushName === b.pushName && (a.lid ?? null) === (b.lid ?? null);
+}
+
+export function createSessionManager(deps: SessionManagerDeps): SessionManager {
+  const { storage, engines, publisher } = deps;
+  const logger = deps.logger.child({ area: 'sessions' });
+  const policy = deps.renewal ?? DEFAULT_RENEWAL_POLICY;
+  const sleep = deps.sleep ?? defaultSleep;
+  const clock = deps.clock ?? Date.now;
+  const runtimes = new Map<string, Runtime>();
+  /** Loads of a runtime in progress, so two concurrent requests share one runtime. */
+  const loading = new Map<string, Promise<Runtime | null>>();
+
+  function newRuntime(stored: StoredSession): Runtime {
+    const sessionLogger = deps.logger.child({ session: stored.name });
+    const runtime: Runtime = {
+      name: stored.name,
+      logger: sessionLogger,
+      events: createSerialQueue((error) => sessionLogger.error({ err: error }, 'handling an engine event failed')),
+      control: createSerialQueue((error) => sessionLogger.error({ err: error }, 'session command failed')),
+      stored,
+      status: 'STOPPED',
+      qr: null,
+      engine: null,
+      generation: 0,
+      renewal: null,
+    };
+    runtimes.set(stored.name, runtime);
+    return runtime;
+  }
+
+  async function find(name: string): Promise<Runtime | null> {
+    const known = runtimes.get(name);
+    if (known !== undefined) return known;
+    const pending = loading.get(name);
+    if (pending !== undefined) return pending;
+    const load = (async () => {
+      const stored = await storage.sessions.get(name);
+      if (stored === null) return null;
+      return runtimes.get(name) ?? newRuntime(stored);
+    })();
+    loading.set(name, load);
+    try {
+      return await load;
+    } finally {
+      loading.delete(name);
+    }
+  }
+
+  async function runtimeOf(name: string): Promise<Runtime> {
+    const runtime = await find(name);
+    if (runtime === null) throw new AppError('SESSION_NOT_FOUND', `session "${name}" does not exist`, { session: name });
+    return runtime;
+  }
+
+  function info(runtime: Runtime): SessionInfo {
+    return { name: runtime.name, status: runtime.status, config: runtime.stored.config, me: runtime.stored.me, engine: { engine: runtime.stored.engine } };
+  }
+
+  async function save(runtime: Runtime, patch: Partial<Omit<StoredSession, 'name' | 'createdAt'>>): Promise<void> {
+    const next: StoredSession = { ...runtime.stored, ...patch, updatedAt: clock() };
+    if (!(await storage.sessions.update(next))) {
+      throw new AppError('SESSION_NOT_FOUND', `session "${runtime.name}" does not exist`, { session: runtime.name });
+    }
+    runtime.stored = next;
+  }
+
+  function source(runtime: Runtime): EnvelopeSource {
+    return { session: runtime.name, metadata: runtime.stored.config.metadata ?? null, me: runtime.stored.me, engine: runtime.stored.engine };
+  }
+
+  /** Hands an event to the publisher (the durable-accept step) and waits for it. */
+  async function publish(runtime: Runtime, envelope: AnyEventEnvelope): Promise<void> {
+    try {
+      await publisher.publish(envelope, runtime.stored.config.webhooks ?? []);
+    } catch (error) {
+      // The event is lost for webhooks; the state change it describes is already stored, and the
+      // next event must not wait on this one.
+      runtime.logger.error({ err: error, eventId: envelope.id, event: envelope.event }, 'event could not be accepted by the publisher');
+    }
+  }
+
+  // ---- status and renewal (run inside the session's event queue) ----
+
+  async function changeStatus(runtime: Runtime, to: SessionStatus, reason?: string): Promise<void> {
+    const from = runtime.status;
+    if (from === to) return;
+    if (!isTransition(from, to)) {
+      runtime.logger.warn({ from, to }, 'ignoring a status change that cannot happen');
+      return;
+    }
+    runtime.status = to;
+    if (to !== 'SCAN_QR_CODE') runtime.qr = null;
+    runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
+    if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));
+    if (to === 'WORKING') startRenewal(runtime);
+    await publish(runtime, makeEnvelope('session.status', { status: to }, source(runtime), clock()));
+  }
+
+  /**
+   * Re-sends the stored global presence and re-subscribes every stored chat. The task is kept in
+   * the runtime and awaited by whoever stops or restarts the session; a newer renewal first aborts
+   * and awaits the older one, so two never run at once.
+   */
+  function startRenewal(runtime: Runtime): void {
+    const engine = runtime.engine;
+    if (engine === null) return;
+    const previous = runtime.renewal;
+    previous?.controller.abort(new Error('superseded by a newer renewal'));
+    const controller = new AbortController();
+    const renewalLogger = runtime.logger.child({ area: 'renewal' });
+    const done = (async () => {
+      await previous?.done;
+      try {
+        const chatIds = await storage.subscriptions.list(runtime.name);
+        const report = await renew({
+          target: engine,
+          presence: runtime.stored.presence,
+          chatIds,
+          policy,
+          signal: controller.signal,
+          sleep,
+          logger: renewalLogger,
+        });
+        renewalLogger.info({ ...report, failed: report.failed.length }, 'presence and subscriptions renewed');
+      } catch (error) {
+        if (controller.signal.aborted) renewalLogger.info('renewal cancelled');
+        else renewalLogger.error({ err: error }, 'renewal failed');
+      }
+    })();
+    const renewal: Renewal = { controller, done };
+    runtime.renewal = renewal;
+    void done.finally(() => {
+      if (runtime.renewal === renewal) runtime.renewal = null;
+    });
+  }
+
+  async function cancelRenewal(runtime: Runtime): Promise<void> {
+    const renewal = runtime.renewal;
+    if (renewal === null) return;
+    renewal.controller.abort(new Error('session stopping'));
+    await renewal.done;
+  }
+
+  async function applyPresence(runtime: Runtime, chatId: string, presences: readonly ParticipantPresence[]): Promise<void> {
+    const stored = await storage.presence.get(runtime.name, chatId);
+    const changed = mergeChatPresence(stored, presences);
+    if (changed.length === 0) return;
+    await storage.presence.put(runtime.name, chatId, changed);
+    await publish(runtime, makeEnvelope('presence.update', { id: chatId, presences: changed }, source(runtime), clock()));
+  }
+
+  async function onEngineEvent(runtime: Runtime, generation: number, event: EngineEvent): Promise<void> {
+    if (generation !== runtime.generation) {
+      runtime.logger.debug({ event: event.type }, 'dropping an event of an engine that was stopped');
+      return;
+    }
+    switch (event.type) {
+      case 'status':
+        await changeStatus(runtime, event.status, event.reason);
+        return;
+      case 'qr':
+        runtime.qr = event.value;
+        return;
+      case 'me':
+        if (!sameMe(runtime.stored.me, event.me)) await save(runtime, { me: event.me });
+        return;
+      case 'presence':
+        await applyPresence(runtime, event.chatId, event.presences);
+        return;
+    }
+  }
+
+  // ---- engine lifecycle (run inside the session's control queue) ----
+
+  async function startEngine(runtime: Runtime): Promise<void> {
+    if (runtime.engine !== null) {
+      if (runtime.status !== 'STOPPED' && runtime.status !== 'FAILED') return;
+      await stopEngine(runtime);
+    }
+    const generation = (runtime.generation += 1);
+    await runtime.events.run(() => changeStatus(runtime, 'STARTING'));
+    const engine = engines.create({
+      session: runtime.name,
+      config: runtime.stored.config,
+      auth: storage.auth.forSession(runtime.name),
+      logger: runtime.logger.child({ area: 'engine' }),
+      emit: (event) => runtime.events.post(() => onEngineEvent(runtime, generation, event)),
+    });
+    runtime.engine = engine;
+    try {
+      await engine.start();
+    } catch (error) {
+      runtime.logger.error({ err: error }, 'engine failed to start');
+      await stopEngine(runtime, 'FAILED');
+      throw engineError(runtime.name, 'start', error);
+    }
+  }
+
+  async function stopEngine(runtime: Runtime, finalStatus: 'STOPPED' | 'FAILED' = 'STOPPED'): Promise<void> {
+    runtime.generation += 1;
+    await cancelRenewal(runtime);
+    const engine = runtime.engine;
+    runtime.engine = null;
+    if (engine !== null) {
+      try {
+        await engine.stop();
+      } catch (error) {
+        // The connection is being dropped either way; a failed goodbye must not keep the session up.
+        runtime.logger.warn({ err: error }, 'engine did not stop cleanly');
+      }
+    }
+    await runtime.events.run(async () => {
+      runtime.qr = null;
+      await changeStatus(runtime, finalStatus);
+    });
+  }
+
+  async function requireWorking(name: string): Promise<{ runtime: Runtime; engine: Engine }> {
+    const runtime = await runtimeOf(name);
+    const engine = runtime.engine;
+    if (runtime.status !== 'WORKING' || engine === null) {
+      throw new AppError('SESSION_NOT_WORKING', `session "${name}" is ${runtime.status}, not WORKING; start it and wait for WORKING`, {
+        session: name,
+        status: runtime.status,
+      });
+    }
+    return { runtime, engine };
+  }
+
+  async function subscribeChat(runtime: Runtime, engine: Engine, chatId: string): Promise<void> {
+    try {
+      await engine.subscribe(chatId);
+    } catch (error) {
+      throw engineError(runtime.name, `subscribe to ${chatId}`, error);
+    }
+    await storage.subscriptions.add(runtime.name, chatId);
+  }
+
+  const manager: SessionManager = {
+    async list(all) {
+      const stored = await storage.sessions.list();
+      const result: SessionInfo[] = [];
+      for (const session of stored) {
+        const runtime = runtimes.get(session.name);
+        const sessionInfo: SessionInfo =
+          runtime === undefined
+            ? { name: session.name, status: 'STOPPED', config: session.config, me: session.me, engine: { engine: session.engine } }
+            : info(runtime);
+        if (all || sessionInfo.status !== 'STOPPED') result.push(sessionInfo);
+      }
+      return result;
+    },
+
+    async get(name) {
+      return info(await runtimeOf(name));
+    },
+
+    async create(input) {
+      const name = input.name ?? 'default';
+      assertSessionName(name);
+      const config = input.config ?? {};
+      assertSessionConfig(config);
+      const now = clock();
+      const stored: StoredSession = { name, engine: 'NOWEB', config, running: false, me: null, presence: null, createdAt: now, updatedAt: now };
+      if (!(await storage.sessions.create(stored))) {
+        throw new AppError('SESSION_EXISTS', `session "${name}" already exists; choose another name or update it with PUT /api/sessions/${name}`, { session: name });
+      }
+      logger.info({ session: name }, 'session created');
+      if (input.start === false) return manager.get(name);
+      return manager.start(name);
+    },
+
+    async update(name, config) {
+      assertSessionConfig(config);
+      const runtime = await runtimeOf(name);
+      return runtime.control.run(async () => {
+        await save(runtime, { config });
+        if (runtime.engine !== null) {
+          await stopEngine(runtime);
+          await startEngine(runtime);
+        }
+        return info(runtime);
+      });
+    },
+
+    async delete(name) {
+      const runtime = await runtimeOf(name);
+      await runtime.control.run(async () => {
+        await stopEngine(runtime);
+        await runtime.events.idle();
+        await storage.sessions.delete(name);
+        runtimes.delete(name);
+        logger.info({ session: name }, 'session deleted');
+      });
+    },
+
+    async start(name) {
+      const runtime = await runtimeOf(name);
+      return runtime.control.run(async () => {
+        if (!runtime.stored.running) await save(runtime, { running: true });
+        await startEngine(runtime);
+        return info(runtime);
+      });
+    },
+
+    async stop(name) {
+      const runtime = await runtimeOf(name);
+      return runtime.control.run(async () => {
+        await stopEngine(runtime);
+        if (runtime.stored.running) await save(runtime, { running: false });
+        return info(runtime);
+      });
+    },
+
+    async restart(name) {
+      const runtime = await runtimeOf(name);
+      return runtime.control.run(async () => {
+        await stopEngine(runtime);
+        if (!runtime.stored.running) await save(runtime, { running: true });
+        await startEngine(runtime);
+        return info(runtime);
+      });
+    },
+
+    async logout(name) {
+      const runtime = await runtimeOf(name);
+      return runtime.control.run(async () => {
+        const wasRunning = runtime.engine !== null;
+        if (runtime.engine !== null) {
+          try {
+            await runtime.engine.logout();
+          } catch (error) {
+            throw engineError(name, 'log out', error);
+          }
+          await stopEngine(runtime);
+        } else {
+          await storage.auth.forSession(name).clear();
+        }
+        await storage.presence.clear(name);
+        await storage.subscriptions.clear(name);
+        await save(runtime, { me: null, presence: null });
+        runtime.logger.info('logged out');
+        if (wasRunning) await startEngine(runtime);
+        return info(runtime);
+      });
+    },
+
+    async me(name) {
+      return (await runtimeOf(name)).stored.me;
+    },
+
+    async qr(name) {
+      const runtime = await runtimeOf(name);
+      if (runtime.status !== 'SCAN_QR_CODE' || runtime.qr === null) {
+        throw new AppError('QR_NOT_AVAILABLE', `session "${name}" is ${runtime.status}; a QR code exists only in SCAN_QR_CODE`, {
+          session: name,
+          status: runtime.status,
+        });
+      }
+      return runtime.qr;
+    },
+
+    async requestPairingCode(name, phoneNumber) {
+      const runtime = await runtimeOf(name);
+      const engine = runtime.engine;
+      if (runtime.status !== 'SCAN_QR_CODE' || engine === null) {
+        throw new AppError('PAIRING_NOT_AVAILABLE', `session "${name}" is ${runtime.status}; a pairing code can be requested only in SCAN_QR_CODE`, {
+          session: name,
+          status: runtime.status,
+        });
+      }
+      try {
+        return await engine.requestPairingCode(phoneNumber);
+      } catch (error) {
+        throw engineError(name, 'request a pairing code', error);
+      }
+    },
+
+    async setPresence(name, presence) {
+      const { runtime, engine } = await requireWorking(name);
+      try {
+        await engine.setPresence(presence);
+      } catch (error) {
+        throw engineError(name, `set presence ${presence}`, error);
+      }
+      // Remembered so that a reconnect re-sends it (WhatsApp forgets it with the connection).
+      if (runtime.stored.presence !== presence) await save(runtime, { presence });
+    },
+
+    async setChatPresence(name, chatId, presence, options) {
+      const { engine } = await requireWorking(name);
+      try {
+        await engine.setChatPresence(chatId, presence, options);
+      } catch (error) {
+        throw engineError(name, `send ${presence} to ${chatId}`, error);
+      }
+    },
+
+    async subscribe(name, chatId) {
+      const { runtime, engine } = await requireWorking(name);
+      await subscribeChat(runtime, engine, chatId);
+    },
+
+    async getPresence(name, chatId) {
+      const { runtime, engine } = await requireWorking(name);
+      // Stored first: `add` tells whether the chat is new, in one step, without listing them all.
+      if (await storage.subscriptions.add(name, chatId)) {
+        try {
+          await engine.subscribe(chatId);
+        } catch (error) {
+          await storage.subscriptions.remove(name, chatId);
+          throw engineError(runtime.name, `subscribe to ${chatId}`, error);
+        }
+      }
+      return (await storage.presence.get(name, chatId)) ?? { id: chatId, presences: [] };
+    },
+
+    async listPresence(name) {
+      await requireWorking(name);
+      return storage.presence.list(name);
+    },
+
+    async resume(options) {
+      for (const name of options.startSessions) {
+        try {
+          if ((await find(name)) === null) await manager.create({ name, start: false });
+        } catch (error) {
+          logger.error({ err: error, session: name }, 'could not create a session from WHATSAPP_START_SESSION');
+        }
+      }
+      const wanted = new Set(options.startSessions);
+      for (const stored of await storage.sessions.list()) {
+        if (!stored.running && !options.restartAll && !wanted.has(stored.name)) continue;
+        try {
+          await manager.start(stored.name);
+        } catch (error) {
+          logger.error({ err: error, session: stored.name }, 'could not resume the session');
+        }
+      }
+    },
+
+    async shutdown() {
+      await Promise.all(
+        [...runtimes.values()].map((runtime) =>
+          runtime.control.run(async () => {
+            if (runtime.engine !== null) await stopEngine(runtime);
+            await runtime.events.idle();
+          }),
+        ),
+      );
+    },
+
+    async settled(name) {
+      const runtime = await runtimeOf(name);
+      await runtime.events.idle();
+      await runtime.renewal?.done;
+      await runtime.events.idle();
+    },
+  };
+  return manager;
+}

@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import type { GlobalPresence } from '../presence/status.js';
+
+/**
+ * Renewal after a reconnect. WhatsApp forgets presence subscriptions when a connection ends, and
+ * the global presence with them; no library re-subscribes by itself, which is why WAHA users stop
+ * receiving `presence.update` after a while. Every time a session reaches WORKING, the session layer
+ * re-sends the stored global presence and re-subscribes every stored chat, through this module.
+ *
+ * Throttled on purpose: mass re-subscribing thousands of contacts has led to bans.
+ */
+export interface RenewalPolicy {
+  /** Engine commands per second, at most. */
+  readonly ratePerSecond: number;
+  /** Attempts per command before it is given up until the next reconnect. */
+  readonly maxAttempts: number;
+  /** Delay before the first retry; doubled on each further retry. */
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RENEWAL_POLICY: RenewalPolicy = { ratePerSecond: 10, maxAttempts: 5, minDelayMs: 1000, maxDelayMs: 30_000 };
+
+/** Waits `ms`, or rejects as soon as `signal` aborts. Injected so tests never sleep. */
+export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+export interface RenewalTarget {
+  setPresence(presence: GlobalPresence): Promise<void>;
+  subscribe(chatId: string): Promise<void>;
+}
+
+export interface RenewalReport {
+  readonly presence: 'sent' | 'failed' | 'none';
+  readonly subscribed: number;
+  readonly failed: readonly string[];
+}
+
+/** Delay before retry number `attempt` (1 = the first retry): exponential, capped. */
+export function retryDelay(attempt: number, policy: RenewalPolicy): number {
+  return Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** Math.max(0, attempt - 1));
+}
+
+export interface RenewalJob {
+  readonly target: RenewalTarget;
+  readonly presence: GlobalPresence | null;
+  readonly chatIds: readonly string[];
+  readonly policy: RenewalPolicy;
+  readonly signal: AbortSignal;
+  readonly sleep: Sleep;
+  readonly logger: Logger;
+}
+
+/**
+ * Sends the presence and every subscription, one command at a time, spaced by the rate limit.
+ * A command that fails is retried with backoff, then logged and skipped (the chat stays stored and
+ * is tried again at the next reconnect). Rejects with the abort reason when `signal` aborts (the
+ * session stopped or reconnected): the caller awaits it and ignores that rejection.
+ */
+export async function renew(job: RenewalJob): Promise<RenewalReport> {
+  const spacing = 1000 / job.policy.ratePerSecond;
+  let commands = 0;
+
+  async function attempt(what: string, command: () => Promise<void>): Promise<boolean> {
+    for (let tries = 1; ; tries += 1) {
+      job.signal.throwIfAborted();
+      if (commands > 0) await job.sleep(spacing, job.signal);
+      commands += 1;
+      try {
+        await command();
+        return true;
+      } catch (error) {
+        job.signal.throwIfAborted();
+        if (tries >= job.policy.maxAttempts) {
+          job.logger.error({ err: error, what, attempts: tries }, 'renewal command failed, giving up until the next reconnect');
+          return false;
+        }
+        const delay = retryDelay(tries, job.policy);
+        job.logger.warn({ err: error, what, attempt: tries, retryInMs: delay }, 'renewal command failed, retrying');
+        await job.sleep(delay, job.signal);
+      }
+    }
+  }
+
+  let presence: RenewalReport['presence'] = 'none';
+  const { presence: global } = job;
+  if (global !== null) {
+    presence = (await attempt(`presence ${global}`, () => job.target.setPresence(global))) ? 'sent' : 'failed';
+  }
+  let subscribed = 0;
+  const failed: string[] = [];
+  for (const chatId of job.chatIds) {
+    if (await attempt(`subscribe ${chatId}`, () => job.target.subscribe(chatId))) subscribed += 1;
+    else failed.push(chatId);
+  }
+  return { presence, subscribed, failed };
+}

@@ -1,0 +1,292 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import { createSessionManager } from '../../src/sessions/manager.js';
+import { sessionHarness, silentLogger } from '../support/harness.js';
+import { RecordingPublisher } from '../support/recording-publisher.js';
+
+const me = { id: '15550000001@c.us', pushName: 'Test' };
+const contact = '15550000002@c.us';
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<AppError> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  expect((error as AppError).code).toBe(code);
+  return error as AppError;
+}
+
+describe('session lifecycle', () => {
+  it('creates, starts, logs in and stops a session, publishing every status', async () => {
+    const { manager, engines, publisher, storage } = await sessionHarness();
+    const created = await manager.create({ name: 'one' });
+    expect(created).toMatchObject({ name: 'one', status: 'STARTING', config: {}, me: null, engine: { engine: 'NOWEB' } });
+    const engine = engines.latest('one');
+    engine.status('SCAN_QR_CODE');
+    engine.qr('qr-1');
+    await manager.settled('one');
+    expect(await manager.qr('one')).toBe('qr-1');
+    engine.working(me);
+    await manager.settled('one');
+    expect(await manager.get('one')).toMatchObject({ status: 'WORKING', me });
+    await expectCode(manager.qr('one'), 'QR_NOT_AVAILABLE');
+    expect((await storage.sessions.get('one'))?.running).toBe(true);
+
+    const stopped = await manager.stop('one');
+    expect(stopped.status).toBe('STOPPED');
+    expect(engine.state).toBe('stopped');
+    expect((await storage.sessions.get('one'))?.running).toBe(false);
+    expect(publisher.statuses('one')).toEqual(['STARTING', 'SCAN_QR_CODE', 'WORKING', 'STOPPED']);
+    expect(await manager.me('one')).toEqual(me);
+  });
+
+  it('lists running sessions, or all of them', async () => {
+    const { manager } = await sessionHarness();
+    await manager.create({ name: 'a' });
+    await manager.create({ name: 'b', start: false });
+    expect((await manager.list(false)).map((s) => s.name)).toEqual(['a']);
+    expect((await manager.list(true)).map((s) => [s.name, s.status])).toEqual([
+      ['a', 'STARTING'],
+      ['b', 'STOPPED'],
+    ]);
+  });
+
+  it('refuses a duplicate name, a bad name, an unknown session and a bad webhook URL', async () => {
+    const { manager } = await sessionHarness();
+    await manager.create({ name: 'a', start: false });
+    await expectCode(manager.create({ name: 'a' }), 'SESSION_EXISTS');
+    await expectCode(manager.create({ name: 'bad name' }), 'VALIDATION_FAILED');
+    await expectCode(manager.get('missing'), 'SESSION_NOT_FOUND');
+    await expectCode(manager.start('missing'), 'SESSION_NOT_FOUND');
+    const error = await expectCode(manager.create({ name: 'w', config: { webhooks: [{ url: 'ftp://x/y', events: ['*'] }] } }), 'VALIDATION_FAILED');
+    expect(error.message).toMatch(/config\.webhooks\[0\]\.url must use http or https/);
+    expect(error.message).not.toContain('undefined');
+  });
+
+  it('names the default session "default"', async () => {
+    const { manager } = await sessionHarness();
+    expect((await manager.create({ start: false })).name).toBe('default');
+  });
+
+  it('marks the session FAILED when the engine cannot start', async () => {
+    const { manager, engines, publisher } = await sessionHarness();
+    engines.onCreate = (engine) => engine.failNext('start', new Error('network down'));
+    const error = await expectCode(manager.create({ name: 'f' }), 'ENGINE_FAILED');
+    expect(error.message).toContain('network down');
+    expect((await manager.get('f')).status).toBe('FAILED');
+    expect(publisher.statuses('f')).toEqual(['STARTING', 'FAILED']);
+  });
+
+  it('drops events of an engine that was stopped', async () => {
+    const { manager, engines, publisher } = await sessionHarness();
+    await manager.create({ name: 's' });
+    const old = engines.latest('s');
+    await manager.restart('s');
+    const fresh = engines.latest('s');
+    expect(fresh).not.toBe(old);
+    // The old engine is stopped: a real one cannot emit, and the session ignores it regardless.
+    old.state = 'started';
+    old.working(me);
+    await manager.settled('s');
+    expect((await manager.get('s')).status).toBe('STARTING');
+    expect(publisher.statuses('s')).toEqual(['STARTING', 'STOPPED', 'STARTING']);
+  });
+
+  it('updates the config and restarts a running session to apply it', async () => {
+    const { manager, engines } = await sessionHarness();
+    await manager.create({ name: 'u' });
+    const updated = await manager.update('u', { metadata: { team: 'x' }, noweb: { markOnline: false } });
+    expect(updated.config).toEqual({ metadata: { team: 'x' }, noweb: { markOnline: false } });
+    expect(engines.count('u')).toBe(2);
+    expect(engines.latest('u').context.config).toEqual(updated.config);
+  });
+
+  it('deletes a session with everything stored under it', async () => {
+    const { manager, engines, storage } = await sessionHarness();
+    await manager.create({ name: 'd' });
+    engines.latest('d').working(me);
+    await manager.settled('d');
+    await manager.subscribe('d', contact);
+    await manager.delete('d');
+    expect(engines.latest('d').state).toBe('stopped');
+    expect(await storage.sessions.get('d')).toBeNull();
+    expect(await storage.subscriptions.list('d')).toEqual([]);
+    await expectCode(manager.get('d'), 'SESSION_NOT_FOUND');
+  });
+
+  it('logs out: unlinks, forgets presence and subscriptions, and starts again for a new QR', async () => {
+    const { manager, engines, storage } = await sessionHarness();
+    await manager.create({ name: 'l' });
+    const engine = engines.latest('l');
+    engine.working(me);
+    await manager.settled('l');
+    await manager.subscribe('l', contact);
+    engine.presence(contact, [{ participant: contact, lastKnownPresence: 'online', lastSeen: null }]);
+    await manager.settled('l');
+    const after = await manager.logout('l');
+    expect(engine.state).toBe('logged-out');
+    expect(after).toMatchObject({ status: 'STARTING', me: null });
+    expect(engines.count('l')).toBe(2);
+    expect(await storage.presence.list('l')).toEqual([]);
+    expect(await storage.subscriptions.list('l')).toEqual([]);
+  });
+
+  it('resumes running sessions and WHATSAPP_START_SESSION ones after a server restart', async () => {
+    const { manager, storage, engines } = await sessionHarness();
+    await manager.create({ name: 'running' });
+    await manager.create({ name: 'idle', start: false });
+    await manager.shutdown();
+    expect((await storage.sessions.get('running'))?.running).toBe(true);
+
+    const second = createSessionManager({ storage, engines, publisher: new RecordingPublisher(), logger: silentLogger });
+    await second.resume({ startSessions: ['fromenv'], restartAll: false });
+    expect((await second.list(false)).map((s) => s.name).sort()).toEqual(['fromenv', 'running']);
+    await second.shutdown();
+  });
+});
+
+describe('presence through the session', () => {
+  async function working() {
+    const harness = await sessionHarness();
+    await harness.manager.create({ name: 'p' });
+    const engine = harness.engines.latest('p');
+    engine.working(me);
+    await harness.manager.settled('p');
+    return { ...harness, engine };
+  }
+
+  it('refuses presence commands while the session is not WORKING, with its status', async () => {
+    const { manager, engines } = await sessionHarness();
+    await manager.create({ name: 'p' });
+    engines.latest('p').status('SCAN_QR_CODE');
+    await manager.settled('p');
+    const error = await expectCode(manager.setPresence('p', 'online'), 'SESSION_NOT_WORKING');
+    expect(error.details).toEqual({ session: 'p', status: 'SCAN_QR_CODE' });
+    await expectCode(manager.getPresence('p', contact), 'SESSION_NOT_WORKING');
+    await expectCode(manager.listPresence('p'), 'SESSION_NOT_WORKING');
+    await expectCode(manager.subscribe('p', contact), 'SESSION_NOT_WORKING');
+    await expectCode(manager.setChatPresence('p', contact, 'typing'), 'SESSION_NOT_WORKING');
+    await expectCode(manager.listPresence('nope'), 'SESSION_NOT_FOUND');
+  });
+
+  it('stores and publishes only the changed entries, once for identical updates', async () => {
+    const { manager, engine, publisher, storage } = await working();
+    const online = { participant: contact, lastKnownPresence: 'online', lastSeen: null } as const;
+    engine.presence(contact, [online]);
+    engine.presence(contact, [online]);
+    engine.presence(contact, [{ participant: contact, lastKnownPresence: 'offline', lastSeen: 1_700_000_000 }]);
+    await manager.settled('p');
+    const updates = publisher.envelopes('presence.update', 'p');
+    expect(updates.map((envelope) => envelope.payload)).toEqual([
+      { id: contact, presences: [online] },
+      { id: contact, presences: [{ participant: contact, lastKnownPresence: 'offline', lastSeen: 1_700_000_000 }] },
+    ]);
+    expect(updates[0]).toMatchObject({ session: 'p', me, engine: 'NOWEB', metadata: null });
+    expect(await storage.presence.get('p', contact)).toEqual({
+      id: contact,
+      presences: [{ participant: contact, lastKnownPresence: 'offline', lastSeen: 1_700_000_000 }],
+    });
+  });
+
+  it('keeps handling events when the publisher rejects one', async () => {
+    const { manager, engine, publisher } = await working();
+    publisher.failNext(new Error('outbox full'));
+    engine.presence(contact, [{ participant: contact, lastKnownPresence: 'online', lastSeen: null }]);
+    engine.presence(contact, [{ participant: contact, lastKnownPresence: 'typing', lastSeen: null }]);
+    await manager.settled('p');
+    expect(publisher.envelopes('presence.update').length).toBe(2);
+  });
+
+  it('GET on an unsubscribed chat subscribes it once and answers with what is known', async () => {
+    const { manager, engine, storage } = await working();
+    expect(await manager.getPresence('p', contact)).toEqual({ id: contact, presences: [] });
+    expect(await manager.getPresence('p', contact)).toEqual({ id: contact, presences: [] });
+    expect(engine.callsOf('subscribe')).toEqual([{ method: 'subscribe', chatId: contact }]);
+    expect(await storage.subscriptions.list('p')).toEqual([contact]);
+  });
+
+  it('does not store a subscription the engine refused', async () => {
+    const { manager, engine, storage } = await working();
+    engine.failNext('subscribe', new Error('socket closed'));
+    await expectCode(manager.getPresence('p', contact), 'ENGINE_FAILED');
+    expect(await storage.subscriptions.list('p')).toEqual([]);
+  });
+
+  it('sends global and chat presence and remembers the global one', async () => {
+    const { manager, engine, storage } = await working();
+    await manager.setPresence('p', 'offline');
+    await manager.setChatPresence('p', contact, 'typing', { durationMs: 5000 });
+    expect(engine.callsOf('setPresence')).toEqual([{ method: 'setPresence', presence: 'offline' }]);
+    expect(engine.callsOf('setChatPresence')).toEqual([{ method: 'setChatPresence', chatId: contact, presence: 'typing', durationMs: 5000 }]);
+    expect((await storage.sessions.get('p'))?.presence).toBe('offline');
+  });
+});
+
+describe('renewal after a reconnect', () => {
+  it('re-sends the stored presence and re-subscribes every chat, rate limited, each time WORKING is reached', async () => {
+    const { manager, engines, sleep } = await sessionHarness();
+    await manager.create({ name: 'r' });
+    const engine = engines.latest('r');
+    engine.working(me);
+    await manager.settled('r');
+    await manager.setPresence('r', 'online');
+    await manager.subscribe('r', '1@c.us');
+    await manager.subscribe('r', '2@c.us');
+    await manager.subscribe('r', '3@g.us');
+    engine.calls.length = 0;
+    sleep.delays.length = 0;
+
+    engine.status('STARTING');
+    engine.status('WORKING');
+    await manager.settled('r');
+    expect(engine.calls).toEqual([
+      { method: 'setPresence', presence: 'online' },
+      { method: 'subscribe', chatId: '1@c.us' },
+      { method: 'subscribe', chatId: '2@c.us' },
+      { method: 'subscribe', chatId: '3@g.us' },
+    ]);
+    // 10 commands per second by default: 100 ms between consecutive commands.
+    expect(sleep.delays).toEqual([100, 100, 100]);
+  });
+
+  it('retries a failed subscribe with backoff, then goes on with the next chat', async () => {
+    const { manager, engines, sleep } = await sessionHarness();
+    await manager.create({ name: 'r' });
+    const engine = engines.latest('r');
+    engine.working(me);
+    await manager.settled('r');
+    await manager.subscribe('r', '1@c.us');
+    await manager.subscribe('r', '2@c.us');
+    engine.calls.length = 0;
+    sleep.delays.length = 0;
+    engine.failNext('subscribe', new Error('timeout'), 5);
+
+    engine.status('STARTING');
+    engine.status('WORKING');
+    await manager.settled('r');
+    expect(engine.callsOf('subscribe').map((call) => call.chatId)).toEqual(['1@c.us', '1@c.us', '1@c.us', '1@c.us', '1@c.us', '2@c.us']);
+    expect(sleep.delays).toEqual([1000, 100, 2000, 100, 4000, 100, 8000, 100, 100]);
+  });
+
+  it('is cancelled when the session stops', async () => {
+    const { manager, engines } = await sessionHarness();
+    await manager.create({ name: 'r' });
+    const engine = engines.latest('r');
+    engine.working(me);
+    await manager.settled('r');
+    await manager.subscribe('r', '1@c.us');
+    await manager.subscribe('r', '2@c.us');
+    engine.calls.length = 0;
+    let release = (): void => undefined;
+    engine.hold('subscribe', new Promise<void>((resolve) => (release = resolve)));
+
+    engine.status('STARTING');
+    engine.status('WORKING');
+    await expect.poll(() => engine.callsOf('subscribe').length).toBe(1);
+    const stopping = manager.stop('r');
+    release();
+    await stopping;
+    expect(engine.callsOf('subscribe').map((call) => call.chatId)).toEqual(['1@c.us']);
+  });
+});

@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { onTestFinished } from 'vitest';
+import type { Sleep } from '../../src/sessions/renewal.js';
+import { createSessionManager } from '../../src/sessions/manager.js';
+import type { SessionManager } from '../../src/sessions/manager.js';
+import { openStorage } from '../../src/storage/index.js';
+import type { Storage } from '../../src/storage/index.js';
+import { FakeEngineFactory } from './fake-engine.js';
+import { RecordingPublisher } from './recording-publisher.js';
+
+/** A sleep that never waits: it records the delay asked for and honours the abort signal. */
+export function recordingSleep(): Sleep & { readonly delays: number[] } {
+  const delays: number[] = [];
+  const sleep = (ms: number, signal: AbortSignal): Promise<void> => {
+    delays.push(ms);
+    if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    return Promise.resolve();
+  };
+  return Object.assign(sleep, { delays });
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** Real SQLite storage in a fresh temp dir, closed and removed when the test ends. */
+export async function tempStorage(): Promise<{ storage: Storage; dataDir: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-test-'));
+  const storage = await openStorage({ dataDir, databaseUrl: null });
+  onTestFinished(async () => {
+    await storage.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return { storage, dataDir };
+}
+
+export interface SessionHarness {
+  readonly storage: Storage;
+  readonly dataDir: string;
+  readonly engines: FakeEngineFactory;
+  readonly publisher: RecordingPublisher;
+  readonly sleep: ReturnType<typeof recordingSleep>;
+  readonly manager: SessionManager;
+}
+
+export async function sessionHarness(): Promise<SessionHarness> {
+  const { storage, dataDir } = await tempStorage();
+  const engines = new FakeEngineFactory();
+  const publisher = new RecordingPublisher();
+  const sleep = recordingSleep();
+  const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, sleep });
+  onTestFinished(() => manager.shutdown());
+  return { storage, dataDir, engines, publisher, sleep, manager };
+}

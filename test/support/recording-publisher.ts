@@ -1,0 +1,31 @@
+import type { EventPublisher } from '../../src/events/publisher.js';
+import type { AnyEventEnvelope, EventName } from '../../src/presence/events.js';
+import type { WebhookConfig } from '../../src/presence/sessions.js';
+
+/** Test double of the events engine: keeps every published envelope with the webhooks it was given. */
+export class RecordingPublisher implements EventPublisher {
+  readonly published: { readonly envelope: AnyEventEnvelope; readonly webhooks: readonly WebhookConfig[] }[] = [];
+  private failures: Error[] = [];
+
+  /** The next `count` publishes reject with `error` (after being recorded). */
+  failNext(error: Error, count = 1): void {
+    for (let i = 0; i < count; i += 1) this.failures.push(error);
+  }
+
+  publish(envelope: AnyEventEnvelope, webhooks: readonly WebhookConfig[]): Promise<void> {
+    this.published.push({ envelope, webhooks });
+    const failure = this.failures.shift();
+    return failure === undefined ? Promise.resolve() : Promise.reject(failure);
+  }
+
+  envelopes(event?: EventName, session?: string): AnyEventEnvelope[] {
+    return this.published
+      .map((entry) => entry.envelope)
+      .filter((envelope) => (event === undefined || envelope.event === event) && (session === undefined || envelope.session === session));
+  }
+
+  /** The `session.status` values published for the session, in order. */
+  statuses(session: string): string[] {
+    return this.envelopes('session.status', session).map((envelope) => (envelope.event === 'session.status' ? envelope.payload.status : ''));
+  }
+}
