@@ -1,0 +1,97 @@
+import type { ChatPresence, ParticipantPresence } from '../../presence/types.js';
+import type { PresenceStore, SubscriptionStore } from '../presence.js';
+import { decodePresenceStatus, toSafeNumber } from '../decode.js';
+import type { PgPool } from './database.js';
+
+interface PresenceRow {
+  chat_id: string;
+  participant: string;
+  last_known_presence: string;
+  last_seen: string | null;
+}
+
+function toParticipant(row: PresenceRow): ParticipantPresence {
+  const where = `presence of ${row.participant} in ${row.chat_id}`;
+  return {
+    participant: row.participant,
+    lastKnownPresence: decodePresenceStatus(row.last_known_presence, where),
+    lastSeen: row.last_seen === null ? null : toSafeNumber(row.last_seen, `${where} last_seen`),
+  };
+}
+
+/** Rows ordered by chat id become one ChatPresence per chat, in that order. */
+function groupByChat(rows: readonly PresenceRow[]): ChatPresence[] {
+  const chats: { id: string; presences: ParticipantPresence[] }[] = [];
+  for (const row of rows) {
+    const last = chats.at(-1);
+    if (last !== undefined && last.id === row.chat_id) last.presences.push(toParticipant(row));
+    else chats.push({ id: row.chat_id, presences: [toParticipant(row)] });
+  }
+  return chats;
+}
+
+const COLUMNS = 'chat_id, participant, last_known_presence, last_seen';
+
+export function createPostgresPresenceStore(pool: PgPool): PresenceStore {
+  return {
+    get: async (session, chatId) => {
+      const { rows } = await pool.query<PresenceRow>(
+        `SELECT ${COLUMNS} FROM presences WHERE session = $1 AND chat_id = $2 ORDER BY participant`,
+        [session, chatId],
+      );
+      return groupByChat(rows)[0] ?? null;
+    },
+    list: async (session) => {
+      const { rows } = await pool.query<PresenceRow>(
+        `SELECT ${COLUMNS} FROM presences WHERE session = $1 ORDER BY chat_id, participant`,
+        [session],
+      );
+      return groupByChat(rows);
+    },
+    put: async (session, chatId, presences) => {
+      if (presences.length === 0) return;
+      // One statement (one implicit transaction) for the whole group. ON CONFLICT DO UPDATE may not
+      // touch a row twice in one statement, so the last entry per participant wins first.
+      const unique = [...new Map(presences.map((presence) => [presence.participant, presence])).values()];
+      await pool.query(
+        `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen)
+         SELECT $1, $2, participant, status, seen FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t (participant, status, seen)
+         ON CONFLICT (session, chat_id, participant)
+         DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
+        [
+          session,
+          chatId,
+          unique.map((presence) => presence.participant),
+          unique.map((presence) => presence.lastKnownPresence),
+          unique.map((presence) => presence.lastSeen),
+        ],
+      );
+    },
+    clear: async (session) => {
+      await pool.query('DELETE FROM presences WHERE session = $1', [session]);
+    },
+  } satisfies PresenceStore;
+}
+
+export function createPostgresSubscriptionStore(pool: PgPool): SubscriptionStore {
+  return {
+    add: async (session, chatId) => {
+      const result = await pool.query(
+        'INSERT INTO subscriptions (session, chat_id) VALUES ($1, $2) ON CONFLICT (session, chat_id) DO NOTHING',
+        [session, chatId],
+      );
+      return result.rowCount === 1;
+    },
+    remove: async (session, chatId) => {
+      const result = await pool.query('DELETE FROM subscriptions WHERE session = $1 AND chat_id = $2', [session, chatId]);
+      return result.rowCount === 1;
+    },
+    list: async (session) => {
+      const { rows } = await pool.query<{ chat_id: string }>('SELECT chat_id FROM subscriptions WHERE session = $1 ORDER BY seq', [session]);
+      return rows.map((row) => row.chat_id);
+    },
+    clear: async (session) => {
+      await pool.query('DELETE FROM subscriptions WHERE session = $1', [session]);
+    },
+  } satisfies SubscriptionStore;
+}
