@@ -115,8 +115,8 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
   );
   const getInSession = db.prepare<[number, string], DeliveryRow>('SELECT * FROM outbox_deliveries WHERE id = ? AND session = ?');
   const pruneDeliveries = db.prepare<[number]>("DELETE FROM outbox_deliveries WHERE status <> 'pending' AND updated_at < ?");
-  const pruneEvents = db.prepare(
-    'DELETE FROM outbox_events WHERE NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = outbox_events.id)',
+  const pruneEvents = db.prepare<[number]>(
+    'DELETE FROM outbox_events WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = outbox_events.id)',
   );
 
   const enqueue = db.transaction(
@@ -171,7 +171,7 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
 
   const prune = db.transaction((before: number): number => {
     const deleted = pruneDeliveries.run(before).changes;
-    if (deleted > 0) pruneEvents.run();
+    pruneEvents.run(before);
     return deleted;
   });
 
