@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { POSTGRES_OUTBOX_MIGRATION } from './outbox-migration.js';
 
 /**
  * The PostgreSQL schema, as numbered migrations applied in order at start, under an advisory lock,
@@ -74,4 +75,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_by_owner ON leases (owner, expires_at);
     `,
   },
+  POSTGRES_OUTBOX_MIGRATION,
 ];
