@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { openPostgresStorage } from './postgres/open.js';
 import { openSqliteStorage } from './sqlite/open.js';
 import type { Storage } from './storage.js';
 
@@ -16,8 +17,9 @@ export interface OpenStorageOptions {
 
 /** Opens the configured backend, with its migrations applied. Close it with `storage.close()`. */
 export async function openStorage(options: OpenStorageOptions): Promise<Storage> {
+  const logger = options.logger === undefined ? {} : { logger: options.logger };
   if (options.databaseUrl !== null) {
-    throw new Error('PostgreSQL storage is not available yet; unset WA_PRESENCE_DATABASE_URL to use SQLite');
+    return openPostgresStorage({ url: options.databaseUrl, ...(options.schema === undefined ? {} : { schema: options.schema }), ...logger });
   }
-  return openSqliteStorage({ dataDir: options.dataDir, ...(options.logger === undefined ? {} : { logger: options.logger }) });
+  return openSqliteStorage({ dataDir: options.dataDir, ...logger });
 }

@@ -79,6 +79,12 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         expect((await storage.sessions.list()).map((s) => s.name)).toEqual(['a', 'b']);
       });
 
+      it('lists names in byte order on every backend, whatever the locale', async () => {
+        const storage = await make();
+        for (const name of ['b', 'a', 'B', '_x', 'A-1']) await storage.sessions.create(session(name));
+        expect((await storage.sessions.list()).map((s) => s.name)).toEqual(['A-1', 'B', '_x', 'a', 'b']);
+      });
+
       it('refuses a duplicate name and leaves the first one unchanged', async () => {
         const storage = await make();
         const first = session('dup', { presence: 'offline' });

@@ -15,7 +15,10 @@ export function createPostgresAuthStores(pool: PgPool): AuthStores {
       ({
         get: async (category, ids) => {
           if (ids.length === 0) return {};
-          // One query for any number of ids (= ANY of one array parameter), not one per id.
+          // One query for any number of ids (= ANY of one array parameter), not one per id. With
+          // statistics the primary key is probed per id (about 1 ms for 300 ids among 30,000 keys);
+          // on a table autovacuum has not analysed yet the planner filters the session's keys
+          // instead (about 10 ms), which a join on unnest() does not avoid either.
           const { rows } = await pool.query<{ id: string; value: string }>(
             'SELECT id, value FROM auth_keys WHERE session = $1 AND category = $2 AND id = ANY($3::text[])',
             [session, category, ids],

@@ -1,0 +1,48 @@
+import type { Logger } from 'pino';
+import type { Storage } from '../storage.js';
+import { createPostgresAuthStores } from './auth.js';
+import { checkSchemaName, createPool, migratePostgres } from './database.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { createPostgresOutboxStore } from './outbox.js';
+import { createPostgresPresenceStore, createPostgresSubscriptionStore } from './presence.js';
+import { createPostgresSessionStore } from './sessions.js';
+import { createPostgresSettingsStore } from './settings.js';
+
+export interface PostgresStorageOptions {
+  /** `postgres://…` */
+  readonly url: string;
+  /** Holds every table; created when missing. `public` by default. */
+  readonly schema?: string;
+  /** Most connections this process opens (10 by default). */
+  readonly poolSize?: number;
+  readonly logger?: Logger;
+}
+
+/** Connects, applies pending migrations (under an advisory lock) and builds every store on the pool. */
+export async function openPostgresStorage(options: PostgresStorageOptions): Promise<Storage> {
+  const schema = checkSchemaName(options.schema ?? 'public');
+  const pool = createPool({
+    url: options.url,
+    schema,
+    ...(options.poolSize === undefined ? {} : { max: options.poolSize }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+  try {
+    await migratePostgres(pool, schema, POSTGRES_MIGRATIONS, options.logger);
+  } catch (error) {
+    await pool.end();
+    throw new Error(`cannot open PostgreSQL storage in schema "${schema}"`, { cause: error });
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    backend: 'postgres',
+    sessions: createPostgresSessionStore(pool),
+    auth: createPostgresAuthStores(pool),
+    presence: createPostgresPresenceStore(pool),
+    subscriptions: createPostgresSubscriptionStore(pool),
+    settings: createPostgresSettingsStore(pool),
+    outbox: createPostgresOutboxStore(pool),
+    // pool.end() throws when called twice; every caller waits for the one close.
+    close: () => (closing ??= pool.end()),
+  };
+}
