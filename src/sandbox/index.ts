@@ -1,0 +1,84 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { sandboxAdminRoutes } from './admin.js';
+import { acceptConnection } from './connection.js';
+import { SandboxNetwork } from './network.js';
+
+export { sandboxAdminRoutes } from './admin.js';
+export { SandboxNetwork, SandboxError, CONTACT_PRESENCES } from './network.js';
+export type { AccountInfo, ContactPresence } from './network.js';
+export type { ReceivedStanza, LastSeenPrivacy } from './state.js';
+export { SANDBOX_ROOT_PUBLIC_KEY } from './trust.js';
+
+export interface SandboxOptions {
+  /** Default 127.0.0.1: the sandbox is a local tool and listens on loopback only unless told. */
+  readonly host?: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
+  /** Default true: clients should have their QR scanned automatically (see `GET /api/sandbox/info`). */
+  readonly autoPair?: boolean;
+  /** Default 25000: a composing state not refreshed within this time reaches receivers as paused. */
+  readonly chatStateTtlMs?: number;
+  /** Default 1 MiB: a larger frame closes the connection that sent it. */
+  readonly maxFrameBytes?: number;
+  /** Default 20000: a handshake (or pairing confirmation) not finished in this time is closed. */
+  readonly handshakeTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface Sandbox {
+  /** `ws://<host>:<port>/ws`: pass it to Baileys as `waWebSocketUrl`. */
+  readonly url: string;
+  /** `http://<host>:<port>`: the admin API lives under `/api/sandbox`. */
+  readonly adminUrl: string;
+  readonly network: SandboxNetwork;
+  close(): Promise<void>;
+}
+
+export const SANDBOX_WS_PATH = '/ws';
+
+/** Starts a sandbox WhatsApp network: the WebSocket endpoint and the admin API on one port. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const host = options.host ?? '127.0.0.1';
+  const network = new SandboxNetwork({
+    logger: logger.child({ area: 'sandbox' }),
+    autoPair: options.autoPair ?? true,
+    chatStateTtlMs: options.chatStateTtlMs ?? 25_000,
+    ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
+    ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+  });
+  // Request logs are info-level noise for an admin API; warnings and errors still show.
+  const app = Fastify({ loggerInstance: logger.child({ area: 'sandbox-admin' }, { level: 'warn' }) });
+  await app.register(sandboxAdminRoutes, { network });
+  // ws enforces the frame limit too (plus room for the length prefix and GCM tag).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: network.host.maxFrameBytes + 64 });
+  wss.on('connection', (ws) => acceptConnection(ws, network.host));
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== SANDBOX_WS_PATH) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  });
+  await app.listen({ host, port: options.port ?? 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `ws://${shown}:${port}${SANDBOX_WS_PATH}`,
+    adminUrl: `http://${shown}:${port}`,
+    network,
+    async close() {
+      network.shutdown();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,340 @@
+import type { Logger } from 'pino';
+import { binaryNodeToString } from 'baileys';
+import type { ChatState, ChatStates } from './chatstate.js';
+import { createChatStates } from './chatstate.js';
+import type { ConnectionHost, PairingWait } from './connection.js';
+import { generateKeyPair } from './crypto.js';
+import { deviceJid, groupJid, parseJid, pnJid } from './jid.js';
+import { checkPairDeviceSign, pairSuccessNode, parsePairingQr, QrError } from './pairing.js';
+import { peerClosed, presenceNode, resolveUser, setOnline } from './presence.js';
+import type { Account, Device, Group, LastSeenPrivacy, NetworkView, Peer, ReceivedStanza } from './state.js';
+import { LAST_SEEN_PRIVACIES } from './state.js';
+import { buildCertChain, SERVER_STATIC_KEY_PAIR } from './trust.js';
+
+/** An admin request that cannot be done; `kind` picks the HTTP status in the admin routes. */
+export class SandboxError extends Error {
+  override readonly name = 'SandboxError';
+  constructor(readonly kind: 'invalid' | 'not_found' | 'conflict', message: string) {
+    super(message);
+  }
+}
+
+/** What a contact can do through the admin API. */
+export type ContactPresence = 'online' | 'offline' | 'typing' | 'recording' | 'paused';
+export const CONTACT_PRESENCES: readonly ContactPresence[] = ['online', 'offline', 'typing', 'recording', 'paused'];
+
+export interface AccountInfo {
+  readonly phone: string;
+  readonly id: string;
+  readonly lid: string;
+  readonly kind: 'user' | 'contact';
+  readonly name: string;
+  readonly presence: 'online' | 'offline';
+  /** Unix seconds, or null if never seen online. */
+  readonly lastSeen: number | null;
+  readonly lastSeenPrivacy: LastSeenPrivacy;
+  readonly devices: readonly { readonly id: number; readonly jid: string; readonly preKeys: number }[];
+  readonly connections: readonly { readonly id: number; readonly device: number; readonly available: boolean; readonly subscriptions: readonly string[] }[];
+}
+
+export interface NetworkOptions {
+  readonly logger: Logger;
+  /** Composing / recording not refreshed within this time reaches receivers as paused. */
+  readonly chatStateTtlMs: number;
+  /** Reported to clients (GET /api/sandbox/info): whether they should have their QR scanned automatically. */
+  readonly autoPair: boolean;
+  readonly maxFrameBytes?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+const PHONE = /^\d{7,15}$/;
+const FIRST_PHONE = 15550100001;
+const FIRST_LID = 100000000000001;
+const RECEIVED_LIMIT = 1000;
+
+function phoneOf(chatIdOrPhone: string, what: string): string {
+  if (PHONE.test(chatIdOrPhone)) return chatIdOrPhone;
+  const parsed = parseJid(chatIdOrPhone);
+  if (parsed?.kind === 'pn') return parsed.user;
+  throw new SandboxError('invalid', `${what} must be a phone number or "<phone>@c.us", got "${chatIdOrPhone}"`);
+}
+
+/**
+ * The sandbox's WhatsApp network: accounts (with paired devices or simulated), groups, live
+ * connections, devices waiting to be paired. State lives in memory for the life of the process;
+ * a device that logs in with credentials the network does not know is adopted (see `authenticate`).
+ * The admin API calls the async methods; tests may call them directly.
+ */
+export class SandboxNetwork {
+  readonly autoPair: boolean;
+  readonly chatStateTtlMs: number;
+  private readonly accountsByPhone = new Map<string, Account>();
+  private readonly groupsById = new Map<string, Group>();
+  private readonly peers = new Map<string, Set<Peer>>();
+  private readonly waiting = new Map<string, PairingWait>();
+  private readonly logger: Logger;
+  private readonly chatStates: ChatStates;
+  private readonly now: () => number;
+  private phoneCounter = FIRST_PHONE;
+  private lidCounter = FIRST_LID;
+  private groupCounter = 1;
+  /** What connections use; kept as a field so `acceptConnection` gets one stable object. */
+  readonly host: ConnectionHost;
+  readonly view: NetworkView;
+
+  constructor(options: NetworkOptions) {
+    this.logger = options.logger;
+    this.autoPair = options.autoPair;
+    this.chatStateTtlMs = options.chatStateTtlMs;
+    this.now = options.now ?? Date.now;
+    this.view = {
+      now: () => this.now(),
+      account: (phone) => this.accountsByPhone.get(phone),
+      accounts: () => this.accountsByPhone.values(),
+      group: (id) => this.groupsById.get(id),
+      groupsOf: (phone) => [...this.groupsById.values()].filter((group) => group.participants.includes(phone)),
+      peersOf: (phone) => this.peers.get(phone) ?? [],
+      allPeers: () => [...this.peers.values()].flatMap((set) => [...set]),
+      record: (contact, entry) => {
+        contact.received.push(entry);
+        if (contact.received.length > RECEIVED_LIMIT) contact.received.splice(0, contact.received.length - RECEIVED_LIMIT);
+      },
+    };
+    this.chatStates = createChatStates(this.view, options.chatStateTtlMs);
+    this.host = {
+      view: this.view,
+      chatStates: this.chatStates,
+      logger: this.logger,
+      certChain: buildCertChain(SERVER_STATIC_KEY_PAIR.public, Math.floor(this.now() / 1000)),
+      maxFrameBytes: options.maxFrameBytes ?? 1 << 20,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 20_000,
+      authenticate: (login) => this.authenticate(login),
+      attach: (peer) => {
+        let set = this.peers.get(peer.account.phone);
+        if (!set) this.peers.set(peer.account.phone, (set = new Set()));
+        set.add(peer);
+      },
+      detach: (peer) => {
+        this.peers.get(peer.account.phone)?.delete(peer);
+        peerClosed(this.view, peer);
+      },
+      awaitScan: (wait) => {
+        for (const ref of wait.refs) this.waiting.set(ref, wait);
+      },
+      cancelScan: (wait) => {
+        for (const ref of wait.refs) if (this.waiting.get(ref) === wait) this.waiting.delete(ref);
+      },
+    };
+  }
+
+  private newAccount(kind: Account['kind'], phone: string, name: string, lastSeenPrivacy: LastSeenPrivacy): Account {
+    const account: Account = {
+      phone,
+      lid: String(this.lidCounter++),
+      kind,
+      name,
+      lastSeenPrivacy,
+      identity: generateKeyPair(),
+      devices: new Map(),
+      nextDeviceId: 1,
+      online: false,
+      lastSeen: null,
+      received: [],
+      createdAt: this.now(),
+    };
+    this.accountsByPhone.set(phone, account);
+    return account;
+  }
+
+  private freshPhone(): string {
+    while (this.accountsByPhone.has(String(this.phoneCounter))) this.phoneCounter++;
+    return String(this.phoneCounter++);
+  }
+
+  /**
+   * A known device logs in when its noise key matches the one it paired with. A device the network
+   * has never seen (the sandbox restarted; credentials from elsewhere) is adopted: the sandbox
+   * keeps no state across restarts, and refusing would force every session to pair again.
+   */
+  private authenticate(login: { phone: string; deviceId: number; noiseKey: Buffer; pushName: string | null }): { account: Account; device: Device } | string {
+    let account = this.accountsByPhone.get(login.phone);
+    if (account?.kind === 'contact') return `${login.phone} is a simulated contact, not a device account`;
+    if (!account) {
+      account = this.newAccount('user', login.phone, login.pushName ?? `Sandbox ${login.phone}`, 'everyone');
+      this.logger.info({ phone: login.phone }, 'adopted an unknown account at login');
+    }
+    let device = account.devices.get(login.deviceId);
+    if (!device) {
+      device = { id: login.deviceId, noiseKey: login.noiseKey, identityKey: null, preKeyCount: 0, pairedAt: this.now() };
+      account.devices.set(device.id, device);
+      account.nextDeviceId = Math.max(account.nextDeviceId, device.id + 1);
+      this.logger.info({ phone: login.phone, device: login.deviceId }, 'adopted an unknown device at login');
+    } else if (!device.noiseKey.equals(login.noiseKey)) {
+      return 'noise key differs from the one the device paired with';
+    }
+    return { account, device };
+  }
+
+  /** Creates a simulated contact: an account with no client, which the sandbox acts for. */
+  async createContact(input: { phone: string; name?: string; lastSeenPrivacy?: LastSeenPrivacy }): Promise<AccountInfo> {
+    const phone = phoneOf(input.phone, 'phone');
+    if (this.accountsByPhone.has(phone)) throw new SandboxError('conflict', `an account with phone ${phone} exists already`);
+    const privacy = input.lastSeenPrivacy ?? 'everyone';
+    if (!LAST_SEEN_PRIVACIES.includes(privacy)) {
+      throw new SandboxError('invalid', `lastSeenPrivacy must be one of ${LAST_SEEN_PRIVACIES.join(', ')}`);
+    }
+    const account = this.newAccount('contact', phone, input.name ?? `Contact ${phone}`, privacy);
+    return Promise.resolve(this.describe(account));
+  }
+
+  private contact(phone: string): Account {
+    const account = this.accountsByPhone.get(phoneOf(phone, 'phone'));
+    if (!account) throw new SandboxError('not_found', `no contact with phone ${phone}; create it with POST /api/sandbox/contacts`);
+    if (account.kind !== 'contact') throw new SandboxError('conflict', `${phone} is a device account, not a simulated contact`);
+    return account;
+  }
+
+  /**
+   * A contact goes online / offline, or types, records or pauses in `chatId` (a user as
+   * `<phone>@c.us`, or a group it belongs to).
+   */
+  async setContactPresence(phone: string, input: { presence: ContactPresence; chatId?: string }): Promise<void> {
+    const account = this.contact(phone);
+    if (!CONTACT_PRESENCES.includes(input.presence)) {
+      throw new SandboxError('invalid', `presence must be one of ${CONTACT_PRESENCES.join(', ')}`);
+    }
+    if (input.presence === 'online' || input.presence === 'offline') {
+      setOnline(this.view, account, input.presence === 'online');
+      return Promise.resolve();
+    }
+    if (input.chatId === undefined) throw new SandboxError('invalid', `presence "${input.presence}" needs a chatId (a "<phone>@c.us" or a "<id>@g.us")`);
+    const chat = this.chatJid(input.chatId);
+    const state: ChatState = input.presence === 'typing' ? 'composing' : input.presence;
+    if (!this.chatStates.send(account, chat, state)) {
+      throw new SandboxError('not_found', `chat ${input.chatId} is not a sandbox account or a group this contact is in`);
+    }
+    return Promise.resolve();
+  }
+
+  private chatJid(chatId: string): string {
+    const parsed = parseJid(chatId);
+    if (parsed?.kind === 'group') return groupJid(parsed.id);
+    if (parsed?.kind === 'pn') return pnJid(parsed.user);
+    if (parsed?.kind === 'lid') return chatId;
+    throw new SandboxError('invalid', `chatId must look like "<phone>@c.us" or "<id>@g.us", got "${chatId}"`);
+  }
+
+  /** The presence and chat-state stanzas a contact received, oldest first. */
+  async received(phone: string): Promise<readonly ReceivedStanza[]> {
+    return Promise.resolve([...this.contact(phone).received]);
+  }
+
+  /** Creates a group of existing accounts; presence and chat states fan out to its participants. */
+  async createGroup(input: { subject: string; participants: readonly string[] }): Promise<{ id: string }> {
+    const subject = input.subject.trim();
+    if (subject === '') throw new SandboxError('invalid', 'subject must not be empty');
+    const phones = [...new Set(input.participants.map((p) => phoneOf(p, 'each participant')))];
+    if (phones.length < 2) throw new SandboxError('invalid', 'a group needs at least two distinct participants');
+    const missing = phones.filter((phone) => !this.accountsByPhone.has(phone));
+    if (missing.length > 0) {
+      throw new SandboxError('not_found', `not sandbox accounts: ${missing.join(', ')} (create contacts or pair devices first)`);
+    }
+    const id = `1203630${String(this.groupCounter++).padStart(11, '0')}`;
+    this.groupsById.set(id, { id, jid: groupJid(id), subject, participants: phones, creation: Math.floor(this.now() / 1000) });
+    return Promise.resolve({ id: groupJid(id) });
+  }
+
+  /**
+   * "Scans" a pairing QR as the phone would: pairs the waiting device to the account `phone` (an
+   * existing device account, or a new one with that number) or to a new account with a fresh number.
+   * Resolves once the device confirmed (`pair-device-sign`) and was told to restart.
+   */
+  async scan(input: { qr: string; phone?: string; name?: string }): Promise<{ phone: string; jid: string; device: number }> {
+    let qr;
+    try {
+      qr = parsePairingQr(input.qr);
+    } catch (error) {
+      if (error instanceof QrError) throw new SandboxError('invalid', error.message);
+      throw error;
+    }
+    const wait = this.waiting.get(qr.ref);
+    if (!wait) throw new SandboxError('not_found', 'no device is waiting with this QR: it expired, was scanned already, or its client disconnected');
+    if (!wait.noiseKey.equals(qr.noiseKey)) throw new SandboxError('invalid', "the QR's noise key does not match the waiting device's");
+    let account: Account;
+    let created = false;
+    if (input.phone !== undefined) {
+      const phone = phoneOf(input.phone, 'phone');
+      const existing = this.accountsByPhone.get(phone);
+      if (existing?.kind === 'contact') throw new SandboxError('conflict', `${phone} is a simulated contact; devices pair only to device accounts`);
+      created = existing === undefined;
+      account = existing ?? this.newAccount('user', phone, input.name ?? `Sandbox ${phone}`, 'everyone');
+    } else {
+      const phone = this.freshPhone();
+      account = this.newAccount('user', phone, input.name ?? `Sandbox ${phone}`, 'everyone');
+      created = true;
+    }
+    if (input.name !== undefined && !created) account.name = input.name;
+    this.host.cancelScan(wait);
+    const deviceId = account.nextDeviceId++;
+    try {
+      await wait.complete(
+        (id) => pairSuccessNode({ id, account, deviceId, qr, nowSeconds: Math.floor(this.now() / 1000) }),
+        (answer) => checkPairDeviceSign(answer, account, wait.identityKey),
+      );
+    } catch (error) {
+      if (created) this.accountsByPhone.delete(account.phone);
+      throw new SandboxError('conflict', `pairing failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    account.devices.set(deviceId, { id: deviceId, noiseKey: wait.noiseKey, identityKey: wait.identityKey, preKeyCount: 0, pairedAt: this.now() });
+    this.logger.info({ phone: account.phone, device: deviceId }, 'device paired');
+    return { phone: account.phone, jid: deviceJid(account.phone, deviceId), device: deviceId };
+  }
+
+  /** Every account with its devices, live connections and presence. */
+  async accounts(): Promise<AccountInfo[]> {
+    return Promise.resolve([...this.accountsByPhone.values()].map((account) => this.describe(account)));
+  }
+
+  /** Closes every live connection of `phone` abruptly (no close frame), as a network fault would. */
+  async drop(phone: string): Promise<{ dropped: number }> {
+    const number = phoneOf(phone, 'phone');
+    if (!this.accountsByPhone.has(number)) throw new SandboxError('not_found', `no account with phone ${number}`);
+    const live = [...(this.peers.get(number) ?? [])];
+    for (const peer of live) peer.drop('dropped through the admin API');
+    return Promise.resolve({ dropped: live.length });
+  }
+
+  /** The current presence stanza of `jid` as a subscriber would get it (for tests and debugging). */
+  presenceOf(jid: string): string | null {
+    const account = resolveUser(this.view, jid);
+    return account ? binaryNodeToString(presenceNode(account, jid)) : null;
+  }
+
+  /** Stops expiry timers and drops every connection (the server closes its sockets itself). */
+  shutdown(): void {
+    this.chatStates.clear();
+    for (const set of this.peers.values()) for (const peer of [...set]) peer.drop('sandbox shutting down');
+  }
+
+  private describe(account: Account): AccountInfo {
+    return {
+      phone: account.phone,
+      id: `${account.phone}@c.us`,
+      lid: `${account.lid}@lid`,
+      kind: account.kind,
+      name: account.name,
+      presence: account.online ? 'online' : 'offline',
+      lastSeen: account.lastSeen,
+      lastSeenPrivacy: account.lastSeenPrivacy,
+      devices: [...account.devices.values()].map((device) => ({ id: device.id, jid: deviceJid(account.phone, device.id), preKeys: device.preKeyCount })),
+      connections: [...(this.peers.get(account.phone) ?? [])].map((peer) => ({
+        id: peer.id,
+        device: peer.device.id,
+        available: peer.available,
+        subscriptions: [...peer.subscriptions.values()],
+      })),
+    };
+  }
+}

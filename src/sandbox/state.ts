@@ -1,0 +1,98 @@
+import type { BinaryNode } from 'baileys';
+import type { KeyPair } from './crypto.js';
+
+/** Who may see an account's last-seen time. `nobody` makes unavailable presence carry `last="deny"`. */
+export type LastSeenPrivacy = 'everyone' | 'nobody';
+export const LAST_SEEN_PRIVACIES: readonly LastSeenPrivacy[] = ['everyone', 'nobody'];
+
+/** A companion device linked to an account (device 0 is the phone, which the sandbox plays itself). */
+export interface Device {
+  readonly id: number;
+  /** The device's Noise static key (`creds.noiseKey.public`): how a reconnecting device is recognised. */
+  readonly noiseKey: Buffer;
+  /** The device's Signal identity key, from pairing; null for a device adopted at login. */
+  readonly identityKey: Buffer | null;
+  /** Pre-keys the device has uploaded, so only its first login pays for the 812-key upload. */
+  preKeyCount: number;
+  readonly pairedAt: number;
+}
+
+/**
+ * A WhatsApp account of the sandbox network. `user` accounts have real clients (paired devices);
+ * `contact` accounts are simulated: the sandbox acts for them through the admin API and records
+ * what they receive.
+ */
+export interface Account {
+  readonly phone: string;
+  readonly lid: string;
+  readonly kind: 'user' | 'contact';
+  name: string;
+  lastSeenPrivacy: LastSeenPrivacy;
+  /** The account's identity key (the phone's), which signs the identity of each paired device. */
+  readonly identity: KeyPair;
+  readonly devices: Map<number, Device>;
+  nextDeviceId: number;
+  /** Global presence: see `presence.ts` for how it is derived. */
+  online: boolean;
+  /** Unix seconds of the last transition to unavailable; null if never seen online. */
+  lastSeen: number | null;
+  /** For simulated contacts only: what reached this contact, oldest first (bounded). */
+  readonly received: ReceivedStanza[];
+  readonly createdAt: number;
+}
+
+export interface Group {
+  readonly id: string;
+  readonly jid: string;
+  readonly subject: string;
+  /** Phone numbers of the participants. */
+  readonly participants: readonly string[];
+  readonly creation: number;
+}
+
+/** A presence or chat-state stanza as a simulated contact received it. */
+export interface ReceivedStanza {
+  /** Milliseconds since the epoch. */
+  readonly timestamp: number;
+  readonly kind: 'presence' | 'chatstate';
+  /** Presence: available / unavailable; chat state: composing / recording / paused. */
+  readonly state: 'available' | 'unavailable' | 'composing' | 'recording' | 'paused';
+  /** The chat the stanza belongs to: the sender for direct ones, the group for group ones. */
+  readonly from: string;
+  /** For group chat states: who is typing. */
+  readonly participant?: string;
+  /** For unavailable presence: unix seconds or "deny". */
+  readonly last?: string;
+  /** The stanza as it went over the wire, in WhatsApp's XML-ish debug form. */
+  readonly stanza: string;
+}
+
+/** A live, logged-in client connection, as the presence rules see it. */
+export interface Peer {
+  readonly id: number;
+  readonly account: Account;
+  readonly device: Device;
+  /** What this connection last declared (`<presence type=available|unavailable>`); false until it does. */
+  available: boolean;
+  /** Accounts this connection subscribed to (phone → the JID form it used, echoed in `from`). */
+  readonly subscriptions: Map<string, string>;
+  readonly connectedAt: number;
+  send(node: BinaryNode): void;
+  /** Ends the connection abruptly, as a network fault would (no close frame). */
+  drop(reason: string): void;
+}
+
+/** What the presence and chat-state rules need from the network, kept narrow to avoid an import cycle. */
+export interface NetworkView {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  account(phone: string): Account | undefined;
+  accounts(): Iterable<Account>;
+  group(id: string): Group | undefined;
+  /** The groups `phone` takes part in. */
+  groupsOf(phone: string): Iterable<Group>;
+  peersOf(phone: string): Iterable<Peer>;
+  allPeers(): Iterable<Peer>;
+  /** Records a stanza a simulated contact received (bounded log). */
+  record(contact: Account, entry: ReceivedStanza): void;
+}

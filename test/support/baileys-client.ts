@@ -1,0 +1,134 @@
+import type { AuthenticationState, ConnectionState, SignalDataSet, SignalDataTypeMap, SignalKeyStore, WASocket } from 'baileys';
+import { DisconnectReason, initAuthCreds, makeWASocket } from 'baileys';
+import { pino } from 'pino';
+import { trustSandboxRoot } from '../../src/sandbox/client.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+
+/**
+ * A raw Baileys client joined to a sandbox, for tests and the bench: trusts the sandbox root,
+ * keeps its auth state in memory, logs nothing, skips history sync, and handles the 515 "restart
+ * required" that ends pairing by reconnecting with the same credentials, as an engine must.
+ */
+
+/** Keys in memory: what Baileys' multi-file auth state does, minus the files. */
+export function memoryKeyStore(): SignalKeyStore {
+  const data = new Map<string, Map<string, unknown>>();
+  return {
+    get<T extends keyof SignalDataTypeMap>(type: T, ids: string[]) {
+      const out: Record<string, SignalDataTypeMap[T]> = {};
+      const bucket = data.get(type);
+      for (const id of ids) {
+        const value = bucket?.get(id);
+        if (value !== undefined) out[id] = value as SignalDataTypeMap[T];
+      }
+      return out;
+    },
+    set(update: SignalDataSet) {
+      for (const [type, entries] of Object.entries(update)) {
+        let bucket = data.get(type);
+        if (!bucket) data.set(type, (bucket = new Map<string, unknown>()));
+        for (const [id, value] of Object.entries(entries ?? {})) {
+          if (value === null || value === undefined) bucket.delete(id);
+          else bucket.set(id, value);
+        }
+      }
+    },
+  };
+}
+
+export function memoryAuthState(): AuthenticationState {
+  return { creds: initAuthCreds(), keys: memoryKeyStore() };
+}
+
+export interface ClientOptions {
+  /** Reuse credentials (a known device logging in again); default: fresh, so the client pairs. */
+  readonly auth?: AuthenticationState;
+  /** How the QR gets scanned when pairing: 'network' (in-process, default), or a function, or 'none' (the test scans). */
+  readonly scan?: 'network' | 'none' | ((qr: string) => Promise<unknown>);
+  /** Pair to this existing account number instead of a fresh one. */
+  readonly phone?: string;
+  /** Push name for a fresh account. */
+  readonly name?: string;
+  /** Baileys' markOnlineOnConnect (default true: the client sends available when open). */
+  readonly markOnlineOnConnect?: boolean;
+  /** Called with each QR the client shows. */
+  readonly onQr?: (qr: string) => void;
+  /** Give up after this long (default 15 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface SandboxClient {
+  /** The open socket (after a pairing restart, the second one). */
+  readonly sock: WASocket;
+  readonly auth: AuthenticationState;
+  /** `<phone>@s.whatsapp.net`. */
+  readonly jid: string;
+  readonly phone: string;
+  /** Ends the socket without logging out. */
+  close(): void;
+}
+
+const silent = pino({ level: 'silent' });
+
+function openSocket(sandbox: Pick<Sandbox, 'url'>, auth: AuthenticationState, options: ClientOptions): WASocket {
+  return makeWASocket({
+    waWebSocketUrl: sandbox.url,
+    auth,
+    logger: silent,
+    shouldSyncHistoryMessage: () => false,
+    markOnlineOnConnect: options.markOnlineOnConnect ?? true,
+    connectTimeoutMs: 10_000,
+    defaultQueryTimeoutMs: 10_000,
+  });
+}
+
+function statusOf(update: Partial<ConnectionState>): number | undefined {
+  const error = update.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined;
+  return error?.output?.statusCode;
+}
+
+/** Connects a Baileys client to the sandbox, pairing it first if its credentials are fresh; resolves when open. */
+export async function connectClient(sandbox: Pick<Sandbox, 'url' | 'network'>, options: ClientOptions = {}): Promise<SandboxClient> {
+  trustSandboxRoot();
+  const auth = options.auth ?? memoryAuthState();
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const sock = openSocket(sandbox, auth, options);
+    const outcome = await new Promise<'open' | 'restart'>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void sock.end(undefined);
+        reject(new Error('sandbox client did not open in time'));
+      }, Math.max(1, deadline - Date.now()));
+      sock.ev.on('connection.update', (update) => {
+        if (update.qr !== undefined) {
+          options.onQr?.(update.qr);
+          const scan = options.scan ?? 'network';
+          if (scan !== 'none') {
+            const scanned = typeof scan === 'function'
+              ? scan(update.qr)
+              : sandbox.network.scan({ qr: update.qr, ...(options.phone === undefined ? {} : { phone: options.phone }), ...(options.name === undefined ? {} : { name: options.name }) });
+            scanned.catch((error: unknown) => {
+              clearTimeout(timer);
+              reject(error instanceof Error ? error : new Error(String(error)));
+            });
+          }
+        }
+        if (update.connection === 'open') {
+          clearTimeout(timer);
+          resolve('open');
+        } else if (update.connection === 'close') {
+          clearTimeout(timer);
+          const status = statusOf(update);
+          if (status === DisconnectReason.restartRequired) resolve('restart');
+          else reject(new Error(`sandbox client closed with status ${String(status)}`, { cause: update.lastDisconnect?.error }));
+        }
+      });
+    });
+    if (outcome === 'open') {
+      const me = auth.creds.me?.id ?? '';
+      const phone = me.split('@')[0]?.split(':')[0] ?? '';
+      return { sock, auth, jid: `${phone}@s.whatsapp.net`, phone, close: () => void sock.end(undefined) };
+    }
+  }
+  throw new Error('sandbox client kept asking to restart');
+}
