@@ -1,0 +1,52 @@
+import type { GlobalHookConfig } from '../config.js';
+import type { OutboxStore } from '../storage/outbox.js';
+import type { Hub } from './hub.js';
+import type { EventPublisher } from './publisher.js';
+import { orderKeyOf, targetOfWebhook, webhookKey, webhookOfGlobalHook, webhookWants } from './webhooks.js';
+
+export interface OutboxPublisherOptions {
+  readonly outbox: OutboxStore;
+  /** Live WebSocket clients; they get the same bytes as the webhooks, after the outbox has them. */
+  readonly hub: Hub | null;
+  /** `config.hook` (WHATSAPP_HOOK_URL …): added to every session's webhooks. */
+  readonly globalHook: GlobalHookConfig | null;
+  /** Called after an enqueue, so the worker sends at once instead of at its next poll. */
+  readonly wake: () => void;
+  readonly now?: () => number;
+}
+
+/**
+ * The events engine's `EventPublisher`: serialises the envelope once (those exact bytes are
+ * stored, signed and sent), writes it with one delivery per interested webhook in one transaction,
+ * then hands it to live WebSocket clients. When `publish` resolves the event survives a crash.
+ */
+export function createOutboxPublisher(options: OutboxPublisherOptions): EventPublisher {
+  const now = options.now ?? Date.now;
+  const global = options.globalHook === null ? null : webhookOfGlobalHook(options.globalHook);
+  return {
+    async publish(envelope, webhooks) {
+      const body = JSON.stringify(envelope);
+      const all = global === null ? webhooks : [...webhooks, global];
+      const seen = new Set<string>();
+      const deliveries = [];
+      for (const webhook of all) {
+        if (!webhookWants(webhook, envelope.event)) continue;
+        const target = targetOfWebhook(webhook);
+        const serialised = JSON.stringify(target);
+        // The same webhook listed twice (e.g. a session webhook equal to the global one) gets one copy.
+        if (seen.has(serialised)) continue;
+        seen.add(serialised);
+        deliveries.push({ url: target.url, webhookKey: webhookKey(target), orderKey: orderKeyOf(target, envelope), target: serialised });
+      }
+      if (deliveries.length > 0) {
+        try {
+          await options.outbox.enqueue({ id: envelope.id, session: envelope.session, event: envelope.event, body }, deliveries, now());
+        } catch (cause) {
+          throw new Error(`could not accept event ${envelope.id} into the webhook outbox`, { cause });
+        }
+        options.wake();
+      }
+      options.hub?.publish(envelope.session, envelope.event, body);
+    },
+  };
+}

@@ -1,0 +1,254 @@
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { AttemptOutcome, ClaimedDelivery, OutboxStore } from '../storage/outbox.js';
+import type { WorkerClock } from './clock.js';
+import { systemClock } from './clock.js';
+import type { DeliveryResult } from './delivery.js';
+import { deliver, describeFailure } from './delivery.js';
+import type { RetryBounds } from './retry.js';
+import { DEFAULT_RETRY_BOUNDS, nextDelay, retryPolicyOf } from './retry.js';
+import { parseTarget } from './target.js';
+
+/**
+ * Sends what the outbox holds. One loop claims due deliveries (never more than it has free slots
+ * for), sends each with bounded concurrency, records the outcome, and sleeps until the next one is
+ * due, a publish wakes it, or `pollMs` passes (other servers on PostgreSQL enqueue without waking
+ * us). It keeps nothing but the deliveries in flight in memory: a backlog of any size stays in
+ * storage and is paged through, oldest due first.
+ */
+export interface DeliveryWorker {
+  /** Releases claims a previous run of this server left behind, then starts the loop. */
+  start(): Promise<void>;
+  /** Stops claiming and waits for the deliveries in flight to finish. Idempotent. */
+  stop(): Promise<void>;
+  /** Something was enqueued or a slot freed: look for due deliveries now. */
+  wake(): void;
+  stats(): WorkerStats;
+}
+
+export interface WorkerStats {
+  readonly inFlight: number;
+  readonly delivered: number;
+  readonly retried: number;
+  readonly failed: number;
+  /** Deliveries this worker dropped because the outbox was over `maxPending`. */
+  readonly dropped: number;
+}
+
+export interface WorkerOptions {
+  readonly outbox: OutboxStore;
+  /** This server's id (`config.serverId`): claims are taken in its name. */
+  readonly owner: string;
+  readonly logger: Logger;
+  /** Deliveries in flight at once, over all webhooks. */
+  readonly concurrency?: number;
+  /** Deliveries in flight at once to one webhook URL, so one slow receiver cannot take every slot. */
+  readonly perWebhookConcurrency?: number;
+  /** One request's timeout. */
+  readonly timeoutMs?: number;
+  /** How long a claim is exclusive; must exceed `timeoutMs` (a server that dies loses its claims after it). */
+  readonly leaseMs?: number;
+  /** Longest sleep between looks at the outbox. */
+  readonly pollMs?: number;
+  /** `config.outboxMaxPending`: checked every `capCheckMs`, past it the oldest pending are dropped. */
+  readonly maxPending?: number;
+  readonly capCheckMs?: number;
+  /** Finished deliveries are kept this long for the operator view, then pruned (checked every `pruneEveryMs`). */
+  readonly retentionMs?: number;
+  readonly pruneEveryMs?: number;
+  readonly retryBounds?: RetryBounds;
+  readonly clock?: WorkerClock;
+  readonly random?: () => number;
+  readonly dispatcher?: Dispatcher;
+  /** Called after every attempt's outcome is recorded (metrics, tests, benchmarks). */
+  readonly onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome) => void;
+}
+
+export const WORKER_DEFAULTS = {
+  concurrency: 32,
+  perWebhookConcurrency: 8,
+  timeoutMs: 10_000,
+  pollMs: 1000,
+  capCheckMs: 1000,
+  retentionMs: 24 * 60 * 60_000,
+  pruneEveryMs: 60_000,
+} as const;
+
+export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
+  const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
+  const perWebhook = options.perWebhookConcurrency ?? WORKER_DEFAULTS.perWebhookConcurrency;
+  const timeoutMs = options.timeoutMs ?? WORKER_DEFAULTS.timeoutMs;
+  const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
+  const pollMs = options.pollMs ?? WORKER_DEFAULTS.pollMs;
+  const capCheckMs = options.capCheckMs ?? WORKER_DEFAULTS.capCheckMs;
+  const retentionMs = options.retentionMs ?? WORKER_DEFAULTS.retentionMs;
+  const pruneEveryMs = options.pruneEveryMs ?? WORKER_DEFAULTS.pruneEveryMs;
+  const bounds = options.retryBounds ?? DEFAULT_RETRY_BOUNDS;
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const { outbox, owner, logger } = options;
+
+  const inFlight = new Set<Promise<void>>();
+  const perKey = new Map<string, number>();
+  const counters = { delivered: 0, retried: 0, failed: 0, dropped: 0 };
+  let running = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  let woken = false;
+  let wakeSleeper: (() => void) | null = null;
+  let nextCapCheck = 0;
+  let nextPrune = 0;
+
+  function wake(): void {
+    woken = true;
+    const sleeper = wakeSleeper;
+    wakeSleeper = null;
+    sleeper?.();
+  }
+
+  function sleep(ms: number): Promise<void> {
+    if (woken) return Promise.resolve();
+    return new Promise((resolve) => {
+      const handle = clock.setTimeout(() => {
+        wakeSleeper = null;
+        resolve();
+      }, ms);
+      wakeSleeper = () => {
+        clock.clearTimeout(handle);
+        resolve();
+      };
+    });
+  }
+
+  function outcomeOf(delivery: ClaimedDelivery, result: DeliveryResult, retries: Parameters<typeof retryPolicyOf>[0], now: number): AttemptOutcome {
+    if (result.ok) return { kind: 'delivered', status: result.status };
+    const status = result.failure.kind === 'status' ? result.failure.status : null;
+    const error = describeFailure(result.failure);
+    const delay = nextDelay(retryPolicyOf(retries, bounds), delivery.attempts + 1, result.failure, random);
+    if (delay === null) return { kind: 'failed', error, status };
+    return { kind: 'retry', nextAttemptAt: now + delay, error, status };
+  }
+
+  async function send(delivery: ClaimedDelivery): Promise<void> {
+    const log = logger.child({ deliveryId: delivery.id, eventId: delivery.eventId, url: delivery.url, session: delivery.session });
+    let outcome: AttemptOutcome;
+    try {
+      const target = parseTarget(delivery.target);
+      const result = await deliver(target, delivery.body, {
+        timeoutMs,
+        now: () => clock.now(),
+        ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      });
+      outcome = outcomeOf(delivery, result, target.retries, clock.now());
+    } catch (error) {
+      // Only a corrupt stored target gets here (deliver never rejects): retrying cannot fix it.
+      outcome = { kind: 'failed', error: `cannot send: ${error instanceof Error ? error.message : String(error)}`, status: null };
+    }
+    try {
+      const recorded = await outbox.complete(delivery.id, owner, outcome, clock.now());
+      if (!recorded) log.warn({ outcome: outcome.kind }, 'delivery claim was lost (lease ran out) before its outcome was recorded');
+    } catch (error) {
+      // The claim's lease runs out and the delivery is sent again: at least once, never lost.
+      log.error({ err: error, outcome: outcome.kind }, 'could not record a delivery outcome; it will be retried after its lease');
+    }
+    switch (outcome.kind) {
+      case 'delivered':
+        counters.delivered += 1;
+        log.debug({ status: outcome.status, attempts: delivery.attempts + 1 }, 'webhook delivered');
+        break;
+      case 'retry':
+        counters.retried += 1;
+        log.info({ error: outcome.error, attempts: delivery.attempts + 1, nextAttemptAt: outcome.nextAttemptAt }, 'webhook delivery failed; will retry');
+        break;
+      case 'failed':
+        counters.failed += 1;
+        log.warn({ error: outcome.error, attempts: delivery.attempts + 1 }, 'webhook delivery failed for good');
+        break;
+    }
+    options.onAttempt?.(delivery, outcome);
+  }
+
+  function dispatch(delivery: ClaimedDelivery): void {
+    perKey.set(delivery.webhookKey, (perKey.get(delivery.webhookKey) ?? 0) + 1);
+    const task = send(delivery).finally(() => {
+      const left = (perKey.get(delivery.webhookKey) ?? 1) - 1;
+      if (left === 0) perKey.delete(delivery.webhookKey);
+      else perKey.set(delivery.webhookKey, left);
+      inFlight.delete(task);
+      wake();
+    });
+    inFlight.add(task);
+  }
+
+  async function maintain(now: number): Promise<void> {
+    if (options.maxPending !== undefined && now >= nextCapCheck) {
+      nextCapCheck = now + capCheckMs;
+      const dropped = await outbox.enforceCap(options.maxPending, now);
+      if (dropped > 0) {
+        counters.dropped += dropped;
+        logger.warn({ dropped, droppedTotal: counters.dropped, maxPending: options.maxPending }, 'outbox over its cap: dropped the oldest pending deliveries');
+      }
+    }
+    if (now >= nextPrune) {
+      nextPrune = now + pruneEveryMs;
+      const pruned = await outbox.prune(now - retentionMs);
+      if (pruned > 0) logger.debug({ pruned }, 'pruned finished deliveries');
+    }
+  }
+
+  /** One pass: claim what there are slots for; returns how long to sleep (0: look again at once). */
+  async function pass(): Promise<number> {
+    woken = false;
+    const now = clock.now();
+    await maintain(now);
+    const free = concurrency - inFlight.size;
+    if (free <= 0) return pollMs;
+    const saturated = [...perKey].filter(([, count]) => count >= perWebhook).map(([key]) => key);
+    const claimed = await outbox.claim({ owner, now, leaseMs, limit: free, excludeWebhookKeys: saturated });
+    const over: number[] = [];
+    for (const delivery of claimed) {
+      if (!running || (perKey.get(delivery.webhookKey) ?? 0) >= perWebhook) over.push(delivery.id);
+      else dispatch(delivery);
+    }
+    if (over.length > 0) await outbox.release(over, owner);
+    // A full batch: more may be due right now.
+    if (claimed.length === free && over.length === 0) return 0;
+    const next = await outbox.nextDueAt();
+    // Due but not claimed means its webhook has no free slot: a finishing delivery wakes us.
+    if (next === null || next <= now) return pollMs;
+    return Math.min(next - now, pollMs);
+  }
+
+  async function loop(): Promise<void> {
+    while (running) {
+      let delay: number;
+      try {
+        delay = await pass();
+      } catch (error) {
+        logger.error({ err: error }, 'webhook worker pass failed; trying again');
+        delay = pollMs;
+      }
+      if (running && delay > 0) await sleep(delay);
+    }
+  }
+
+  return {
+    async start() {
+      if (running) return;
+      const released = await outbox.recoverClaims(owner);
+      if (released > 0) logger.info({ released }, 'released webhook deliveries claimed before a restart');
+      running = true;
+      loopDone = loop();
+    },
+    async stop() {
+      if (!running) return loopDone;
+      running = false;
+      wake();
+      await loopDone;
+      await Promise.allSettled([...inFlight]);
+    },
+    wake,
+    stats() {
+      return { inFlight: inFlight.size, ...counters };
+    },
+  };
+}

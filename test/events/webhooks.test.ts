@@ -1,0 +1,262 @@
+import { createHmac } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { GlobalHookConfig } from '../../src/config.js';
+import { makeEnvelope } from '../../src/events/envelope.js';
+import { createOutboxPublisher } from '../../src/events/outbox-publisher.js';
+import type { DeliveryWorker, WorkerOptions } from '../../src/events/worker.js';
+import { createDeliveryWorker } from '../../src/events/worker.js';
+import type { AnyEventEnvelope } from '../../src/presence/events.js';
+import type { WebhookConfig } from '../../src/presence/sessions.js';
+import type { Storage } from '../../src/storage/index.js';
+import { openStorage } from '../../src/storage/index.js';
+import type { AttemptOutcome, ClaimedDelivery } from '../../src/storage/outbox.js';
+import { ReceiverDouble } from './receiver-double.js';
+
+const logger = pino({ level: 'silent' });
+const fastRetries = { policy: 'constant', delaySeconds: 0, attempts: 100 } as const;
+const teardown: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of teardown.splice(0).reverse()) await step();
+});
+
+async function receiver(): Promise<ReceiverDouble> {
+  const r = new ReceiverDouble();
+  await r.start();
+  teardown.push(() => r.stop());
+  return r;
+}
+
+/** A port nothing listens on: the receiver is down. */
+async function deadUrl(): Promise<string> {
+  const r = new ReceiverDouble();
+  await r.start();
+  await r.stop();
+  return r.url;
+}
+
+interface Harness {
+  storage: Storage;
+  publish(envelope: AnyEventEnvelope, webhooks: readonly WebhookConfig[]): Promise<void>;
+  worker: DeliveryWorker;
+  attempts: { delivery: ClaimedDelivery; outcome: AttemptOutcome }[];
+  waitAttempts(predicate: (a: Harness['attempts']) => boolean): Promise<void>;
+  dataDir: string;
+}
+
+async function harness(
+  extra: Partial<WorkerOptions> = {},
+  globalHook: GlobalHookConfig | null = null,
+  dataDir?: string,
+  autoStart = true,
+): Promise<Harness> {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'wa-presence-events-')));
+  if (dataDir === undefined) teardown.push(() => rm(dir, { recursive: true, force: true }));
+  const storage = await openStorage({ dataDir: dir, databaseUrl: null });
+  teardown.push(() => storage.close());
+  const attempts: Harness['attempts'] = [];
+  const waiters: (() => void)[] = [];
+  const worker = createDeliveryWorker({
+    outbox: storage.outbox,
+    owner: 'test-server',
+    logger,
+    timeoutMs: 2000,
+    pollMs: 200,
+    retryBounds: { minDelayMs: 20, maxDelayMs: 200, jitter: 0 },
+    onAttempt: (delivery, outcome) => {
+      attempts.push({ delivery, outcome });
+      for (const w of waiters.splice(0)) w();
+    },
+    ...extra,
+  });
+  const publisher = createOutboxPublisher({ outbox: storage.outbox, hub: null, globalHook, wake: () => worker.wake() });
+  if (autoStart) await worker.start();
+  teardown.push(() => worker.stop());
+  return {
+    storage,
+    worker,
+    attempts,
+    dataDir: dir,
+    publish: (envelope, webhooks) => publisher.publish(envelope, webhooks),
+    waitAttempts: async (predicate) => {
+      while (!predicate(attempts)) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
+}
+
+let counter = 0;
+function presence(chat: string, session = 's1'): AnyEventEnvelope {
+  counter += 1;
+  return makeEnvelope(
+    'presence.update',
+    { id: chat, presences: [{ participant: chat, lastKnownPresence: counter % 2 === 0 ? 'online' : 'typing', lastSeen: counter }] },
+    { session, metadata: { n: String(counter) }, me: { id: '1@c.us', pushName: 'Zoë' }, engine: 'NOWEB' },
+  );
+}
+
+function chatOf(envelope: AnyEventEnvelope): string | null {
+  return envelope.event === 'presence.update' ? envelope.payload.id : null;
+}
+
+describe('webhook delivery through the outbox', () => {
+  it('delivers the exact envelope, signed, to every webhook that wants the event (and the global one)', async () => {
+    const a = await receiver();
+    const b = await receiver();
+    const g = await receiver();
+    const h = await harness({}, {
+      url: g.url,
+      events: ['*'],
+      hmacKey: 'global-key',
+      retries: fastRetries,
+      customHeaders: [{ name: 'X-From', value: 'env' }],
+    });
+    const envelope = presence('111@c.us');
+    await h.publish(envelope, [
+      { url: a.url, events: ['presence.update'], hmac: { key: 'secret-a' }, retries: fastRetries },
+      { url: b.url, events: ['session.status'] },
+    ]);
+    await a.waitFor(() => a.requests.length === 1);
+    await g.waitFor(() => g.requests.length === 1);
+    const gotA = a.requests[0];
+    const gotG = g.requests[0];
+    if (gotA === undefined || gotG === undefined) throw new Error('unreachable');
+    expect(gotA.raw.toString('utf8')).toBe(JSON.stringify(envelope));
+    expect(gotA.headers['x-webhook-hmac']).toBe(createHmac('sha512', 'secret-a').update(gotA.raw).digest('hex'));
+    expect(gotG.headers['x-webhook-hmac']).toBe(createHmac('sha512', 'global-key').update(gotG.raw).digest('hex'));
+    expect(gotG.headers['x-from']).toBe('env');
+    expect(gotA.body).toMatchObject({ id: envelope.id, event: 'presence.update', session: 's1', payload: { id: '111@c.us' } });
+    await h.waitAttempts((list) => list.length === 2);
+    expect(b.requests).toEqual([]);
+    const delivered = await h.storage.outbox.list('s1', { status: 'delivered', limit: 10, before: null });
+    expect(delivered.map((d) => d.url).sort()).toEqual([a.url, g.url].sort());
+  });
+
+  it('retries while the receiver is down and delivers when it comes back', async () => {
+    const r = await receiver();
+    await r.stop();
+    const h = await harness();
+    const envelopes = [presence('1@c.us'), presence('2@c.us'), presence('1@c.us')];
+    for (const e of envelopes) await h.publish(e, [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    await h.waitAttempts((list) => list.filter((a) => a.outcome.kind === 'retry').length >= 4);
+    expect(h.attempts.every((a) => a.outcome.kind === 'retry' && /ECONNREFUSED/.test(a.outcome.error))).toBe(true);
+    await r.start();
+    await r.waitFor(() => r.deliveredIds().length === 3);
+    expect(r.deliveredIds().sort()).toEqual(envelopes.map((e) => e.id).sort());
+    await h.waitAttempts((list) => list.filter((a) => a.outcome.kind === 'delivered').length === 3);
+    expect(await h.storage.outbox.countPending()).toBe(0);
+  });
+
+  it('answers 500 then 200: delivered on the second attempt', async () => {
+    const r = await receiver();
+    let calls = 0;
+    r.responder = () => (++calls === 1 ? 500 : 200);
+    const h = await harness();
+    const e = presence('1@c.us');
+    await h.publish(e, [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    await r.waitFor(() => r.deliveredIds().length === 1);
+    expect(r.requests.map((q) => q.status)).toEqual([500, 200]);
+    expect(r.requests[0]?.raw.equals(r.requests[1]?.raw ?? Buffer.alloc(0))).toBe(true);
+    expect(r.requests[0]?.headers['x-webhook-request-id']).not.toBe(r.requests[1]?.headers['x-webhook-request-id']);
+    await h.waitAttempts((list) => list.length === 2);
+    const [record] = await h.storage.outbox.list('s1', { status: null, limit: 10, before: null });
+    expect(record).toMatchObject({ status: 'delivered', attempts: 2, lastStatus: 200, lastError: null });
+  });
+
+  it('records 410 as a permanent failure after one attempt', async () => {
+    const r = await receiver();
+    r.responder = () => 410;
+    const h = await harness();
+    await h.publish(presence('1@c.us'), [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    await h.waitAttempts((list) => list.length === 1);
+    expect(h.attempts[0]?.outcome).toEqual({ kind: 'failed', error: 'HTTP 410', status: 410 });
+    const failed = await h.storage.outbox.list('s1', { status: 'failed', limit: 10, before: null });
+    expect(failed).toMatchObject([{ status: 'failed', attempts: 1, lastStatus: 410, lastError: 'HTTP 410' }]);
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('gives up after the policy’s attempts and records the failure', async () => {
+    const r = await receiver();
+    r.responder = () => 503;
+    const h = await harness();
+    await h.publish(presence('1@c.us'), [{ url: r.url, events: ['*'], retries: { policy: 'linear', delaySeconds: 0, attempts: 2 } }]);
+    await h.waitAttempts((list) => list.some((a) => a.outcome.kind === 'failed'));
+    expect(h.attempts.map((a) => a.outcome.kind)).toEqual(['retry', 'retry', 'failed']);
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it('keeps order per chat at a live receiver while another webhook is dead', async () => {
+    const live = await receiver();
+    const dead = await deadUrl();
+    const h = await harness();
+    const webhooks: WebhookConfig[] = [
+      { url: dead, events: ['*'], retries: fastRetries },
+      { url: live.url, events: ['*'], retries: fastRetries },
+    ];
+    // Some of the live receiver's answers fail, so retries interleave with newer events.
+    let n = 0;
+    live.responder = () => (++n % 3 === 0 ? 503 : 200);
+    const sent: AnyEventEnvelope[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const e = presence(`${i % 3}@c.us`);
+      sent.push(e);
+      await h.publish(e, webhooks);
+    }
+    await live.waitFor(() => live.deliveredIds().length === 30);
+    await h.waitAttempts((list) => list.filter((a) => a.outcome.kind === 'delivered').length === 30);
+    for (const chat of ['0@c.us', '1@c.us', '2@c.us']) {
+      const expected = sent.filter((e) => chatOf(e) === chat).map((e) => e.id);
+      const got = (live.delivered() as AnyEventEnvelope[]).filter((e) => chatOf(e) === chat).map((e) => e.id);
+      expect(got).toEqual(expected);
+    }
+    // The dead webhook's deliveries are all still pending, none lost.
+    const pending = await h.storage.outbox.list('s1', { status: 'pending', limit: 100, before: null });
+    expect(pending).toHaveLength(30);
+    expect(pending.every((d) => d.url === dead)).toBe(true);
+  });
+
+  it('past the cap, drops the oldest pending deliveries, counts them, and delivers the rest', async () => {
+    const r = await receiver();
+    await r.stop();
+    // Not started yet: nothing is in flight (claimed deliveries are never dropped), so which ones
+    // are dropped is exact.
+    const h = await harness({ maxPending: 10, capCheckMs: 0 }, null, undefined, false);
+    const sent: string[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const e = presence(`${i}@c.us`);
+      sent.push(e.id);
+      await h.publish(e, [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    }
+    await h.worker.start();
+    await h.waitAttempts(() => h.worker.stats().dropped >= 20);
+    expect(h.worker.stats().dropped).toBe(20);
+    expect(await h.storage.outbox.countPending()).toBe(10);
+    const dropped = await h.storage.outbox.list('s1', { status: 'dropped', limit: 100, before: null });
+    expect(dropped).toHaveLength(20);
+    await r.start();
+    await r.waitFor(() => r.deliveredIds().length === 10);
+    expect(r.deliveredIds().sort()).toEqual(sent.slice(20).sort());
+  });
+
+  it('resumes pending deliveries after a restart on the same database', async () => {
+    const r = await receiver();
+    await r.stop();
+    const dir = await mkdtemp(join(tmpdir(), 'wa-presence-events-'));
+    teardown.push(() => rm(dir, { recursive: true, force: true }));
+    const first = await harness({}, null, dir);
+    const sent: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const e = presence(`${i}@c.us`);
+      sent.push(e.id);
+      await first.publish(e, [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    }
+    await first.worker.stop();
+    await first.storage.close();
+    await r.start();
+    await harness({}, null, dir);
+    await r.waitFor(() => r.deliveredIds().length === 5);
+    expect(r.deliveredIds().sort()).toEqual(sent.sort());
+  });
+});
