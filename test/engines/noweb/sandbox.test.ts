@@ -1,0 +1,216 @@
+import { initAuthCreds } from 'baileys';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serialise, CREDS_CATEGORY, CREDS_ID } from '../../../src/engines/noweb/auth-state.js';
+import { createNowebEngineFactory } from '../../../src/engines/noweb/index.js';
+import type { EngineEvent, EngineFactory } from '../../../src/engines/engine.js';
+import { isAppError } from '../../../src/errors.js';
+import type { ParticipantPresence } from '../../../src/presence/types.js';
+import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../../../src/sandbox/index.js';
+import type { ReceivedStanza, Sandbox } from '../../../src/sandbox/index.js';
+import { FakeAuthStore } from '../../support/fake-auth-store.js';
+import { engineUnderTest } from './harness.js';
+import type { EngineUnderTest } from './harness.js';
+
+/**
+ * The NOWEB engine driven directly (no HTTP, no session layer) against an in-process sandbox:
+ * pairing, presence both ways, reconnect, resume, logout.
+ */
+
+const CONTACT = '4915550000001';
+const HIDDEN = '4915550000002';
+const MEMBER = '4915550000003';
+
+let sandbox: Sandbox;
+let factory: EngineFactory;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ autoPair: false });
+  factory = createNowebEngineFactory({
+    network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
+    logger: pino({ level: 'silent' }),
+    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+  });
+  await sandbox.network.createContact({ phone: CONTACT, name: 'Contact' });
+  await sandbox.network.createContact({ phone: HIDDEN, name: 'Hidden', lastSeenPrivacy: 'nobody' });
+  await sandbox.network.createContact({ phone: MEMBER, name: 'Member' });
+});
+afterAll(async () => {
+  await sandbox.close();
+});
+
+/** Polls a sandbox fact (the admin API has no push channel) until it holds, or fails with what was seen. */
+async function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (holds(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const lastReceived = (phone: string, kind: ReceivedStanza['kind']) => async (): Promise<ReceivedStanza | undefined> =>
+  (await sandbox.network.received(phone)).filter((stanza) => stanza.kind === kind).at(-1);
+
+function presenceEvent(chatId: string, expected: Partial<ParticipantPresence>) {
+  return (event: EngineEvent): boolean =>
+    event.type === 'presence' && event.chatId === chatId && event.presences.some((p) => Object.entries(expected).every(([k, v]) => p[k as keyof ParticipantPresence] === v));
+}
+
+async function expectAppError(promise: Promise<unknown>, code: string): Promise<void> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  expect(isAppError(caught) ? caught.code : caught).toBe(code);
+}
+
+describe('NOWEB engine against the sandbox', () => {
+  let sut: EngineUnderTest;
+  let phone = '';
+  let me = '';
+
+  it('pairs by QR: STARTING → SCAN_QR_CODE → WORKING, with me and push name', async () => {
+    sut = engineUnderTest(factory, { session: 'engine-test' });
+    await sut.engine.start();
+    const qr = await sut.waitFor((event) => event.type === 'qr');
+    if (qr.type !== 'qr') throw new Error('unreachable');
+    expect(qr.value).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#/);
+    const paired = await sandbox.network.scan({ qr: qr.value, name: 'Engine Test' });
+    phone = paired.phone;
+    me = `${phone}@c.us`;
+    await sut.waitForStatus('WORKING');
+    expect(sut.statuses()).toEqual(['STARTING', 'SCAN_QR_CODE', 'STARTING', 'WORKING']);
+    const meEvent = sut.events.find((event) => event.type === 'me');
+    expect(meEvent).toMatchObject({ type: 'me', me: { id: me, pushName: 'Engine Test' } });
+    expect(sut.auth.count(CREDS_CATEGORY)).toBe(1);
+    expect(sut.auth.count('pre-key')).toBeGreaterThan(0);
+    // markOnline defaults to true: the account is online on the network.
+    await eventually(async () => (await sandbox.network.accounts()).find((a) => a.phone === phone)?.presence, (p) => p === 'online');
+  });
+
+  it('puts every presence on the wire', async () => {
+    const contact = `${CONTACT}@c.us`;
+    await sut.engine.setPresence('offline');
+    await eventually(lastReceived(CONTACT, 'presence'), (s) => s?.state === 'unavailable' && s.from === `${phone}@s.whatsapp.net`);
+    await sut.engine.setPresence('online');
+    await eventually(lastReceived(CONTACT, 'presence'), (s) => s?.state === 'available');
+    await sut.engine.setChatPresence(contact, 'typing');
+    await eventually(lastReceived(CONTACT, 'chatstate'), (s) => s?.state === 'composing' && s.from === `${phone}@s.whatsapp.net`);
+    await sut.engine.setChatPresence(contact, 'recording');
+    await eventually(lastReceived(CONTACT, 'chatstate'), (s) => s?.state === 'recording');
+    await sut.engine.setChatPresence(contact, 'paused');
+    await eventually(lastReceived(CONTACT, 'chatstate'), (s) => s?.state === 'paused');
+  });
+
+  it('rejects bad input with a code a client can act on', async () => {
+    await expectAppError(sut.engine.setChatPresence('not-a-chat', 'typing'), 'INVALID_CHAT_ID');
+    await expectAppError(sut.engine.subscribe('+49 170@c.us'), 'INVALID_CHAT_ID');
+    await expectAppError(sut.engine.setChatPresence(`${CONTACT}@c.us`, 'typing', { durationMs: -5 }), 'VALIDATION_FAILED');
+  });
+
+  it('receives every presence kind from a subscribed contact, paused as paused', async () => {
+    const contact = `${CONTACT}@c.us`;
+    let from = sut.events.length;
+    await sut.engine.subscribe(contact);
+    // The sandbox answers a subscribe with the current presence: the contact was never online.
+    await sut.waitFor(presenceEvent(contact, { participant: contact, lastKnownPresence: 'offline', lastSeen: null }), { from });
+    const steps: [Parameters<Sandbox['network']['setContactPresence']>[1], Partial<ParticipantPresence>][] = [
+      [{ presence: 'online' }, { lastKnownPresence: 'online', lastSeen: null }],
+      [{ presence: 'typing', chatId: me }, { lastKnownPresence: 'typing' }],
+      [{ presence: 'recording', chatId: me }, { lastKnownPresence: 'recording' }],
+      [{ presence: 'paused', chatId: me }, { lastKnownPresence: 'paused' }],
+      [{ presence: 'offline' }, { lastKnownPresence: 'offline' }],
+    ];
+    for (const [input, expected] of steps) {
+      from = sut.events.length;
+      await sandbox.network.setContactPresence(CONTACT, input);
+      await sut.waitFor(presenceEvent(contact, { participant: contact, ...expected }), { from });
+    }
+    const offline = sut.events.at(-1);
+    expect(offline?.type === 'presence' && offline.presences[0]?.lastSeen).toBeGreaterThan(1_700_000_000);
+  });
+
+  it('reports a hidden last seen (last="deny") as lastSeen null', async () => {
+    const hidden = `${HIDDEN}@c.us`;
+    await sandbox.network.setContactPresence(HIDDEN, { presence: 'online' });
+    await sandbox.network.setContactPresence(HIDDEN, { presence: 'offline' });
+    const from = sut.events.length;
+    await sut.engine.subscribe(hidden);
+    await sut.waitFor(presenceEvent(hidden, { participant: hidden, lastKnownPresence: 'offline', lastSeen: null }), { from });
+  });
+
+  it('keeps one entry per participant in a group', async () => {
+    const { id: group } = await sandbox.network.createGroup({ subject: 'Team', participants: [phone, CONTACT, MEMBER] });
+    await sut.engine.subscribe(group);
+    let from = sut.events.length;
+    await sandbox.network.setContactPresence(CONTACT, { presence: 'typing', chatId: group });
+    await sut.waitFor(presenceEvent(group, { participant: `${CONTACT}@c.us`, lastKnownPresence: 'typing' }), { from });
+    from = sut.events.length;
+    await sandbox.network.setContactPresence(MEMBER, { presence: 'recording', chatId: group });
+    await sut.waitFor(presenceEvent(group, { participant: `${MEMBER}@c.us`, lastKnownPresence: 'recording' }), { from });
+    from = sut.events.length;
+    await sandbox.network.setContactPresence(MEMBER, { presence: 'paused', chatId: group });
+    await sut.waitFor(presenceEvent(group, { participant: `${MEMBER}@c.us`, lastKnownPresence: 'paused' }), { from });
+  });
+
+  it('reconnects after the connection drops, and WORKING is emitted again', async () => {
+    const from = sut.events.length;
+    const { dropped } = await sandbox.network.drop(phone);
+    expect(dropped).toBe(1);
+    await sut.waitForStatus('STARTING', from);
+    await sut.waitForStatus('WORKING', from);
+    // Subscriptions die with the connection: a fresh subscribe works on the new one.
+    const next = sut.events.length;
+    await sut.engine.subscribe(`${CONTACT}@c.us`);
+    await sut.waitFor(presenceEvent(`${CONTACT}@c.us`, { lastKnownPresence: 'offline' }), { from: next });
+  });
+
+  it('stop sends paused for a typing in progress, and keeps the credentials', async () => {
+    await sut.engine.setChatPresence(`${CONTACT}@c.us`, 'typing');
+    await eventually(lastReceived(CONTACT, 'chatstate'), (s) => s?.state === 'composing');
+    await sut.engine.stop();
+    await eventually(lastReceived(CONTACT, 'chatstate'), (s) => s?.state === 'paused');
+    expect(sut.statuses().at(-1)).toBe('STOPPED');
+    await expectAppError(sut.engine.setPresence('online'), 'SESSION_NOT_WORKING');
+    await sut.engine.stop();
+    expect(sut.statuses().filter((s) => s === 'STOPPED')).toHaveLength(1);
+  });
+
+  it('resumes from stored credentials without a new scan', async () => {
+    const resumed = engineUnderTest(factory, { session: 'engine-test', auth: sut.auth });
+    await resumed.engine.start();
+    await resumed.waitForStatus('WORKING');
+    expect(resumed.events.some((event) => event.type === 'qr')).toBe(false);
+    expect(resumed.statuses()).toEqual(['STARTING', 'WORKING']);
+    sut = resumed;
+  });
+
+  it('logout unlinks the device and wipes its credentials', async () => {
+    await sut.engine.logout();
+    expect(sut.statuses().at(-1)).toBe('STOPPED');
+    expect(sut.auth.data.size).toBe(0);
+    await eventually(async () => (await sandbox.network.accounts()).find((a) => a.phone === phone)?.connections.length, (n) => n === 0);
+  });
+});
+
+describe('NOWEB engine: push name', () => {
+  it('refuses online/offline with PUSH_NAME_MISSING when the account has no push name', async () => {
+    const auth = new FakeAuthStore();
+    const creds = { ...initAuthCreds(), me: { id: '4915550000777:1@s.whatsapp.net' } };
+    await auth.set([{ category: CREDS_CATEGORY, id: CREDS_ID, value: serialise(creds) }]);
+    const sut = engineUnderTest(factory, { session: 'nameless', auth });
+    await sut.engine.start();
+    try {
+      await sut.waitForStatus('WORKING');
+      await expectAppError(sut.engine.setPresence('online'), 'PUSH_NAME_MISSING');
+      // Chat states do not need a name.
+      await sut.engine.setChatPresence(`${CONTACT}@c.us`, 'paused');
+    } finally {
+      await sut.engine.stop();
+    }
+  });
+});
