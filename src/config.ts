@@ -31,6 +31,8 @@ export interface Config {
   readonly outboxMaxPending: number;
   /** A session's display name for this server (`GET /api/sessions/{s}` "worker"); hostname by default. */
   readonly serverId: string;
+  /** Engine commands per second when a session renews its presence and subscriptions after a reconnect. */
+  readonly renewalRatePerSecond: number;
 }
 
 /** How the process reaches WhatsApp: the real network, an embedded sandbox, or a sandbox by URL. */
@@ -169,10 +171,44 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     hook: globalHook(env),
     outboxMaxPending: int(env, 'WA_PRESENCE_OUTBOX_MAX_PENDING', 1_000_000, 1, 1_000_000_000),
     serverId: str(env, 'WA_PRESENCE_SERVER_ID') ?? `${hostname()}-${process.pid}`,
+    renewalRatePerSecond: int(env, 'WA_PRESENCE_RENEWAL_RATE', 10, 1, 1000),
   };
   const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
   if (engine !== null && engine.toUpperCase() !== 'NOWEB') {
     throw new ConfigError(`WHATSAPP_DEFAULT_ENGINE must be NOWEB (the only engine of wa-presence), got "${engine}"`);
   }
   return Object.freeze(config);
+}
+
+/** Options of the standalone sandbox (`npm run sandbox`). */
+export interface SandboxConfig {
+  /** WA_PRESENCE_SANDBOX_HOST, default 127.0.0.1 (loopback only unless told). */
+  readonly host: string;
+  /** WA_PRESENCE_SANDBOX_PORT, default 4001. */
+  readonly port: number;
+  /** WA_PRESENCE_SANDBOX_AUTOPAIR, default true. */
+  readonly autoPair: boolean;
+  /** WA_PRESENCE_SANDBOX_CHATSTATE_TTL_MS, default 25000: composing not refreshed in this time expires as paused. */
+  readonly chatStateTtlMs: number;
+  readonly logLevel: Config['logLevel'];
+  readonly logFormat: Config['logFormat'];
+}
+
+export function loadSandboxConfig(env: Env = process.env, argv: readonly string[] = process.argv.slice(2)): SandboxConfig {
+  const unknown = argv.filter((arg) => arg.startsWith('-'));
+  if (unknown.length > 0) {
+    throw new ConfigError(`the sandbox takes no command-line options (got ${unknown.join(' ')}); use WA_PRESENCE_SANDBOX_* variables`);
+  }
+  const host = str(env, 'WA_PRESENCE_SANDBOX_HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
+    throw new ConfigError(`WA_PRESENCE_SANDBOX_HOST must be a host name or IP address, got "${host}"`);
+  }
+  return Object.freeze({
+    host,
+    port: int(env, 'WA_PRESENCE_SANDBOX_PORT', 4001, 0, 65535),
+    autoPair: bool(env, 'WA_PRESENCE_SANDBOX_AUTOPAIR', true),
+    chatStateTtlMs: int(env, 'WA_PRESENCE_SANDBOX_CHATSTATE_TTL_MS', 25_000, 100, 3_600_000),
+    logLevel: bool(env, 'WAHA_DEBUG_MODE', false) ? 'debug' : oneOf(env, 'WAHA_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'WAHA_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+  });
 }

@@ -25,11 +25,14 @@ export function recordingSleep(): Sleep & { readonly delays: number[] } {
 
 export const silentLogger: Logger = pino({ level: 'silent' });
 
+/** Registers a teardown: `onTestFinished` by default; `afterAll` for a harness shared by a file. */
+export type Teardown = (fn: () => Promise<void>) => void;
+
 /** Real SQLite storage in a fresh temp dir, closed and removed when the test ends. */
-export async function tempStorage(): Promise<{ storage: Storage; dataDir: string }> {
+export async function tempStorage(teardown: Teardown = onTestFinished): Promise<{ storage: Storage; dataDir: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-test-'));
   const storage = await openStorage({ dataDir, databaseUrl: null });
-  onTestFinished(async () => {
+  teardown(async () => {
     await storage.close();
     await rm(dataDir, { recursive: true, force: true });
   });

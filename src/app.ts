@@ -1,0 +1,128 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { EngineFactory } from './engines/engine.js';
+import { SERVER_VERSION } from './events/envelope.js';
+import type { EventPublisher } from './events/publisher.js';
+import { requireApiKey, resolveApiKey } from './http/api-key.js';
+import { registerErrorHandling } from './http/errors.js';
+import { authRoutes } from './http/routes/auth.js';
+import { healthRoutes } from './http/routes/health.js';
+import { presenceRoutes } from './http/routes/presence.js';
+import { sessionRoutes } from './http/routes/sessions.js';
+import { createSessionManager } from './sessions/manager.js';
+import type { SessionManager } from './sessions/manager.js';
+import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
+import type { Sleep } from './sessions/renewal.js';
+import type { Storage } from './storage/index.js';
+
+/** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
+export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly storage: Storage;
+  readonly engines: EngineFactory;
+  readonly publisher: EventPublisher;
+  readonly logger: Logger;
+  /** Registered inside the API-key scope, after the core routes. */
+  readonly routes?: readonly RouteRegistrar[];
+  /** Tests inject a sleep that does not wait (renewal rate limit and backoff). */
+  readonly sleep?: Sleep;
+}
+
+export interface App {
+  readonly server: FastifyInstance;
+  readonly sessions: SessionManager;
+  /** The key clients send as X-Api-Key (configured or generated). */
+  readonly apiKey: string;
+}
+
+/** Paths of the API documentation, served without the API key so a newcomer can open it. */
+export const DOCS_PATH = '/';
+export const OPENAPI_PATH = '/openapi.json';
+
+/**
+ * Builds the server without listening: every route, the error mapping, the API key, the OpenAPI
+ * document and Swagger UI. Closing `server` stops every engine (sessions stay marked as running, so
+ * the next start resumes them); closing the storage is the caller's job.
+ */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, storage, logger } = deps;
+  const sessions = createSessionManager({
+    storage,
+    engines: deps.engines,
+    publisher: deps.publisher,
+    logger,
+    renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
+    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+  });
+  const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
+
+  // Fastify's default validator strips properties a schema does not declare (`removeAdditional`):
+  // WAHA clients send fields we do not use (`config.proxy`, `noweb.store`, …) and must keep working.
+  const httpLogger: FastifyBaseLogger = logger.child({ area: 'http' });
+  const server: FastifyInstance = Fastify({
+    loggerInstance: httpLogger,
+    // One debug line per request (below) instead of Fastify's two info lines.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  // WAHA clients may send `Content-Type: application/json` with an empty body on body-less POSTs
+  // (subscribe, start, …): treat it as no body instead of a 400.
+  const parseJson = server.getDefaultJsonParser('error', 'error');
+  server.removeContentTypeParser('application/json');
+  server.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    // Fastify's default JSON parser is synchronous and reports through `done`.
+    void parseJson(request, text, done);
+  });
+
+  registerErrorHandling(server);
+  server.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  await server.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'wa-presence',
+        version: SERVER_VERSION,
+        description: 'WAHA-compatible WhatsApp HTTP API for presence. Send the API key as the X-Api-Key header (Authorize button).',
+      },
+      components: { securitySchemes: { api_key: { type: 'apiKey', in: 'header', name: 'X-Api-Key' } } },
+      security: [{ api_key: [] }],
+      tags: [
+        { name: 'presence', description: "Presence: set your own, read and subscribe to others'" },
+        { name: 'sessions', description: 'Sessions: one WhatsApp account each' },
+        { name: 'auth', description: 'Login by QR code or pairing code' },
+        { name: 'health', description: 'Liveness' },
+      ],
+    },
+  });
+  await server.register(swaggerUi, { routePrefix: DOCS_PATH });
+  server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
+  healthRoutes(server, { network: config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox', storage: storage.backend });
+
+  await server.register(async (scope) => {
+    requireApiKey(scope, apiKey, config.apiKeyExcludePaths);
+    sessionRoutes(scope, { sessions });
+    presenceRoutes(scope, { sessions });
+    authRoutes(scope, { sessions });
+    for (const register of deps.routes ?? []) await register(scope);
+  });
+
+  server.addHook('onClose', async () => {
+    await sessions.shutdown();
+  });
+  await server.ready();
+  return { server, sessions, apiKey };
+}

@@ -1,0 +1,60 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { SettingsStore } from '../storage/settings.js';
+import { errorBody } from './errors.js';
+
+export const API_KEY_SETTING = 'api_key';
+
+/**
+ * The key every request must carry. A configured `WHATSAPP_API_KEY` wins; without one, a key is
+ * generated at the first start, stored (so it survives restarts) and logged once, at that start only.
+ */
+export async function resolveApiKey(configured: string | null, settings: SettingsStore, logger: Logger): Promise<string> {
+  if (configured !== null) return configured;
+  const candidate = randomBytes(24).toString('base64url');
+  const stored = await settings.setIfAbsent(API_KEY_SETTING, candidate);
+  if (stored === candidate) {
+    logger.warn(
+      { apiKey: stored },
+      'WHATSAPP_API_KEY is not set: generated this API key and stored it. Send it as the X-Api-Key header. It is printed only this once.',
+    );
+  }
+  return stored;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Paths from WHATSAPP_API_KEY_EXCLUDE_PATH, with or without a leading slash. */
+function normalisePath(path: string): string {
+  return `/${path.replace(/^\/+/, '').replace(/\/+$/, '')}`;
+}
+
+function presentedKey(request: FastifyRequest): string | null {
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string') return header;
+  // Browsers cannot set headers on a WebSocket: WAHA accepts the key as a query parameter too.
+  const query = request.query as Record<string, unknown> | undefined;
+  const fromQuery = query?.['x-api-key'];
+  return typeof fromQuery === 'string' ? fromQuery : null;
+}
+
+/**
+ * Adds the API key check to every route of `scope` (health and the docs live outside it), except
+ * the excluded paths. Keys are compared in constant time.
+ */
+export function requireApiKey(scope: FastifyInstance, key: string, excludePaths: readonly string[]): void {
+  const expected = digest(key);
+  const excluded = new Set(excludePaths.map(normalisePath));
+  scope.addHook('onRequest', async (request, reply) => {
+    const path = normalisePath(request.url.split('?')[0] ?? '');
+    if (excluded.has(path)) return;
+    const presented = presentedKey(request);
+    if (presented !== null && timingSafeEqual(digest(presented), expected)) return;
+    const message = presented === null ? 'missing API key: send it in the X-Api-Key header' : 'wrong API key in X-Api-Key';
+    await reply.code(401).send(errorBody(new AppError('UNAUTHORIZED', message)));
+  });
+}

@@ -1,0 +1,128 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@fastify/type-provider-typebox';
+import { AppError } from '../../errors.js';
+import { parseChatId } from '../../presence/ids.js';
+import { isChatPresence, isGlobalPresence } from '../../presence/status.js';
+import type { ChatPresence, ParticipantPresence } from '../../presence/types.js';
+import type { SessionManager } from '../../sessions/manager.js';
+import { ChatParamsSchema, ChatPresenceSchema, ResultSchema, SessionParamsSchema, SetPresenceBodySchema, TypingBodySchema, errors } from '../schemas.js';
+
+export interface PresenceRoutesOptions {
+  readonly sessions: SessionManager;
+}
+
+/** The normalised chat id, or INVALID_CHAT_ID saying which forms are expected. */
+export function chatIdOf(raw: string, field = 'chatId'): string {
+  const result = parseChatId(raw);
+  if (!result.ok) throw new AppError('INVALID_CHAT_ID', result.message, { field });
+  return result.chatId.id;
+}
+
+/** The domain's read-only value as the mutable shape the response schema's type asks for. */
+function toJson(chat: ChatPresence): { id: string; presences: ParticipantPresence[] } {
+  return { id: chat.id, presences: [...chat.presences] };
+}
+
+/** WAHA's presence routes, same paths and shapes. */
+export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRoutesOptions): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
+    '/api/:session/presence',
+    {
+      schema: {
+        tags: ['presence'],
+        summary: 'Set the global presence (online, offline) or a chat presence (typing, recording, paused)',
+        params: SessionParamsSchema,
+        body: SetPresenceBodySchema,
+        response: { 201: Type.Null(), ...errors(400, 404, 422, 502) },
+      },
+    },
+    async (request, reply) => {
+      const { presence, chatId, durationMs } = request.body;
+      if (isGlobalPresence(presence)) {
+        if (chatId !== undefined) {
+          throw new AppError('INVALID_PRESENCE', `presence "${presence}" works on the global scope and doesn't require 'chatId'; remove chatId`, {
+            field: 'chatId',
+          });
+        }
+        if (durationMs !== undefined) {
+          throw new AppError('INVALID_PRESENCE', `durationMs applies to typing and recording only, not to "${presence}"`, { field: 'durationMs' });
+        }
+        await sessions.setPresence(request.params.session, presence);
+      } else if (isChatPresence(presence)) {
+        if (chatId === undefined) {
+          throw new AppError('INVALID_PRESENCE', `presence "${presence}" requires 'chatId' (the chat to show it in)`, { field: 'chatId' });
+        }
+        if (durationMs !== undefined && presence === 'paused') {
+          throw new AppError('INVALID_PRESENCE', 'durationMs applies to typing and recording only, not to "paused"', { field: 'durationMs' });
+        }
+        const id = chatIdOf(chatId);
+        await sessions.setChatPresence(request.params.session, id, presence, durationMs === undefined ? {} : { durationMs });
+      }
+      return reply.code(201).send(null);
+    },
+  );
+
+  app.get(
+    '/api/:session/presence',
+    {
+      schema: {
+        tags: ['presence'],
+        summary: 'Presence of every chat the session knows, contacts and groups',
+        params: SessionParamsSchema,
+        response: { 200: Type.Array(ChatPresenceSchema), ...errors(404, 422) },
+      },
+    },
+    async (request) => (await sessions.listPresence(request.params.session)).map(toJson),
+  );
+
+  app.get(
+    '/api/:session/presence/:chatId',
+    {
+      schema: {
+        tags: ['presence'],
+        summary: 'Presence of one chat (one entry per participant seen); subscribes to the chat first when needed',
+        params: ChatParamsSchema,
+        response: { 200: ChatPresenceSchema, ...errors(400, 404, 422, 502) },
+      },
+    },
+    async (request) => toJson(await sessions.getPresence(request.params.session, chatIdOf(request.params.chatId))),
+  );
+
+  app.post(
+    '/api/:session/presence/:chatId/subscribe',
+    {
+      schema: {
+        tags: ['presence'],
+        summary: "Subscribe to a chat's presence (no body); renewed automatically after every reconnect",
+        params: ChatParamsSchema,
+        response: { 201: Type.Null(), ...errors(400, 404, 422, 502) },
+      },
+    },
+    async (request, reply) => {
+      await sessions.subscribe(request.params.session, chatIdOf(request.params.chatId));
+      return reply.code(201).send(null);
+    },
+  );
+
+  for (const [path, presence, summary] of [
+    ['/api/startTyping', 'typing', 'Start typing in a chat (durationMs: stop by itself after that long)'],
+    ['/api/stopTyping', 'paused', 'Stop typing in a chat (sends paused)'],
+  ] as const) {
+    app.post(
+      path,
+      {
+        schema: { tags: ['presence'], summary, body: TypingBodySchema, response: { 201: ResultSchema, ...errors(400, 404, 422, 502) } },
+      },
+      async (request, reply) => {
+        const { session, chatId, durationMs } = request.body;
+        if (presence === 'paused' && durationMs !== undefined) {
+          throw new AppError('VALIDATION_FAILED', 'durationMs applies to startTyping only', { field: 'durationMs' });
+        }
+        await sessions.setChatPresence(session, chatIdOf(chatId), presence, durationMs === undefined ? {} : { durationMs });
+        return reply.code(201).send({ result: true });
+      },
+    );
+  }
+}

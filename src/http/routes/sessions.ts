@@ -1,0 +1,133 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@fastify/type-provider-typebox';
+import type { Static } from '@fastify/type-provider-typebox';
+import type { SessionConfig, SessionInfo } from '../../presence/sessions.js';
+import type { SessionManager } from '../../sessions/manager.js';
+import { CreateSessionBodySchema, MeSchema, SessionInfoSchema, SessionParamsSchema, UpdateSessionBodySchema, errors } from '../schemas.js';
+
+export interface SessionRoutesOptions {
+  readonly sessions: SessionManager;
+}
+
+/**
+ * The request body's config as the domain's type. Under `exactOptionalPropertyTypes` the schema's
+ * static type (`T | undefined` optionals) differs from the domain's; the validated value is the same.
+ */
+function configOf(config: unknown): SessionConfig {
+  return config as SessionConfig;
+}
+
+type SessionJson = Static<typeof SessionInfoSchema>;
+
+/** The same value: the domain's types are deeply read-only, the response schema's static type is not. */
+function toJson(info: SessionInfo): SessionJson {
+  return info as SessionJson;
+}
+
+/** WAHA's session routes, same paths and shapes. */
+export function sessionRoutes(server: FastifyInstance, { sessions }: SessionRoutesOptions): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['sessions'];
+  const SessionResponse = { 200: SessionInfoSchema, 201: SessionInfoSchema, ...errors(404, 502) };
+
+  app.get(
+    '/api/sessions',
+    {
+      schema: {
+        tags,
+        summary: 'List sessions (STOPPED ones only with all=true)',
+        querystring: Type.Object({ all: Type.Optional(Type.Boolean({ description: 'Include STOPPED sessions' })) }),
+        response: { 200: Type.Array(SessionInfoSchema), ...errors() },
+      },
+    },
+    async (request) => (await sessions.list(request.query.all === true)).map(toJson),
+  );
+
+  app.post(
+    '/api/sessions',
+    {
+      schema: {
+        tags,
+        summary: 'Create a session (and start it unless start is false)',
+        body: Type.Optional(CreateSessionBodySchema),
+        response: { 201: SessionInfoSchema, ...errors(400, 409, 502) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body ?? {};
+      const info = await sessions.create({
+        ...(body.name === undefined ? {} : { name: body.name }),
+        ...(body.start === undefined ? {} : { start: body.start }),
+        ...(body.config === undefined ? {} : { config: configOf(body.config) }),
+      });
+      return reply.code(201).send(toJson(info));
+    },
+  );
+
+  app.get(
+    '/api/sessions/:session',
+    { schema: { tags, summary: 'Get a session', params: SessionParamsSchema, response: { 200: SessionInfoSchema, ...errors(404) } } },
+    async (request) => toJson(await sessions.get(request.params.session)),
+  );
+
+  app.put(
+    '/api/sessions/:session',
+    {
+      schema: {
+        tags,
+        summary: 'Replace the config of a session; a running session restarts to apply it',
+        params: SessionParamsSchema,
+        body: UpdateSessionBodySchema,
+        response: { 200: SessionInfoSchema, ...errors(400, 404, 502) },
+      },
+    },
+    async (request) => toJson(await sessions.update(request.params.session, configOf(request.body.config))),
+  );
+
+  app.delete(
+    '/api/sessions/:session',
+    {
+      schema: {
+        tags,
+        summary: 'Stop and delete a session with its credentials, presence and subscriptions',
+        params: SessionParamsSchema,
+        response: { 200: Type.Null(), ...errors(404) },
+      },
+    },
+    async (request, reply) => {
+      await sessions.delete(request.params.session);
+      return reply.code(200).send(null);
+    },
+  );
+
+  const actions = {
+    start: { run: (name: string) => sessions.start(name), summary: 'Start a session (resumes from stored credentials)' },
+    stop: { run: (name: string) => sessions.stop(name), summary: 'Stop a session (credentials are kept)' },
+    restart: { run: (name: string) => sessions.restart(name), summary: 'Stop and start a session' },
+    logout: { run: (name: string) => sessions.logout(name), summary: 'Unlink the device and forget its credentials; a running session starts again for a new QR' },
+  } as const;
+  for (const [action, { run, summary }] of Object.entries(actions)) {
+    app.post(
+      `/api/sessions/:session/${action}`,
+      { schema: { tags, summary, params: SessionParamsSchema, response: { 201: SessionResponse[201], ...errors(404, 502) } } },
+      async (request, reply) => reply.code(201).send(toJson(await run(request.params.session))),
+    );
+  }
+
+  app.get(
+    '/api/sessions/:session/me',
+    {
+      schema: {
+        tags,
+        summary: 'The account the session is logged in as (null before the first login)',
+        params: SessionParamsSchema,
+        response: { 200: Type.Union([MeSchema, Type.Null()]), ...errors(404) },
+      },
+    },
+    async (request) => {
+      const me = await sessions.me(request.params.session);
+      return me === null ? null : { ...me };
+    },
+  );
+}

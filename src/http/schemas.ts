@@ -1,0 +1,137 @@
+import { Type } from '@fastify/type-provider-typebox';
+import { ENGINES, RETRY_POLICIES } from '../presence/sessions.js';
+import { PRESENCE_STATUSES, SESSION_STATUSES } from '../presence/status.js';
+
+/** JSON schemas of WAHA's shapes, field for field; OpenAPI is generated from them. */
+
+export const PresenceStatusSchema = Type.Enum([...PRESENCE_STATUSES], { description: "WAHA's WAHAPresenceStatus" });
+export const SessionStatusSchema = Type.Enum([...SESSION_STATUSES]);
+
+export const ParticipantPresenceSchema = Type.Object(
+  {
+    participant: Type.String({ examples: ['2132132130@c.us'] }),
+    lastKnownPresence: PresenceStatusSchema,
+    lastSeen: Type.Union([Type.Integer(), Type.Null()], { description: 'Unix seconds when last online; null when unknown or hidden' }),
+  },
+);
+
+export const ChatPresenceSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Chat id: <digits>@c.us, <id>@g.us or <digits>@lid', examples: ['2132132130@c.us'] }),
+    presences: Type.Array(ParticipantPresenceSchema),
+  },
+);
+
+const DurationMs = Type.Integer({
+  minimum: 1,
+  maximum: 600_000,
+  description: 'Extension of wa-presence: keep typing/recording for this long (ms), then send paused. The request returns at once.',
+});
+
+export const SetPresenceBodySchema = Type.Object(
+  {
+    presence: PresenceStatusSchema,
+    chatId: Type.Optional(Type.String({ description: 'Required for typing, recording, paused; not allowed for online, offline', examples: ['111111111@c.us'] })),
+    durationMs: Type.Optional(DurationMs),
+  },
+  { additionalProperties: false },
+);
+
+export const TypingBodySchema = Type.Object(
+  {
+    session: Type.String({ examples: ['default'] }),
+    chatId: Type.String({ examples: ['111111111@c.us'] }),
+    durationMs: Type.Optional(DurationMs),
+  },
+  { additionalProperties: false },
+);
+
+export const ResultSchema = Type.Object({ result: Type.Boolean() });
+
+export const WebhookConfigSchema = Type.Object(
+  {
+    url: Type.String({ description: 'http or https URL', examples: ['https://example.com/webhook'] }),
+    events: Type.Array(Type.String(), { description: 'Event names, or "*" for all', examples: [['presence.update', 'session.status']] }),
+    hmac: Type.Optional(Type.Union([Type.Object({ key: Type.String({ minLength: 1 }) }), Type.Null()])),
+    retries: Type.Optional(
+      Type.Union([
+        Type.Object({
+          policy: Type.Enum([...RETRY_POLICIES]),
+          delaySeconds: Type.Integer({ minimum: 0, maximum: 3600 }),
+          attempts: Type.Integer({ minimum: 0, maximum: 100 }),
+        }),
+        Type.Null(),
+      ]),
+    ),
+    customHeaders: Type.Optional(
+      Type.Union([Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), value: Type.String() })), Type.Null()]),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SessionConfigSchema = Type.Object(
+  {
+    webhooks: Type.Optional(Type.Array(WebhookConfigSchema)),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+    debug: Type.Optional(Type.Boolean()),
+    noweb: Type.Optional(
+      Type.Object(
+        {
+          markOnline: Type.Optional(
+            Type.Boolean({ description: 'Send "online" when connected (default true): needed to receive presence, but the phone gets no notifications meanwhile' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MeSchema = Type.Object(
+  {
+    id: Type.String({ examples: ['11111111111@c.us'] }),
+    pushName: Type.Union([Type.String(), Type.Null()]),
+    lid: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  },
+);
+
+export const SessionInfoSchema = Type.Object(
+  {
+    name: Type.String({ examples: ['default'] }),
+    status: SessionStatusSchema,
+    config: SessionConfigSchema,
+    me: Type.Union([MeSchema, Type.Null()]),
+    engine: Type.Object({ engine: Type.Enum([...ENGINES]) }),
+  },
+);
+
+export const CreateSessionBodySchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ description: 'Letters, digits, _ and -; "default" when omitted', examples: ['default'] })),
+    start: Type.Optional(Type.Boolean({ description: 'Start right away (default true)' })),
+    config: Type.Optional(SessionConfigSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateSessionBodySchema = Type.Object({ config: SessionConfigSchema }, { additionalProperties: false });
+
+export const SessionParamsSchema = Type.Object({ session: Type.String({ examples: ['default'] }) });
+export const ChatParamsSchema = Type.Object({ session: Type.String({ examples: ['default'] }), chatId: Type.String({ examples: ['2132132130@c.us'] }) });
+
+export const ErrorSchema = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'Stable error code (see the README)' }),
+    error: Type.String(),
+    message: Type.String(),
+  },
+  { additionalProperties: true },
+);
+
+/** Error responses a route may give, by status. */
+export function errors(...statuses: readonly (400 | 401 | 404 | 409 | 422 | 502)[]): Record<number, typeof ErrorSchema> {
+  return Object.fromEntries([401, ...statuses].map((status) => [status, ErrorSchema]));
+}
