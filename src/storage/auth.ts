@@ -1,3 +1,5 @@
+import type { LeaseFence } from './leases.js';
+
 /**
  * Credentials and signal keys of one session, as opaque strings. The engine serialises its own
  * structures (Baileys' `BufferJSON`), so storage never learns an engine's types.
@@ -26,5 +28,11 @@ export interface AuthEntry {
 
 /** Hands out each session's `AuthStore`. */
 export interface AuthStores {
-  forSession(session: string): AuthStore;
+  /**
+   * With a `fence` (several servers), `set` and `clear` first check in their transaction that the
+   * session's lease is still `fence.owner`'s at `fence.epoch`, and otherwise reject with
+   * `LeaseLostError` having written nothing: a server paused past its lease cannot overwrite the
+   * new owner's keys. Reads are never fenced. Without a fence, writes are not checked (one server).
+   */
+  forSession(session: string, fence?: LeaseFence): AuthStore;
 }

@@ -1,4 +1,5 @@
 import type { AuthStores } from './auth.js';
+import type { LeaseStore } from './leases.js';
 import type { OutboxStore } from './outbox.js';
 import type { PresenceStore, SubscriptionStore } from './presence.js';
 import type { SessionStore } from './sessions.js';
@@ -19,6 +20,8 @@ export interface Storage {
   readonly subscriptions: SubscriptionStore;
   readonly settings: SettingsStore;
   readonly outbox: OutboxStore;
+  /** Session ownership among servers sharing the database (one server on SQLite, same semantics). */
+  readonly leases: LeaseStore;
   readonly backend: 'sqlite' | 'postgres';
   /** Closes the database (waits for running queries on PostgreSQL). Idempotent. */
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Storage } from '../../src/storage/index.js';
+import type { Clock, Storage } from '../../src/storage/index.js';
+import { LeaseLostError } from '../../src/storage/index.js';
 import type { StoredSession } from '../../src/storage/sessions.js';
 
 /**
@@ -8,7 +9,7 @@ import type { StoredSession } from '../../src/storage/sessions.js';
  * open two at once (two servers on one database).
  */
 export interface StorageFixture {
-  open(): Promise<Storage>;
+  open(options?: { readonly clock?: Clock }): Promise<Storage>;
   /** Makes the database itself reject any auth key written with this value (a trigger). */
   poisonAuthValue(poison: string): Promise<void>;
   /** Versions recorded in `schema_migrations`, in the order of the rows. */
@@ -41,8 +42,8 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
     let fixture: StorageFixture;
     let opened: Storage[] = [];
 
-    async function make(): Promise<Storage> {
-      const storage = await fixture.open();
+    async function make(clock?: Clock): Promise<Storage> {
+      const storage = await fixture.open(clock === undefined ? {} : { clock });
       opened.push(storage);
       return storage;
     }
@@ -360,6 +361,176 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         expect(new Set(versions).size).toBe(versions.length);
         await storages[0]?.sessions.create(session('shared'));
         for (const storage of storages) expect(await storage.sessions.get('shared')).not.toBeNull();
+      });
+    });
+
+    describe('leases', () => {
+      /** A clock the test moves by hand; lease expiry never needs a sleep. */
+      function manualClock(start = 1_800_000_000_000): { now: Clock; advance(ms: number): void } {
+        let time = start;
+        return { now: () => time, advance: (ms) => (time += ms) };
+      }
+
+      async function withSessions(storage: Storage, names: readonly string[], running: readonly string[] = []): Promise<void> {
+        for (const name of names) await storage.sessions.create(session(name, { running: running.includes(name) }));
+      }
+
+      it('acquires free sessions up to the capacity, running ones first, at epoch 1', async () => {
+        const clock = manualClock();
+        const storage = await make(clock.now);
+        await withSessions(storage, ['a', 'b', 'c', 'd'], ['c']);
+        const taken = await storage.leases.acquire('server-1', { capacity: 2, ttlMs: 10_000 });
+        expect(taken).toEqual([
+          { session: 'a', owner: 'server-1', epoch: 1, expiresAt: clock.now() + 10_000 },
+          { session: 'c', owner: 'server-1', epoch: 1, expiresAt: clock.now() + 10_000 },
+        ]);
+        // Holding its capacity, the owner takes nothing more; another server takes the rest.
+        expect(await storage.leases.acquire('server-1', { capacity: 2, ttlMs: 10_000 })).toEqual([]);
+        const rest = await storage.leases.acquire('server-2', { capacity: 10, ttlMs: 10_000 });
+        expect(rest.map((lease) => lease.session)).toEqual(['b', 'd']);
+        expect(await storage.leases.acquire('server-3', { capacity: 10, ttlMs: 10_000 })).toEqual([]);
+        expect((await storage.leases.list()).map((lease) => [lease.session, lease.owner])).toEqual([
+          ['a', 'server-1'],
+          ['b', 'server-2'],
+          ['c', 'server-1'],
+          ['d', 'server-2'],
+        ]);
+        expect(await storage.leases.get('c')).toEqual(taken[1]);
+        expect(await storage.leases.get('unknown')).toBeNull();
+      });
+
+      it('acquires only the named sessions when asked, and refuses a nonsensical capacity or ttl', async () => {
+        const storage = await make(manualClock().now);
+        await withSessions(storage, ['a', 'b', 'c']);
+        const taken = await storage.leases.acquire('server-1', { capacity: 5, ttlMs: 1_000, sessions: ['c', 'ghost'] });
+        expect(taken.map((lease) => lease.session)).toEqual(['c']);
+        await expect(storage.leases.acquire('server-1', { capacity: -1, ttlMs: 1_000 })).rejects.toThrow(/capacity/);
+        await expect(storage.leases.acquire('server-1', { capacity: 1, ttlMs: 0 })).rejects.toThrow(/ttlMs/);
+        await expect(storage.leases.renew('server-1', Number.NaN)).rejects.toThrow(/ttlMs/);
+      });
+
+      it('takes over expired leases with the next epoch; the old owner cannot renew them', async () => {
+        const clock = manualClock();
+        const storage = await make(clock.now);
+        await withSessions(storage, ['a', 'b']);
+        await storage.leases.acquire('server-1', { capacity: 10, ttlMs: 10_000 });
+        clock.advance(9_999);
+        expect(await storage.leases.acquire('server-2', { capacity: 10, ttlMs: 10_000 })).toEqual([]);
+        clock.advance(1);
+        expect(await storage.leases.get('a')).toBeNull();
+        const taken = await storage.leases.acquire('server-2', { capacity: 10, ttlMs: 10_000 });
+        expect(taken.map((lease) => [lease.session, lease.owner, lease.epoch])).toEqual([
+          ['a', 'server-2', 2],
+          ['b', 'server-2', 2],
+        ]);
+        expect(await storage.leases.renew('server-1', 10_000)).toEqual([]);
+        expect((await storage.leases.get('a'))?.owner).toBe('server-2');
+      });
+
+      it('renews only live leases: an expired lease is lost even if nobody took it', async () => {
+        const clock = manualClock();
+        const storage = await make(clock.now);
+        await withSessions(storage, ['a', 'b']);
+        await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 10_000 });
+        clock.advance(5_000);
+        const renewed = await storage.leases.renew('server-1', 10_000);
+        expect(renewed).toEqual([{ session: 'a', owner: 'server-1', epoch: 1, expiresAt: clock.now() + 10_000 }]);
+        clock.advance(10_000);
+        expect(await storage.leases.renew('server-1', 10_000)).toEqual([]);
+        // Acquiring it again is a new epoch: anything the paused incarnation still writes is fenced.
+        const again = await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 10_000 });
+        expect(again.map((lease) => [lease.session, lease.epoch])).toEqual([['a', 2]]);
+      });
+
+      it('releases at once, all or some, and the next owner gets a new epoch', async () => {
+        const clock = manualClock();
+        const storage = await make(clock.now);
+        await withSessions(storage, ['a', 'b', 'c']);
+        await storage.leases.acquire('server-1', { capacity: 10, ttlMs: 60_000 });
+        expect(await storage.leases.release('server-2')).toEqual([]);
+        expect(await storage.leases.release('server-1', ['b'])).toEqual(['b']);
+        expect((await storage.leases.list()).map((lease) => lease.session)).toEqual(['a', 'c']);
+        expect(await storage.leases.release('server-1')).toEqual(['a', 'c']);
+        expect(await storage.leases.list()).toEqual([]);
+        const taken = await storage.leases.acquire('server-2', { capacity: 10, ttlMs: 60_000 });
+        expect(taken.map((lease) => [lease.session, lease.epoch])).toEqual([
+          ['a', 2],
+          ['b', 2],
+          ['c', 2],
+        ]);
+      });
+
+      it('forgets the lease of a deleted session', async () => {
+        const storage = await make(manualClock().now);
+        await withSessions(storage, ['a']);
+        await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 60_000 });
+        await storage.sessions.delete('a');
+        expect(await storage.leases.list()).toEqual([]);
+        await withSessions(storage, ['a']);
+        const taken = await storage.leases.acquire('server-2', { capacity: 1, ttlMs: 60_000 });
+        expect(taken.map((lease) => [lease.session, lease.epoch])).toEqual([['a', 1]]);
+      });
+
+      it('never gives one session to two servers acquiring at the same moment', async () => {
+        const clock = manualClock();
+        const servers = await Promise.all([make(clock.now), make(clock.now), make(clock.now)]);
+        const names = Array.from({ length: 30 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+        await withSessions(servers[0], names);
+        const rounds = await Promise.all(
+          servers.map((storage, i) => storage.leases.acquire(`server-${i}`, { capacity: 30, ttlMs: 60_000 })),
+        );
+        const taken = rounds.flat().map((lease) => lease.session);
+        expect(new Set(taken).size).toBe(taken.length);
+        const live = await (servers[0]).leases.list();
+        expect(live.map((lease) => lease.session).sort()).toEqual([...taken].sort());
+        for (const lease of live) expect(lease.epoch).toBe(1);
+      });
+
+      it('refuses auth writes with a stale epoch and keeps the new owner\'s keys', async () => {
+        const clock = manualClock();
+        const storage = await make(clock.now);
+        await withSessions(storage, ['s']);
+        const [first] = await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 10_000 });
+        if (first === undefined) throw new Error('server-1 should have taken the session');
+        const stale = storage.auth.forSession('s', { owner: first.owner, epoch: first.epoch });
+        await stale.set([{ category: 'creds', id: '', value: 'from server-1' }]);
+
+        // server-1 is paused past its lease; server-2 takes the session over and writes.
+        clock.advance(10_000);
+        const [second] = await storage.leases.acquire('server-2', { capacity: 1, ttlMs: 10_000 });
+        if (second === undefined) throw new Error('server-2 should have taken the session');
+        expect(second.epoch).toBe(first.epoch + 1);
+        const current = storage.auth.forSession('s', { owner: second.owner, epoch: second.epoch });
+        await current.set([{ category: 'creds', id: '', value: 'from server-2' }, { category: 'pre-key', id: '1', value: 'k2' }]);
+
+        // server-1 wakes up and writes with what it believes: refused, nothing written.
+        const refused = stale.set([{ category: 'creds', id: '', value: 'stale' }, { category: 'pre-key', id: '9', value: 'stale' }]);
+        await expect(refused).rejects.toBeInstanceOf(LeaseLostError);
+        await expect(refused).rejects.toThrow(/server-2 at epoch 2/);
+        await expect(stale.clear()).rejects.toBeInstanceOf(LeaseLostError);
+        // Same owner name, old epoch (the server restarted and re-acquired): refused too.
+        await expect(storage.auth.forSession('s', { owner: 'server-2', epoch: 1 }).set([{ category: 'creds', id: '', value: 'x' }])).rejects.toBeInstanceOf(LeaseLostError);
+        expect(await current.get('creds', [''])).toEqual({ '': 'from server-2' });
+        expect(await current.get('pre-key', ['1', '9'])).toEqual({ '1': 'k2' });
+
+        // Once released, even the last owner's writes are refused; unfenced writes (one server) are not checked.
+        await storage.leases.release('server-2');
+        await expect(current.set([{ category: 'creds', id: '', value: 'late' }])).rejects.toBeInstanceOf(LeaseLostError);
+        await expect(storage.auth.forSession('nobody', { owner: 'server-2', epoch: 1 }).set([{ category: 'creds', id: '', value: 'x' }])).rejects.toThrow(/has no lease/);
+        await storage.auth.forSession('s').set([{ category: 'creds', id: '', value: 'single server' }]);
+        expect(await current.get('creds', [''])).toEqual({ '': 'single server' });
+      });
+
+      it('fences writes from another connection (a second server on the same database)', async () => {
+        const clock = manualClock();
+        const [one, two] = await Promise.all([make(clock.now), make(clock.now)]);
+        await withSessions(one, ['s']);
+        const [lease] = await one.leases.acquire('server-1', { capacity: 1, ttlMs: 1_000 });
+        if (lease === undefined) throw new Error('server-1 should have taken the session');
+        clock.advance(1_000);
+        await two.leases.acquire('server-2', { capacity: 1, ttlMs: 1_000 });
+        await expect(one.auth.forSession('s', lease).set([{ category: 'creds', id: '', value: 'stale' }])).rejects.toBeInstanceOf(LeaseLostError);
+        expect(await two.auth.forSession('s').get('creds', [''])).toEqual({});
       });
     });
   });

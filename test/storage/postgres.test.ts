@@ -28,7 +28,7 @@ async function dropSchema(schema: string): Promise<void> {
 describeStorage('postgres', () => {
   const schema = freshSchema();
   return Promise.resolve({
-    open: () => openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 4 }),
+    open: (options) => openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 4, ...options }),
     poisonAuthValue: async (poison) => {
       await withClient(async (client) => {
         await client.query(`CREATE FUNCTION ${schema}.poison_auth() RETURNS trigger LANGUAGE plpgsql AS $$

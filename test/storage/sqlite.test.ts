@@ -22,7 +22,7 @@ describeStorage('sqlite', async () => {
     }
   }
   return {
-    open: () => openSqliteStorage({ dataDir }),
+    open: (options) => openSqliteStorage({ dataDir, ...options }),
     poisonAuthValue: (poison) =>
       Promise.resolve(
         withFile((db) => {

@@ -1,6 +1,7 @@
 import type { AuthEntry, AuthStore, AuthStores } from '../auth.js';
 import type { PgPool } from './database.js';
 import { inTransaction } from './database.js';
+import { checkPostgresFence } from './leases.js';
 
 /** The last entry per (category, id) wins, as when the entries are applied one after the other. */
 function lastPerKey(entries: readonly AuthEntry[]): AuthEntry[] {
@@ -11,7 +12,7 @@ function lastPerKey(entries: readonly AuthEntry[]): AuthEntry[] {
 
 export function createPostgresAuthStores(pool: PgPool): AuthStores {
   return {
-    forSession: (session) =>
+    forSession: (session, fence) =>
       ({
         get: async (category, ids) => {
           if (ids.length === 0) return {};
@@ -33,6 +34,7 @@ export function createPostgresAuthStores(pool: PgPool): AuthStores {
           const upserts = unique.filter((entry): entry is AuthEntry & { value: string } => entry.value !== null);
           // Two statements whatever the batch size (arrays unnested server-side), in one transaction.
           await inTransaction(pool, async (client) => {
+            if (fence !== undefined) await checkPostgresFence(client, session, fence);
             if (deletes.length > 0) {
               await client.query(
                 `DELETE FROM auth_keys WHERE session = $1
@@ -56,7 +58,10 @@ export function createPostgresAuthStores(pool: PgPool): AuthStores {
           });
         },
         clear: async () => {
-          await pool.query('DELETE FROM auth_keys WHERE session = $1', [session]);
+          await inTransaction(pool, async (client) => {
+            if (fence !== undefined) await checkPostgresFence(client, session, fence);
+            await client.query('DELETE FROM auth_keys WHERE session = $1', [session]);
+          });
         },
       }) satisfies AuthStore,
   } satisfies AuthStores;

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { Storage } from '../storage.js';
+import type { Clock, Storage } from '../storage.js';
 import { createPostgresAuthStores } from './auth.js';
 import { checkSchemaName, createPool, migratePostgres } from './database.js';
+import { createPostgresLeaseStore } from './leases.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { createPostgresOutboxStore } from './outbox.js';
 import { createPostgresPresenceStore, createPostgresSubscriptionStore } from './presence.js';
@@ -16,6 +17,8 @@ export interface PostgresStorageOptions {
   /** Most connections this process opens (10 by default). */
   readonly poolSize?: number;
   readonly logger?: Logger;
+  /** Lease expiry is judged by this clock; `Date.now` by default. */
+  readonly clock?: Clock;
 }
 
 /** Connects, applies pending migrations (under an advisory lock) and builds every store on the pool. */
@@ -41,6 +44,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     presence: createPostgresPresenceStore(pool),
     subscriptions: createPostgresSubscriptionStore(pool),
     settings: createPostgresSettingsStore(pool),
+    leases: createPostgresLeaseStore(pool, options.clock ?? Date.now),
     outbox: createPostgresOutboxStore(pool),
     // pool.end() throws when called twice; every caller waits for the one close.
     close: () => (closing ??= pool.end()),

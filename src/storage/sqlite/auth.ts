@@ -1,6 +1,8 @@
 import type { AuthEntry, AuthStore, AuthStores } from '../auth.js';
+import type { LeaseFence } from '../leases.js';
 import type { SqliteDatabase } from './database.js';
 import { settle } from './database.js';
+import { createSqliteFenceCheck } from './leases.js';
 
 export function createSqliteAuthStores(db: SqliteDatabase): AuthStores {
   // One statement for any number of ids: the ids travel as one JSON array that json_each unrolls,
@@ -15,9 +17,16 @@ export function createSqliteAuthStores(db: SqliteDatabase): AuthStores {
   );
   const remove = db.prepare<[string, string, string]>('DELETE FROM auth_keys WHERE session = ? AND category = ? AND id = ?');
   const clear = db.prepare<[string]>('DELETE FROM auth_keys WHERE session = ?');
+  const checkFence = createSqliteFenceCheck(db);
+  const clearFenced = db.transaction((session: string, fence: LeaseFence | undefined) => {
+    if (fence !== undefined) checkFence(session, fence);
+    clear.run(session);
+  });
   // IMMEDIATE: take the write lock before the first statement, so a second connection on the same
   // file waits (busy_timeout) instead of failing half-way with SQLITE_BUSY on lock upgrade.
-  const write = db.transaction((session: string, entries: readonly AuthEntry[]) => {
+  // The fence is checked inside the same transaction as the write: no takeover can commit between.
+  const write = db.transaction((session: string, fence: LeaseFence | undefined, entries: readonly AuthEntry[]) => {
+    if (fence !== undefined) checkFence(session, fence);
     for (const entry of entries) {
       if (entry.value === null) remove.run(session, entry.category, entry.id);
       else upsert.run(session, entry.category, entry.id, entry.value);
@@ -25,7 +34,7 @@ export function createSqliteAuthStores(db: SqliteDatabase): AuthStores {
   });
 
   return {
-    forSession: (session) =>
+    forSession: (session, fence) =>
       ({
         get: (category, ids) =>
           settle(() => {
@@ -36,11 +45,11 @@ export function createSqliteAuthStores(db: SqliteDatabase): AuthStores {
           }),
         set: (entries) =>
           settle(() => {
-            if (entries.length > 0) write.immediate(session, entries);
+            if (entries.length > 0) write.immediate(session, fence, entries);
           }),
         clear: () =>
           settle(() => {
-            clear.run(session);
+            clearFenced.immediate(session, fence);
           }),
       }) satisfies AuthStore,
   } satisfies AuthStores;

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { Storage } from '../storage.js';
+import type { Clock, Storage } from '../storage.js';
 import { createSqliteAuthStores } from './auth.js';
 import { migrateSqlite, openSqliteDatabase } from './database.js';
+import { createSqliteLeaseStore } from './leases.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { createSqliteOutboxStore } from './outbox.js';
 import { createSqlitePresenceStore, createSqliteSubscriptionStore } from './presence.js';
@@ -12,6 +13,8 @@ export interface SqliteStorageOptions {
   /** Holds `wa-presence.sqlite`; created with the file when missing. */
   readonly dataDir: string;
   readonly logger?: Logger;
+  /** Lease expiry is judged by this clock; `Date.now` by default. */
+  readonly clock?: Clock;
 }
 
 /** Opens the embedded database, applies pending migrations and builds every store on it. */
@@ -31,6 +34,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
       presence: createSqlitePresenceStore(db),
       subscriptions: createSqliteSubscriptionStore(db),
       settings: createSqliteSettingsStore(db),
+      leases: createSqliteLeaseStore(db, options.clock ?? Date.now),
       outbox: createSqliteOutboxStore(db),
       close: () =>
         new Promise<void>((done) => {
