@@ -14,6 +14,12 @@ const Phone = Type.String({ pattern: '^\\d{7,15}$', description: 'digits only, 7
 const ChatId = Type.String({ pattern: '^\\d{1,30}(-\\d{1,20})?@(c\\.us|s\\.whatsapp\\.net|g\\.us|lid)$', description: '"<phone>@c.us" or "<id>@g.us"' });
 const PhoneParams = Type.Object({ phone: Phone });
 
+const FORMATS: Record<string, string> = {
+  phone: 'a phone number, digits only, 7 to 15 of them (e.g. 4915550001)',
+  chatId: 'a chat id: "<phone>@c.us" or "<id>@g.us"',
+  participants: 'chat ids: "<phone>@c.us"',
+};
+
 const STATUS: Record<SandboxError['kind'], number> = { invalid: 400, not_found: 404, conflict: 409 };
 
 export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }> = (instance, { network }) => {
@@ -24,7 +30,9 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
       return reply.status(STATUS[error.kind]).send({ error: error.kind, message: error.message });
     }
     if (error.validation) {
-      return reply.status(400).send({ error: 'invalid', message: `${error.message}; see GET /api/sandbox/info for the admin API` });
+      // Ajv says "must match pattern ^\d{7,15}$"; say what a valid value looks like instead.
+      const message = error.message.replace(/(\w+) must match pattern "[^"]*"/g, (_match, field: string) => `${field} must be ${FORMATS[/^\d+$/.test(field) ? 'participants' : field] ?? 'well-formed'}`);
+      return reply.status(400).send({ error: 'invalid', message: `${message}; see GET /api/sandbox/info for the admin API` });
     }
     if (typeof error.statusCode === 'number' && error.statusCode < 500) {
       return reply.status(error.statusCode).send({ error: 'invalid', message: error.message });

@@ -132,3 +132,66 @@ export async function connectClient(sandbox: Pick<Sandbox, 'url' | 'network'>, o
   }
   throw new Error('sandbox client kept asking to restart');
 }
+
+/** One presence as Baileys reported it in `presence.update`. */
+export interface SeenPresence {
+  /** The chat (user or group JID). */
+  readonly chat: string;
+  /** Who (for groups, the participant; for direct chats, the chat). */
+  readonly participant: string;
+  readonly presence: string;
+  readonly lastSeen: number | undefined;
+  readonly at: number;
+}
+
+/** Records every `presence.update` a client gets, and waits for the next one matching a predicate. */
+export interface PresenceRecorder {
+  readonly seen: readonly SeenPresence[];
+  /** The first update after the call (or already seen after `from`) matching `match`. */
+  next(match: (seen: SeenPresence) => boolean, options?: { timeoutMs?: number }): Promise<SeenPresence>;
+}
+
+export function recordPresence(client: SandboxClient): PresenceRecorder {
+  const seen: SeenPresence[] = [];
+  const waiters = new Set<{ match: (s: SeenPresence) => boolean; resolve: (s: SeenPresence) => void }>();
+  client.sock.ev.on('presence.update', ({ id, presences }) => {
+    for (const [participant, value] of Object.entries(presences)) {
+      const entry: SeenPresence = { chat: id, participant, presence: value.lastKnownPresence, lastSeen: value.lastSeen, at: Date.now() };
+      seen.push(entry);
+      for (const waiter of [...waiters]) {
+        if (waiter.match(entry)) {
+          waiters.delete(waiter);
+          waiter.resolve(entry);
+        }
+      }
+    }
+  });
+  return {
+    seen,
+    next(match, options = {}) {
+      return new Promise<SeenPresence>((resolve, reject) => {
+        const waiter = {
+          match,
+          resolve: (entry: SeenPresence) => {
+            clearTimeout(timer);
+            resolve(entry);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`no matching presence within ${options.timeoutMs ?? 5000} ms; seen: ${JSON.stringify(seen)}`));
+        }, options.timeoutMs ?? 5000);
+        waiters.add(waiter);
+      });
+    },
+  };
+}
+
+/** Polls `condition` (every 5 ms, up to `timeoutMs`): for state that changes on the sandbox's side of a socket. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
