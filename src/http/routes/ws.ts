@@ -1,0 +1,86 @@
+import websocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Hub, HubFilter } from '../../events/hub.js';
+import { EVENT_NAMES, isEventName } from '../../presence/events.js';
+import { isValidSessionName } from '../../presence/sessions.js';
+
+/** Bad query parameters (an HTTP 400 as a WebSocket close code, in the application range). */
+export const CLOSE_BAD_PARAMS = 4400;
+
+export interface WsRouteOptions {
+  readonly hub: Hub;
+  /** A ping every this many ms; a client that has not answered the previous one is dropped. */
+  readonly heartbeatMs?: number;
+}
+
+export type WsQuery = { ok: true; filter: HubFilter } | { ok: false; reason: string };
+
+/** `session=<name|*>&events=<name,name|*>`: both default to `*`. The reason fits a close frame (≤ 123 bytes). */
+export function parseWsQuery(query: Readonly<Record<string, unknown>>): WsQuery {
+  const session = query.session ?? '*';
+  const events = query.events ?? '*';
+  if (typeof session !== 'string' || (session !== '*' && !isValidSessionName(session))) {
+    return { ok: false, reason: 'session must be a session name (letters, digits, _ or -) or *' };
+  }
+  if (typeof events !== 'string') return { ok: false, reason: 'events must appear once: a comma-separated list or *' };
+  const names = events.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (names.length === 0) return { ok: false, reason: 'events must list event names or be *' };
+  const unknown = names.find((name) => name !== '*' && !isEventName(name));
+  if (unknown !== undefined) {
+    const reason = `unknown event "${unknown}"; known: ${EVENT_NAMES.join(', ')} or *`;
+    return { ok: false, reason: Buffer.byteLength(reason) <= 123 ? reason : `unknown event; known: ${EVENT_NAMES.join(', ')} or *` };
+  }
+  return { ok: true, filter: { session, events: names.includes('*') ? ['*'] : names } };
+}
+
+/**
+ * `GET /ws?session=<name|*>&events=<list|*>`: the same envelopes as the webhooks, live. Register it
+ * inside the API-key scope (the key may come as `?x-api-key=`, since browsers cannot set headers
+ * on a WebSocket). Bad parameters close the socket with 4400 and a reason saying what to fix.
+ */
+export function wsRoutes(options: WsRouteOptions): (scope: FastifyInstance) => Promise<void> {
+  const heartbeatMs = options.heartbeatMs ?? 30_000;
+  return async (scope) => {
+    if (!scope.hasDecorator('websocketServer')) {
+      // Client messages are ignored: a small frame limit keeps a hostile client from making us buffer.
+      await scope.register(websocket, { options: { maxPayload: 4096 } });
+    }
+    // @fastify/websocket destroys the socket of an upgrade answered with plain HTTP only when its own
+    // onRequest hook ran; an earlier hook that answers first (the API key check's 401) skips it, and
+    // the raw socket, outside the HTTP server's bookkeeping, would stay open for ever (one leaked
+    // descriptor per refused client, and a server.close() that never returns).
+    scope.addHook('onResponse', (request, _reply, done) => {
+      if (request.headers.upgrade?.toLowerCase() === 'websocket') request.raw.socket.destroy();
+      done();
+    });
+    scope.get('/ws', { websocket: true, schema: { hide: true } }, (socket: WebSocket, request) => {
+      const parsed = parseWsQuery(request.query as Record<string, unknown>);
+      if (!parsed.ok) {
+        socket.close(CLOSE_BAD_PARAMS, parsed.reason);
+        return;
+      }
+      const unsubscribe = options.hub.subscribe(parsed.filter, socket);
+      let alive = true;
+      socket.on('pong', () => {
+        alive = true;
+      });
+      const heartbeat = setInterval(() => {
+        if (!alive) {
+          // No pong since the last ping: the peer is gone without a close frame (network cut).
+          socket.terminate();
+          return;
+        }
+        alive = false;
+        socket.ping();
+      }, heartbeatMs);
+      socket.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
+      socket.on('error', (error) => {
+        request.log.debug({ err: error }, 'websocket client error');
+      });
+    });
+  };
+}
