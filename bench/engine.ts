@@ -1,0 +1,309 @@
+/**
+ * NOWEB engine vs bare Baileys, against an in-process sandbox.
+ *
+ *   npx tsx bench/engine.ts [N …] [--rate M] [--seconds S] [--concurrency K] [--contacts C]
+ *
+ * For each N (default 10) it runs two phases, each in a fresh child process (so RSS is not polluted by
+ * the other phase), each with its own in-process sandbox:
+ *   engine:  N sessions of the NOWEB engine (auth serialised into an in-memory AuthStore)
+ *   baileys: N bare Baileys clients (in-memory auth) doing the same work
+ * and prints, per phase: time from start to all WORKING (fresh pairing, then resume from stored
+ * credentials), RSS growth per session, and latency p50/p99 from a simulated contact's presence
+ * change to the engine event (`presence.update` for bare Baileys) while M updates/s flow. Session i
+ * subscribes to contact i % C, so each update reaches about N/C sessions.
+ *
+ * RSS growth includes the sandbox's side of each connection (the same in both phases).
+ */
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type { WASocket } from 'baileys';
+import { pino } from 'pino';
+import { createNowebEngineFactory } from '../src/engines/noweb/index.js';
+import type { Engine, EngineEvent } from '../src/engines/engine.js';
+import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../src/sandbox/index.js';
+import type { Sandbox } from '../src/sandbox/index.js';
+import { connectClient } from '../test/support/baileys-client.js';
+import type { SandboxClient } from '../test/support/baileys-client.js';
+import { FakeAuthStore } from '../test/support/fake-auth-store.js';
+
+type Phase = 'engine' | 'baileys';
+
+interface Options {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly concurrency: number;
+  readonly contacts: number;
+}
+
+interface PhaseResult {
+  readonly phase: Phase;
+  readonly n: number;
+  readonly allWorkingMs: number;
+  readonly resumeMs: number;
+  readonly rssPerSessionMb: number;
+  readonly heapPerSessionMb: number;
+  readonly updates: number;
+  readonly deliveries: number;
+  readonly expectedDeliveries: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+function argValue(args: readonly string[], name: string, fallback: number): number {
+  const at = args.indexOf(name);
+  if (at < 0) return fallback;
+  const value = Number(args[at + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} needs a positive number`);
+  return value;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function inBatches<T>(count: number, concurrency: number, work: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array<T>(count);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const index = next++;
+      results[index] = await work(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  collect?.();
+}
+
+const contactPhone = (c: number): string => String(4915550500000 + c);
+
+/** A client of either kind, as the measuring loop sees it. */
+interface Client {
+  subscribe(chatId: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Pending presence changes per contact: `state` is what subscribers should report. */
+interface Pending {
+  state: 'online' | 'offline';
+  at: number;
+}
+
+interface Recorder {
+  readonly pending: Map<string, Pending>;
+  readonly latencies: number[];
+  record(contact: string, state: 'online' | 'offline'): void;
+}
+
+function recorder(): Recorder {
+  const pending = new Map<string, Pending>();
+  const latencies: number[] = [];
+  return {
+    pending,
+    latencies,
+    record(contact, state) {
+      const change = pending.get(contact);
+      if (change !== undefined && change.state === state) latencies.push(performance.now() - change.at);
+    },
+  };
+}
+
+async function startEngines(sandbox: Sandbox, n: number, options: Options, rec: Recorder, stores: FakeAuthStore[]): Promise<Client[]> {
+  const factory = createNowebEngineFactory({
+    network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
+    logger: pino({ level: 'silent' }),
+  });
+  return inBatches(n, options.concurrency, async (i) => {
+    const auth = stores[i] ?? new FakeAuthStore();
+    stores[i] = auth;
+    let engine: Engine | undefined;
+    const working = new Promise<void>((resolve, reject) => {
+      const emit = (event: EngineEvent): void => {
+        if (event.type === 'qr') {
+          sandbox.network.scan({ qr: event.value, name: `Bench ${i}` }).catch(reject);
+        } else if (event.type === 'status' && event.status === 'WORKING') {
+          resolve();
+        } else if (event.type === 'status' && event.status === 'FAILED') {
+          reject(new Error(`session ${i} failed: ${event.reason ?? ''}`));
+        } else if (event.type === 'presence') {
+          for (const p of event.presences) {
+            if (p.lastKnownPresence === 'online' || p.lastKnownPresence === 'offline') rec.record(event.chatId, p.lastKnownPresence);
+          }
+        }
+      };
+      engine = factory.create({ session: `bench-${i}`, config: {}, auth, logger: pino({ level: 'silent' }), emit });
+    });
+    if (engine === undefined) throw new Error('unreachable');
+    const started = engine;
+    await started.start();
+    await working;
+    return { subscribe: (chatId) => started.subscribe(chatId), stop: () => started.stop() };
+  });
+}
+
+function bareClient(client: SandboxClient, rec: Recorder): Client {
+  const sock: WASocket = client.sock;
+  sock.ev.on('presence.update', ({ id, presences }) => {
+    const chat = id.replace('@s.whatsapp.net', '@c.us');
+    for (const value of Object.values(presences)) {
+      if (value.lastKnownPresence === 'available') rec.record(chat, 'online');
+      else if (value.lastKnownPresence === 'unavailable') rec.record(chat, 'offline');
+    }
+  });
+  return {
+    subscribe: (chatId) => sock.presenceSubscribe(chatId.replace('@c.us', '@s.whatsapp.net')),
+    stop: async () => {
+      await sock.end(undefined);
+    },
+  };
+}
+
+async function startBare(sandbox: Sandbox, n: number, options: Options, rec: Recorder, previous: SandboxClient[]): Promise<{ clients: Client[]; raw: SandboxClient[] }> {
+  const raw = await inBatches(n, options.concurrency, (i) => {
+    const before = previous[i];
+    return connectClient(sandbox, {
+      timeoutMs: 600_000,
+      ...(before === undefined ? { name: `Bench ${i}` } : { auth: before.auth, scan: 'none' as const }),
+    });
+  });
+  return { clients: raw.map((client) => bareClient(client, rec)), raw };
+}
+
+async function runPhase(phase: Phase, n: number, options: Options): Promise<PhaseResult> {
+  const sandbox = await startSandbox({ autoPair: false, logger: pino({ level: 'silent' }) });
+  try {
+    const contacts = Math.min(options.contacts, n);
+    for (let c = 0; c < contacts; c++) await sandbox.network.createContact({ phone: contactPhone(c), name: `Contact ${c}` });
+    const rec = recorder();
+    const stores: FakeAuthStore[] = [];
+    let bare: SandboxClient[] = [];
+    const start = async (): Promise<Client[]> => {
+      if (phase === 'engine') return startEngines(sandbox, n, options, rec, stores);
+      const started = await startBare(sandbox, n, options, rec, bare);
+      bare = started.raw;
+      return started.clients;
+    };
+
+    gc();
+    const baseline = process.memoryUsage();
+    let t = performance.now();
+    let clients = await start();
+    const allWorkingMs = performance.now() - t;
+    gc();
+    const after = process.memoryUsage();
+
+    // Resume: every client stops and starts again from the credentials it stored.
+    await Promise.all(clients.map((client) => client.stop()));
+    t = performance.now();
+    clients = await start();
+    const resumeMs = performance.now() - t;
+
+    await inBatches(n, options.concurrency, (i) => clients[i]?.subscribe(`${contactPhone(i % contacts)}@c.us`) ?? Promise.resolve());
+    const subscribersOf = (c: number): number => Math.floor(n / contacts) + (c < n % contacts ? 1 : 0);
+
+    // M updates per second, round robin over contacts, each toggling online/offline.
+    const online = new Map<number, boolean>();
+    const total = Math.round(options.rate * options.seconds);
+    let expectedDeliveries = 0;
+    const intervalMs = 1000 / options.rate;
+    const began = performance.now();
+    for (let k = 0; k < total; k++) {
+      const due = began + k * intervalMs;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const c = k % contacts;
+      const next = !(online.get(c) ?? false);
+      online.set(c, next);
+      const contact = `${contactPhone(c)}@c.us`;
+      rec.pending.set(contact, { state: next ? 'online' : 'offline', at: performance.now() });
+      expectedDeliveries += subscribersOf(c);
+      await sandbox.network.setContactPresence(contactPhone(c), { presence: next ? 'online' : 'offline' });
+    }
+    // Let the last deliveries land.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await Promise.all(clients.map((client) => client.stop()));
+
+    const sorted = [...rec.latencies].sort((a, b) => a - b);
+    return {
+      phase,
+      n,
+      allWorkingMs: Math.round(allWorkingMs),
+      resumeMs: Math.round(resumeMs),
+      rssPerSessionMb: (after.rss - baseline.rss) / n / 2 ** 20,
+      heapPerSessionMb: (after.heapUsed - baseline.heapUsed) / n / 2 ** 20,
+      updates: total,
+      deliveries: sorted.length,
+      expectedDeliveries,
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+    };
+  } finally {
+    await sandbox.close();
+  }
+}
+
+function runChild(phase: Phase, n: number, args: readonly string[]): Promise<PhaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', fileURLToPath(import.meta.url), '--phase', phase, '--n', String(n), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').at(-1) ?? '';
+      if (code !== 0) {
+        reject(new Error(`${phase} phase with N=${n} exited with ${String(code)}: ${out}`));
+        return;
+      }
+      resolve(JSON.parse(line) as PhaseResult);
+    });
+  });
+}
+
+const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const options: Options = {
+    rate: argValue(args, '--rate', 50),
+    seconds: argValue(args, '--seconds', 5),
+    concurrency: argValue(args, '--concurrency', 25),
+    contacts: argValue(args, '--contacts', 10),
+  };
+  const phaseAt = args.indexOf('--phase');
+  if (phaseAt >= 0) {
+    const phase = args[phaseAt + 1];
+    if (phase !== 'engine' && phase !== 'baileys') throw new Error('--phase must be engine or baileys');
+    const result = await runPhase(phase, argValue(args, '--n', 10), options);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    // Baileys leaves timers behind (keep-alive, caches) even after end(): the phase is over.
+    process.exit(0);
+  }
+  const sizes = args.filter((arg, i) => /^\d+$/.test(arg) && !(args[i - 1] ?? '').startsWith('--')).map(Number);
+  const passOn = ['--rate', String(options.rate), '--seconds', String(options.seconds), '--concurrency', String(options.concurrency), '--contacts', String(options.contacts)];
+  console.log(`NOWEB engine vs bare Baileys — ${options.rate} updates/s for ${options.seconds} s, ${options.contacts} contacts, start concurrency ${options.concurrency}, Node ${process.version}`);
+  console.log('N     phase    all WORKING   resume   RSS/session  heap/session  deliveries      p50 ms   p99 ms');
+  for (const n of sizes.length === 0 ? [10] : sizes) {
+    const engine = await runChild('engine', n, passOn);
+    const bare = await runChild('baileys', n, passOn);
+    for (const r of [engine, bare]) {
+      console.log(
+        `${String(n).padEnd(6)}${r.phase.padEnd(9)}${`${r.allWorkingMs} ms`.padStart(11)}${`${r.resumeMs} ms`.padStart(10)}${`${fmt(r.rssPerSessionMb)} MB`.padStart(13)}${`${fmt(r.heapPerSessionMb)} MB`.padStart(14)}${`${r.deliveries}/${r.expectedDeliveries}`.padStart(14)}${fmt(r.p50Ms, 3).padStart(10)}${fmt(r.p99Ms, 3).padStart(9)}`,
+      );
+    }
+    console.log(
+      `${String(n).padEnd(6)}ratio    ${`${fmt(engine.allWorkingMs / bare.allWorkingMs)}x`.padStart(11)}${`${fmt(engine.resumeMs / bare.resumeMs)}x`.padStart(10)}${`${fmt(engine.rssPerSessionMb / bare.rssPerSessionMb)}x`.padStart(13)}${`${fmt(engine.heapPerSessionMb / bare.heapPerSessionMb)}x`.padStart(14)}${''.padStart(14)}${`${fmt(engine.p50Ms / bare.p50Ms)}x`.padStart(10)}${`${fmt(engine.p99Ms / bare.p99Ms)}x`.padStart(9)}`,
+    );
+  }
+}
+
+await main();
