@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/storage/index.js';
+import { createPool, migratePostgres } from '../../src/storage/postgres/database.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { describeStorage } from './conformance.js';
 
-export const TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
@@ -71,5 +72,38 @@ describe('postgres storage selection', () => {
 
   it('refuses a schema name that is not a plain identifier, naming the rule', async () => {
     await expect(openPostgresStorage({ url: TEST_DATABASE_URL, schema: 'x; DROP TABLE y' })).rejects.toThrow(/lower-case letters/);
+  });
+});
+
+describe('postgres migrations', () => {
+  let schema: string | null = null;
+  afterEach(async () => {
+    if (schema !== null) await dropSchema(schema);
+  });
+
+  it('runs each migration in its own transaction: a failing one leaves nothing of itself', async () => {
+    schema = freshSchema();
+    const pool = createPool({ url: TEST_DATABASE_URL, schema, max: 2 });
+    try {
+      const good = { version: 1, name: 'good', sql: 'CREATE TABLE a (x integer)' };
+      const bad = { version: 2, name: 'bad', sql: 'CREATE TABLE b (x integer); INSERT INTO nowhere VALUES (1)' };
+      await expect(migratePostgres(pool, schema, [bad, good])).rejects.toThrow(/migration 2 \(bad\) failed/);
+      const tables = await pool.query<{ table_name: string }>(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+        [schema],
+      );
+      expect(tables.rows.map((row) => row.table_name)).toEqual(['a', 'schema_migrations']);
+      await migratePostgres(pool, schema, [good, { ...bad, sql: 'CREATE TABLE b (x integer)' }]);
+      const versions = await pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('says which schema it could not open when the server is unreachable', async () => {
+    await expect(openPostgresStorage({ url: 'postgres://postgres@127.0.0.1:1/test', schema: 'unreachable' })).rejects.toThrow(
+      /cannot open PostgreSQL storage in schema "unreachable"/,
+    );
   });
 });

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/storage/index.js';
+import { checkedMigrationOrder } from '../../src/storage/migration.js';
+import { migrateSqlite, openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/open.js';
 import { describeStorage } from './conformance.js';
 
@@ -63,5 +65,40 @@ describe('sqlite storage file', () => {
     } finally {
       await storage.close();
     }
+  });
+});
+
+describe('sqlite migrations', () => {
+  let dir: string | null = null;
+  afterEach(async () => {
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs each migration in its own transaction: a failing one leaves nothing of itself', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wa-presence-storage-'));
+    const db = openSqliteDatabase(dir);
+    try {
+      const good = { version: 1, name: 'good', sql: 'CREATE TABLE a (x INTEGER)' };
+      const bad = { version: 2, name: 'bad', sql: 'CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1)' };
+      expect(() => migrateSqlite(db, [bad, good])).toThrow(/migration 2 \(bad\) failed/);
+      const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+      expect(tables.map((table) => table.name)).toEqual(['a', 'schema_migrations']);
+      expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }]);
+      // Fixed, it applies on the next start and the good one is not run twice.
+      migrateSqlite(db, [good, { ...bad, sql: 'CREATE TABLE b (x INTEGER)' }]);
+      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses two migrations with the same version', () => {
+    expect(() =>
+      checkedMigrationOrder([
+        { version: 1, name: 'one', sql: '' },
+        { version: 1, name: 'other', sql: '' },
+      ]),
+    ).toThrow(/"one" and "other" share version 1/);
+    expect(() => checkedMigrationOrder([{ version: 0, name: 'zero', sql: '' }])).toThrow(/invalid version 0/);
   });
 });
