@@ -50,12 +50,17 @@ export function sessionRoutes(server: FastifyInstance, { sessions }: SessionRout
       schema: {
         tags,
         summary: 'Create a session (and start it unless start is false)',
-        body: Type.Optional(CreateSessionBodySchema),
+        body: CreateSessionBodySchema,
         response: { 201: SessionInfoSchema, ...errors(400, 409, 502) },
+      },
+      // Every field is optional, so is the body: `POST /api/sessions` alone creates "default".
+      preValidation: (request, _reply, done) => {
+        request.body ??= {};
+        done();
       },
     },
     async (request, reply) => {
-      const body = request.body ?? {};
+      const body = request.body;
       const info = await sessions.create({
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(body.start === undefined ? {} : { start: body.start }),

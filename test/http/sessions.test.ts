@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../support/harness.js';
+import { ME, httpHarness } from '../support/http.js';
+
+describe('session routes', () => {
+  it('creates, lists, gets, updates, stops, starts, restarts and deletes a session', async () => {
+    const h = await httpHarness();
+    const webhooks = [{ url: 'https://example.com/hook', events: ['presence.update'], hmac: { key: 'k' } }];
+    const created = await h.request('POST', '/api/sessions', { name: 'one', config: { webhooks, noweb: { markOnline: false } } });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toEqual({
+      name: 'one',
+      status: 'STARTING',
+      config: { webhooks, noweb: { markOnline: false } },
+      me: null,
+      engine: { engine: 'NOWEB' },
+    });
+    expect(h.engines.latest('one').context.config.noweb).toEqual({ markOnline: false });
+
+    expect((await h.request('POST', '/api/sessions', { name: 'two', start: false })).json()).toMatchObject({ status: 'STOPPED' });
+    expect((await h.request('GET', '/api/sessions')).json<{ name: string }[]>().map((s) => s.name)).toEqual(['one']);
+    expect((await h.request('GET', '/api/sessions?all=true')).json<{ name: string }[]>().map((s) => s.name)).toEqual(['one', 'two']);
+
+    h.engines.latest('one').working(ME);
+    await h.sessions.settled('one');
+    expect((await h.request('GET', '/api/sessions/one')).json()).toMatchObject({ name: 'one', status: 'WORKING', me: ME });
+    expect((await h.request('GET', '/api/sessions/one/me')).json()).toEqual(ME);
+    expect((await h.request('GET', '/api/sessions/two/me')).json()).toBeNull();
+
+    const updated = await h.request('PUT', '/api/sessions/one', { config: { metadata: { team: 'sales' } } });
+    expect(updated.statusCode).toBe(200);
+    expect(updated.json()).toMatchObject({ config: { metadata: { team: 'sales' } }, status: 'STARTING' });
+    expect(h.engines.count('one')).toBe(2);
+
+    const stopped = await h.request('POST', '/api/sessions/one/stop');
+    expect(stopped.statusCode).toBe(201);
+    expect(stopped.json()).toMatchObject({ status: 'STOPPED' });
+    expect((await h.request('POST', '/api/sessions/one/start')).json()).toMatchObject({ status: 'STARTING' });
+    expect((await h.request('POST', '/api/sessions/one/restart')).json()).toMatchObject({ status: 'STARTING' });
+    expect(h.engines.count('one')).toBe(4);
+
+    const deleted = await h.request('DELETE', '/api/sessions/one');
+    expect(deleted.statusCode).toBe(200);
+    expect((await h.request('GET', '/api/sessions/one')).statusCode).toBe(404);
+    expect(h.publisher.statuses('one')).toEqual(['STARTING', 'WORKING', 'STOPPED', 'STARTING', 'STOPPED', 'STARTING', 'STOPPED', 'STARTING', 'STOPPED']);
+  });
+
+  it('POST /api/sessions with no body creates and starts "default"', async () => {
+    const h = await httpHarness();
+    const response = await h.server.inject({ method: 'POST', url: '/api/sessions', headers: { 'x-api-key': h.apiKey } });
+    expect(response.statusCode).toBe(201);
+    expect(response.json()).toMatchObject({ name: 'default', status: 'STARTING' });
+  });
+
+  it('accepts and drops config fields WAHA clients send that a presence server does not use', async () => {
+    const h = await httpHarness();
+    const response = await h.request('POST', '/api/sessions', {
+      name: 'waha',
+      start: false,
+      config: { proxy: null, debug: false, noweb: { markOnline: true, store: { enabled: true, fullSync: false } } },
+    });
+    expect(response.statusCode).toBe(201);
+    expect(response.json<{ config: unknown }>().config).toEqual({ debug: false, noweb: { markOnline: true } });
+  });
+
+  it('logs out: a running session starts again for a new QR', async () => {
+    const h = await httpHarness();
+    await h.working('l');
+    const response = await h.request('POST', '/api/sessions/l/logout');
+    expect(response.statusCode).toBe(201);
+    expect(response.json()).toMatchObject({ status: 'STARTING', me: null });
+    expect(h.engines.engines[0]?.state).toBe('logged-out');
+  });
+
+  it.each([
+    ['POST', '/api/sessions', { name: 'bad name!' }, /session name "bad name!" is not valid/],
+    ['POST', '/api/sessions', { name: 'w', config: { webhooks: [{ url: 'ftp://x', events: ['*'] }] } }, /config\.webhooks\[0\]\.url must use http or https/],
+    ['POST', '/api/sessions', { name: 'w', config: { webhooks: [{ url: 'not a url', events: ['*'] }] } }, /config\.webhooks\[0\]\.url must be an absolute http or https URL/],
+    ['POST', '/api/sessions', { name: 'w', config: { webhooks: [{ url: 'http://x' }] } }, /^config\.webhooks\[0\]\.events is required$/],
+    [
+      'POST',
+      '/api/sessions',
+      { name: 'w', config: { webhooks: [{ url: 'http://x', events: ['*'], retries: { policy: 'random', delaySeconds: 1, attempts: 1 } }] } },
+      /^config\.webhooks\[0\]\.retries/,
+    ],
+    ['POST', '/api/sessions', { name: 'w', config: { webhooks: [{ url: 'http://x', events: ['*'], customHeaders: [{ name: 'bad header', value: '1' }] }] } }, /customHeaders\[0\]\.name must be an HTTP header name/],
+    ['POST', '/api/sessions', { name: 'w', config: { metadata: { a: { b: 1 } } } }, /^config\.metadata\.a must be string$/],
+    ['POST', '/api/sessions', { name: 'w', start: 'maybe' }, /^start must be boolean$/],
+    ['PUT', '/api/sessions/existing', {}, /^config is required$/],
+    ['PUT', '/api/sessions/existing', { config: { webhooks: [{ url: 'javascript:alert(1)', events: ['*'] }] } }, /must use http or https/],
+  ] as const)('%s %s %j → 400 naming the field', async (method, url, body, message) => {
+    const h = await httpHarness();
+    await h.request('POST', '/api/sessions', { name: 'existing', start: false });
+    const response = await h.request(method, url, body);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+    expect(response.json<{ message: string }>().message).toMatch(message);
+  });
+
+  it('a duplicate name is a 409 SESSION_EXISTS', async () => {
+    const h = await httpHarness();
+    await h.request('POST', '/api/sessions', { name: 'dup', start: false });
+    const response = await h.request('POST', '/api/sessions', { name: 'dup' });
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toMatchObject({ code: 'SESSION_EXISTS', session: 'dup' });
+  });
+
+  it.each([
+    ['GET', '/api/sessions/nope'],
+    ['PUT', '/api/sessions/nope'],
+    ['DELETE', '/api/sessions/nope'],
+    ['POST', '/api/sessions/nope/start'],
+    ['POST', '/api/sessions/nope/stop'],
+    ['POST', '/api/sessions/nope/restart'],
+    ['POST', '/api/sessions/nope/logout'],
+    ['GET', '/api/sessions/nope/me'],
+  ] as const)('%s %s → 404 SESSION_NOT_FOUND', async (method, url) => {
+    const h = await httpHarness();
+    const response = await h.request(method, url, method === 'PUT' ? { config: {} } : undefined);
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ statusCode: 404, code: 'SESSION_NOT_FOUND', error: 'Not Found', session: 'nope' });
+  });
+
+  it('an engine that cannot start is a 502 and leaves the session FAILED', async () => {
+    const h = await httpHarness();
+    h.engines.onCreate = (engine) => engine.failNext('start', new Error('bad credentials'));
+    const response = await h.request('POST', '/api/sessions', { name: 'f' });
+    expect(response.statusCode).toBe(502);
+    expect(response.json()).toMatchObject({ code: 'ENGINE_FAILED' });
+    expect((await h.request('GET', '/api/sessions/f')).json()).toMatchObject({ status: 'FAILED' });
+  });
+
+  it('a session that was running comes back after a server restart, from the same storage', async () => {
+    const h = await httpHarness();
+    await h.working('keep');
+    await h.request('POST', '/api/sessions', { name: 'stopped', start: false });
+    await h.server.close();
+    expect(h.engines.latest('keep').state).toBe('stopped');
+
+    const again = await buildApp({ config: loadConfig({ WHATSAPP_API_KEY: 'k' }, []), storage: h.storage, engines: h.engines, publisher: h.publisher, logger: silentLogger });
+    try {
+      await again.sessions.resume({ startSessions: [], restartAll: false });
+      expect(h.engines.count('keep')).toBe(2);
+      expect(h.engines.count('stopped')).toBe(0);
+      const listed = await again.server.inject({ method: 'GET', url: '/api/sessions/keep', headers: { 'x-api-key': 'k' } });
+      expect(listed.json()).toMatchObject({ status: 'STARTING', me: ME });
+    } finally {
+      await again.server.close();
+    }
+  });
+});
