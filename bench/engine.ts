@@ -165,12 +165,20 @@ function bareClient(client: SandboxClient, rec: Recorder): Client {
 }
 
 async function startBare(sandbox: Sandbox, n: number, options: Options, rec: Recorder, previous: SandboxClient[]): Promise<{ clients: Client[]; raw: SandboxClient[] }> {
-  const raw = await inBatches(n, options.concurrency, (i) => {
+  const raw = await inBatches(n, options.concurrency, async (i) => {
     const before = previous[i];
-    return connectClient(sandbox, {
-      timeoutMs: 600_000,
-      ...(before === undefined ? { name: `Bench ${i}` } : { auth: before.auth, scan: 'none' as const }),
-    });
+    // A bare client has no reconnect logic; retrying a failed connect is the least an app adds (the
+    // engine does it through its backoff), so both sides survive a loaded machine alike.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await connectClient(sandbox, {
+          timeoutMs: 600_000,
+          ...(before === undefined ? { name: `Bench ${i}` } : { auth: before.auth, scan: 'none' as const }),
+        });
+      } catch (error) {
+        if (attempt >= 5) throw error;
+      }
+    }
   });
   return { clients: raw.map((client) => bareClient(client, rec)), raw };
 }
@@ -293,13 +301,15 @@ async function main(): Promise<void> {
   console.log(`NOWEB engine vs bare Baileys — ${options.rate} updates/s for ${options.seconds} s, ${options.contacts} contacts, start concurrency ${options.concurrency}, Node ${process.version}`);
   console.log('N     phase    all WORKING   resume   RSS/session  heap/session  deliveries      p50 ms   p99 ms');
   for (const n of sizes.length === 0 ? [10] : sizes) {
-    const engine = await runChild('engine', n, passOn);
-    const bare = await runChild('baileys', n, passOn);
-    for (const r of [engine, bare]) {
+    const row = (r: PhaseResult): void => {
       console.log(
         `${String(n).padEnd(6)}${r.phase.padEnd(9)}${`${r.allWorkingMs} ms`.padStart(11)}${`${r.resumeMs} ms`.padStart(10)}${`${fmt(r.rssPerSessionMb)} MB`.padStart(13)}${`${fmt(r.heapPerSessionMb)} MB`.padStart(14)}${`${r.deliveries}/${r.expectedDeliveries}`.padStart(14)}${fmt(r.p50Ms, 3).padStart(10)}${fmt(r.p99Ms, 3).padStart(9)}`,
       );
-    }
+    };
+    const engine = await runChild('engine', n, passOn);
+    row(engine);
+    const bare = await runChild('baileys', n, passOn);
+    row(bare);
     console.log(
       `${String(n).padEnd(6)}ratio    ${`${fmt(engine.allWorkingMs / bare.allWorkingMs)}x`.padStart(11)}${`${fmt(engine.resumeMs / bare.resumeMs)}x`.padStart(10)}${`${fmt(engine.rssPerSessionMb / bare.rssPerSessionMb)}x`.padStart(13)}${`${fmt(engine.heapPerSessionMb / bare.heapPerSessionMb)}x`.padStart(14)}${''.padStart(14)}${`${fmt(engine.p50Ms / bare.p50Ms)}x`.padStart(10)}${`${fmt(engine.p99Ms / bare.p99Ms)}x`.padStart(9)}`,
     );

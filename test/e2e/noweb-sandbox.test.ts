@@ -1,0 +1,266 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import type { App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createNowebEngineFactory } from '../../src/engines/noweb/index.js';
+import { createEvents } from '../../src/events/engine.js';
+import type { Events } from '../../src/events/engine.js';
+import type { ChatPresence } from '../../src/presence/types.js';
+import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../../src/sandbox/index.js';
+import type { AccountInfo, ReceivedStanza, Sandbox } from '../../src/sandbox/index.js';
+import { openStorage } from '../../src/storage/index.js';
+import type { Storage } from '../../src/storage/index.js';
+import { ReceiverDouble } from '../events/receiver-double.js';
+
+/**
+ * Issue 4 end to end: the real HTTP API, the real NOWEB engine, real SQLite storage and the real
+ * webhook publisher, against an in-process sandbox driven only through its admin HTTP API.
+ */
+
+const API_KEY = 'e2e-key';
+const SESSION = 'e2e';
+const CONTACT = '4915550001001';
+const MEMBER = '4915550001002';
+const CONTACT_ID = `${CONTACT}@c.us`;
+const logger = pino({ level: 'silent' });
+
+let sandbox: Sandbox;
+let receiver: ReceiverDouble;
+let storage: Storage;
+let dataDir: string;
+let server: { app: App; events: Events; base: string } | null = null;
+
+async function json<T>(response: Response, what: string): Promise<T> {
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${what}: HTTP ${response.status} ${text}`);
+  return (text === '' ? null : JSON.parse(text)) as T;
+}
+
+async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  if (server === null) throw new Error('server is not running');
+  const response = await fetch(`${server.base}${path}`, {
+    method,
+    headers: { 'x-api-key': API_KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return json<T>(response, `${method} ${path}`);
+}
+
+async function admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${sandbox.adminUrl}/api/sandbox${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return json<T>(response, `sandbox ${method} ${path}`);
+}
+
+/** Polls until `read` satisfies `holds`: HTTP state has no push channel here (webhooks are awaited instead). */
+async function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    let failure: unknown;
+    try {
+      value = await read();
+      if (holds(value)) return value;
+    } catch (error) {
+      failure = error;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(value)} ${failure instanceof Error ? failure.message : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function boot(): Promise<void> {
+  const config = loadConfig({ WHATSAPP_API_KEY: API_KEY, WA_PRESENCE_SANDBOX: sandbox.url, WA_PRESENCE_SANDBOX_AUTOPAIR: 'false' }, []);
+  const engines = createNowebEngineFactory({
+    network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
+    logger,
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+  });
+  const events = createEvents({ config, outbox: storage.outbox, logger });
+  await events.start();
+  const app = await buildApp({ config, storage, engines, publisher: events.publisher, logger });
+  await app.server.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.server.address() as AddressInfo;
+  server = { app, events, base: `http://127.0.0.1:${port}` };
+  await app.sessions.resume({ startSessions: [], restartAll: false });
+}
+
+async function shutdown(): Promise<void> {
+  const running = server;
+  server = null;
+  if (running === null) return;
+  await running.app.server.close();
+  await running.events.stop();
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ autoPair: false });
+  receiver = new ReceiverDouble();
+  await receiver.start();
+  dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-e2e-'));
+  storage = await openStorage({ dataDir, databaseUrl: null });
+  await admin('POST', '/contacts', { phone: CONTACT, name: 'Contact' });
+  await admin('POST', '/contacts', { phone: MEMBER, name: 'Member' });
+  await boot();
+});
+afterAll(async () => {
+  await shutdown();
+  await storage.close();
+  await rm(dataDir, { recursive: true, force: true });
+  await receiver.stop();
+  await sandbox.close();
+});
+
+interface Hooked {
+  readonly event: string;
+  readonly session: string;
+  readonly payload: unknown;
+}
+
+const hooked = (): Hooked[] => receiver.delivered() as Hooked[];
+
+/** Waits for a webhook delivery after the `from`-th one that matches. */
+async function webhook(from: number, match: (hook: Hooked) => boolean): Promise<Hooked> {
+  const found = (): Hooked | undefined => hooked().slice(from).find(match);
+  const timeout = new Promise<never>((_, reject) => {
+    setTimeout(() => reject(new Error(`no matching webhook; got ${JSON.stringify(hooked().slice(from))}`)), 10_000).unref();
+  });
+  await Promise.race([receiver.waitFor(() => found() !== undefined), timeout]);
+  const hook = found();
+  if (hook === undefined) throw new Error('unreachable');
+  return hook;
+}
+
+const statusHook = (status: string) => (hook: Hooked): boolean =>
+  hook.event === 'session.status' && (hook.payload as { status?: string }).status === status;
+
+const presenceHook = (chatId: string, participant: string, lastKnownPresence: string) => (hook: Hooked): boolean =>
+  hook.event === 'presence.update' &&
+  (hook.payload as ChatPresence).id === chatId &&
+  (hook.payload as ChatPresence).presences.some((p) => p.participant === participant && p.lastKnownPresence === lastKnownPresence);
+
+const lastReceived = (kind: ReceivedStanza['kind']) => async (): Promise<ReceivedStanza | undefined> =>
+  (await admin<ReceivedStanza[]>('GET', `/contacts/${CONTACT}/received`)).filter((s) => s.kind === kind).at(-1);
+
+describe('issue 4: NOWEB through the HTTP API against the sandbox', () => {
+  let phone = '';
+  let me = '';
+
+  it('creates a session, pairs it by QR through the sandbox and reaches WORKING', async () => {
+    const from = hooked().length;
+    await api('POST', '/api/sessions', {
+      name: SESSION,
+      start: true,
+      config: { webhooks: [{ url: receiver.url, events: ['presence.update', 'session.status'] }] },
+    });
+    const qr = await eventually(() => api<{ value: string }>('GET', `/api/${SESSION}/auth/qr?format=raw`), (body) => typeof body.value === 'string');
+    const paired = await admin<{ phone: string }>('POST', '/scan', { qr: qr.value, name: 'E2E Phone' });
+    phone = paired.phone;
+    me = `${phone}@c.us`;
+    await webhook(from, statusHook('WORKING'));
+    const session = await api<{ status: string; me: { id: string; pushName: string } | null }>('GET', `/api/sessions/${SESSION}`);
+    expect(session.status).toBe('WORKING');
+    expect(session.me).toMatchObject({ id: me, pushName: 'E2E Phone' });
+    expect(hooked().slice(from).filter((h) => h.event === 'session.status').map((h) => (h.payload as { status: string }).status))
+      .toEqual(expect.arrayContaining(['SCAN_QR_CODE', 'WORKING']));
+  });
+
+  it('sets every presence, and the sandbox contact receives each stanza', async () => {
+    await api('POST', `/api/${SESSION}/presence`, { presence: 'offline' });
+    await eventually(lastReceived('presence'), (s) => s?.state === 'unavailable' && s.from === `${phone}@s.whatsapp.net`);
+    await api('POST', `/api/${SESSION}/presence`, { presence: 'online' });
+    await eventually(lastReceived('presence'), (s) => s?.state === 'available');
+    for (const [presence, state] of [['typing', 'composing'], ['recording', 'recording'], ['paused', 'paused']] as const) {
+      await api('POST', `/api/${SESSION}/presence`, { presence, chatId: CONTACT_ID });
+      await eventually(lastReceived('chatstate'), (s) => s?.state === state && s.from === `${phone}@s.whatsapp.net`);
+    }
+    await api('POST', '/api/startTyping', { session: SESSION, chatId: CONTACT_ID });
+    await eventually(lastReceived('chatstate'), (s) => s?.state === 'composing');
+    await api('POST', '/api/stopTyping', { session: SESSION, chatId: CONTACT_ID });
+    await eventually(lastReceived('chatstate'), (s) => s?.state === 'paused');
+  });
+
+  it('receives every presence kind from a contact, through GET and through the webhook', async () => {
+    await api('POST', `/api/${SESSION}/presence/${CONTACT_ID}/subscribe`);
+    const steps: [Record<string, string>, string][] = [
+      [{ presence: 'online' }, 'online'],
+      [{ presence: 'typing', chatId: me }, 'typing'],
+      [{ presence: 'recording', chatId: me }, 'recording'],
+      [{ presence: 'paused', chatId: me }, 'paused'],
+      [{ presence: 'offline' }, 'offline'],
+    ];
+    for (const [input, expected] of steps) {
+      const from = hooked().length;
+      await admin('POST', `/contacts/${CONTACT}/presence`, input);
+      await webhook(from, presenceHook(CONTACT_ID, CONTACT_ID, expected));
+      const got = await api<ChatPresence>('GET', `/api/${SESSION}/presence/${CONTACT_ID}`);
+      expect(got).toMatchObject({ id: CONTACT_ID, presences: [{ participant: CONTACT_ID, lastKnownPresence: expected }] });
+    }
+    const got = await api<ChatPresence>('GET', `/api/${SESSION}/presence/${CONTACT_ID}`);
+    expect(got.presences[0]?.lastSeen).toBeGreaterThan(1_700_000_000);
+  });
+
+  it('receives presence from a group, one entry per participant', async () => {
+    const { id: group } = await admin<{ id: string }>('POST', '/groups', { subject: 'E2E', participants: [me, CONTACT_ID, `${MEMBER}@c.us`] });
+    await api('POST', `/api/${SESSION}/presence/${group}/subscribe`);
+    let from = hooked().length;
+    await admin('POST', `/contacts/${CONTACT}/presence`, { presence: 'typing', chatId: group });
+    await webhook(from, presenceHook(group, CONTACT_ID, 'typing'));
+    from = hooked().length;
+    await admin('POST', `/contacts/${MEMBER}/presence`, { presence: 'recording', chatId: group });
+    await webhook(from, presenceHook(group, `${MEMBER}@c.us`, 'recording'));
+    const got = await api<ChatPresence>('GET', `/api/${SESSION}/presence/${group}`);
+    expect([...got.presences].map((p) => [p.participant, p.lastKnownPresence]).sort()).toEqual([
+      [CONTACT_ID, 'typing'],
+      [`${MEMBER}@c.us`, 'recording'],
+    ]);
+  });
+
+  it('reconnects after the sandbox drops the connection, and renews the subscriptions', async () => {
+    const from = hooked().length;
+    await admin('POST', `/accounts/${phone}/drop`);
+    await webhook(from, statusHook('STARTING'));
+    await webhook(from, statusHook('WORKING'));
+    // The session layer re-subscribes stored subscriptions; the sandbox shows them on the new connection.
+    await eventually(
+      async () => (await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone)?.connections[0]?.subscriptions ?? [],
+      (subs) => subs.includes(`${CONTACT}@s.whatsapp.net`),
+    );
+    const next = hooked().length;
+    await admin('POST', `/contacts/${CONTACT}/presence`, { presence: 'online' });
+    await webhook(next, presenceHook(CONTACT_ID, CONTACT_ID, 'online'));
+  });
+
+  it('resumes WORKING after a server restart without a new scan', async () => {
+    await shutdown();
+    const from = hooked().length;
+    await boot();
+    await webhook(from, statusHook('WORKING'));
+    expect(hooked().slice(from).some(statusHook('SCAN_QR_CODE'))).toBe(false);
+    const session = await api<{ status: string; me: { id: string } | null }>('GET', `/api/sessions/${SESSION}`);
+    expect(session).toMatchObject({ status: 'WORKING', me: { id: me } });
+  });
+
+  it('logs out: STOPPED, credentials wiped, device unlinked, then a fresh QR (WAHA restarts a running session)', async () => {
+    const from = hooked().length;
+    await api('POST', `/api/sessions/${SESSION}/logout`);
+    await webhook(from, statusHook('STOPPED'));
+    const session = await eventually(() => api<{ status: string; me: unknown }>('GET', `/api/sessions/${SESSION}`), (s) => s.status === 'SCAN_QR_CODE');
+    expect(session.me).toBeNull();
+    // Whatever the new, unpaired connection stored, nothing of the old login is left.
+    const stored = await storage.auth.forSession(SESSION).get('creds', ['']);
+    expect(stored[''] === undefined || !stored[''].includes(phone)).toBe(true);
+    await eventually(
+      async () => (await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone)?.connections.length,
+      (n) => n === 0,
+    );
+  });
+});
