@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStorage } from '../../src/storage/index.js';
+import { LeaseLostError, openStorage } from '../../src/storage/index.js';
+import type { Storage } from '../../src/storage/index.js';
 import { createPool, migratePostgres } from '../../src/storage/postgres/database.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
-import { describeStorage } from './conformance.js';
+import { describeStorage, session } from './conformance.js';
 
 const TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -105,5 +106,77 @@ describe('postgres migrations', () => {
     await expect(openPostgresStorage({ url: 'postgres://postgres@127.0.0.1:1/test', schema: 'unreachable' })).rejects.toThrow(
       /cannot open PostgreSQL storage in schema "unreachable"/,
     );
+  });
+});
+
+describe('postgres leases with a frozen writer', () => {
+  let schema: string | null = null;
+  const opened: Storage[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((storage) => storage.close()));
+    if (schema !== null) await dropSchema(schema);
+  });
+
+  /** Resolves once some backend waits for the advisory lock `key` (the writer is parked inside its transaction). */
+  async function untilWaitingOnAdvisoryLock(client: pg.Client, key: number): Promise<void> {
+    for (;;) {
+      const { rowCount } = await client.query(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
+        [key],
+      );
+      if (rowCount !== null && rowCount > 0) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  it('a takeover skips a session whose fenced write is stuck mid-transaction instead of waiting for it', async () => {
+    schema = freshSchema();
+    let now = 1_800_000_000_000;
+    const clock = (): number => now;
+    const one = await openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 2, clock });
+    opened.push(one);
+    const two = await openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 2, clock });
+    opened.push(two);
+    await one.sessions.create(session('stuck'));
+    await one.sessions.create(session('free'));
+    const leases = await one.leases.acquire('server-1', { capacity: 2, ttlMs: 1_000 });
+    const stuckLease = leases.find((lease) => lease.session === 'stuck');
+    if (stuckLease === undefined) throw new Error('server-1 should hold "stuck"');
+
+    await withClient(async (control) => {
+      // Writes of the value STALL park inside their transaction until the test lets them go.
+      await control.query(`CREATE FUNCTION ${schema}.stall() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.value = 'STALL' THEN PERFORM pg_advisory_xact_lock(4242); END IF; RETURN NEW; END $$`);
+      await control.query(`CREATE TRIGGER stall BEFORE INSERT ON ${schema}.auth_keys FOR EACH ROW EXECUTE FUNCTION ${schema}.stall()`);
+      await control.query('SELECT pg_advisory_lock(4242)');
+      const write = one.auth.forSession('stuck', stuckLease).set([{ category: 'creds', id: '', value: 'STALL' }]);
+      await untilWaitingOnAdvisoryLock(control, 4242);
+
+      // server-1 is frozen past its lease: server-2 takes what it can at once, without "stuck".
+      now += 1_000;
+      const taken = await two.leases.acquire('server-2', { capacity: 10, ttlMs: 1_000 });
+      expect(taken.map((lease) => lease.session)).toEqual(['free']);
+
+      // server-1 resumes: its write was checked while its lease was still its own, and commits.
+      await control.query('SELECT pg_advisory_unlock(4242)');
+      await write;
+      const after = await two.leases.acquire('server-2', { capacity: 10, ttlMs: 1_000 });
+      expect(after.map((lease) => [lease.session, lease.epoch])).toEqual([['stuck', 2]]);
+      await expect(one.auth.forSession('stuck', stuckLease).set([{ category: 'creds', id: '', value: 'late' }])).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+      expect(await two.auth.forSession('stuck').get('creds', [''])).toEqual({ '': 'STALL' });
+    });
+  });
+
+  it('ends transactions left idle by a frozen process, so their locks go', async () => {
+    schema = freshSchema();
+    const pool = createPool({ url: TEST_DATABASE_URL, schema, max: 1 });
+    try {
+      const { rows } = await pool.query<{ idle_in_transaction_session_timeout: string }>('SHOW idle_in_transaction_session_timeout');
+      expect(rows[0]?.idle_in_transaction_session_timeout).toBe('5s');
+    } finally {
+      await pool.end();
+    }
   });
 });

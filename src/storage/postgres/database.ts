@@ -25,13 +25,20 @@ export interface PoolOptions {
 }
 
 /**
+ * Our transactions last milliseconds; one idle this long belongs to a frozen process (SIGSTOP,
+ * a stalled VM) and would keep its row locks, such as a lease row a fenced write holds FOR SHARE.
+ * The server ends it and the locks go.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000;
+
+/**
  * A pool whose every connection works in `schema` (set at connect time with the `options` startup
  * parameter, so no query can run before it applies).
  */
 export function createPool(options: PoolOptions): PgPool {
   const pool = new pg.Pool({
     connectionString: options.url,
-    options: `-c search_path=${checkSchemaName(options.schema)}`,
+    options: `-c search_path=${checkSchemaName(options.schema)} -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
     max: options.max ?? 10,
   });
   // An idle connection that the server drops emits 'error' on the pool; unhandled, it would crash

@@ -27,36 +27,48 @@ function bySession(a: Lease, b: Lease): number {
 const COLUMNS = 'session, owner, epoch, expires_at';
 
 /**
- * One statement per acquisition. Servers acquiring at the same moment do not take the same
- * session twice, for two reasons: candidates are locked with SKIP LOCKED (a server passes over the
- * sessions another is taking right now and takes others, which also spreads them), and the
- * upsert's WHERE is re-evaluated on the latest row version after waiting for a concurrent writer,
- * so a lease that just became live is never overwritten.
+ * Gives every stored session a lease row (owner NULL, epoch 0) so that acquisition only ever
+ * updates existing rows, which it can lock with SKIP LOCKED.
+ */
+const ENSURE_ROWS = `
+  INSERT INTO leases (session, owner, epoch, expires_at)
+  SELECT s.name, NULL, 0, 0 FROM sessions s
+  WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.session = s.name)
+    AND ($1::text[] IS NULL OR s.name = ANY($1::text[]))
+  ON CONFLICT (session) DO NOTHING`;
+
+/**
+ * Takes free lease rows up to the room left. Servers acquiring at the same moment never take the
+ * same session: candidates are locked FOR UPDATE, and a row that another transaction changed
+ * meanwhile is re-checked against the WHERE on its latest version before it is taken. SKIP LOCKED
+ * makes a server pass over rows another is taking right now (so they spread), and over a row
+ * that a fenced write holds FOR SHARE: a server frozen inside such a write (SIGSTOP) cannot block
+ * every takeover; its transaction is ended by idle_in_transaction_session_timeout (database.ts).
  */
 const ACQUIRE = `
   WITH held AS (
     SELECT count(*) AS n FROM leases WHERE owner = $1 AND expires_at > $2
   ), candidates AS (
-    SELECT s.name FROM sessions s LEFT JOIN leases l ON l.session = s.name
-    WHERE (l.session IS NULL OR l.owner IS NULL OR l.expires_at <= $2)
-      AND ($5::text[] IS NULL OR s.name = ANY($5::text[]))
+    SELECT l.session FROM leases l JOIN sessions s ON s.name = l.session
+    WHERE (l.owner IS NULL OR l.expires_at <= $2)
+      AND ($5::text[] IS NULL OR l.session = ANY($5::text[]))
     -- Running sessions first: a server short of capacity takes over what users wait for.
-    ORDER BY s.running DESC, s.name
+    ORDER BY s.running DESC, l.session
     LIMIT GREATEST($3 - (SELECT n FROM held), 0)
-    FOR UPDATE OF s SKIP LOCKED
+    FOR UPDATE OF l SKIP LOCKED
   )
-  INSERT INTO leases (session, owner, epoch, expires_at)
-  SELECT name, $1, 1, $4 FROM candidates
-  ON CONFLICT (session) DO UPDATE SET owner = excluded.owner, epoch = leases.epoch + 1, expires_at = excluded.expires_at
-  WHERE leases.owner IS NULL OR leases.expires_at <= $2
-  RETURNING ${COLUMNS}`;
+  UPDATE leases SET owner = $1, epoch = leases.epoch + 1, expires_at = $4
+  FROM candidates WHERE leases.session = candidates.session
+  RETURNING leases.session, leases.owner, leases.epoch, leases.expires_at`;
 
 export function createPostgresLeaseStore(pool: PgPool, clock: Clock): LeaseStore {
   return {
     acquire: async (owner, options) => {
       checkAcquireOptions(options);
+      const sessions = options.sessions ?? null;
+      await pool.query(ENSURE_ROWS, [sessions]);
       const now = clock();
-      const { rows } = await pool.query<LeaseRow>(ACQUIRE, [owner, now, options.capacity, now + options.ttlMs, options.sessions ?? null]);
+      const { rows } = await pool.query<LeaseRow>(ACQUIRE, [owner, now, options.capacity, now + options.ttlMs, sessions]);
       return rows.map(toLease).sort(bySession);
     },
     renew: async (owner, ttlMs) => {
