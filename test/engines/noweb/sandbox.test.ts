@@ -214,3 +214,20 @@ describe('NOWEB engine: push name', () => {
     }
   });
 });
+
+describe('NOWEB engine: pairing code', () => {
+  it('validates the number, needs a started session, and asks WhatsApp for a code once the socket is ready', async () => {
+    const sut = engineUnderTest(factory, { session: 'pairing-code' });
+    await expectAppError(sut.engine.requestPairingCode('12ab'), 'VALIDATION_FAILED');
+    await expectAppError(sut.engine.requestPairingCode('4915550000888'), 'SESSION_NOT_WORKING');
+    await sut.engine.start();
+    try {
+      // Called right after start: the engine waits for the pairing step instead of failing.
+      const code = await sut.engine.requestPairingCode('+49 1555 0000888');
+      expect(code).toMatch(/^[A-Z0-9]{8}$/);
+      expect(sut.statuses()).toContain('SCAN_QR_CODE');
+    } finally {
+      await sut.engine.stop();
+    }
+  });
+});
