@@ -49,12 +49,21 @@ export function createPool(options: PoolOptions): PgPool {
   return pool;
 }
 
+export interface TransactionOptions {
+  /**
+   * false: COMMIT returns without waiting for the WAL to reach disk. Only for data that may be lost
+   * on a database crash without harm (last known presence: the next update replaces it); the
+   * transaction stays atomic, and the database consistent, either way.
+   */
+  readonly synchronousCommit?: boolean;
+}
+
 /** Runs `work` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when not. */
-export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    await client.query(options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;

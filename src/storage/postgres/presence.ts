@@ -2,6 +2,7 @@ import type { ChatPresence, ParticipantPresence } from '../../presence/types.js'
 import type { PresenceStore, SubscriptionStore } from '../presence.js';
 import { decodePresenceStatus, toSafeNumber } from '../decode.js';
 import type { PgPool } from './database.js';
+import { inTransaction } from './database.js';
 
 interface PresenceRow {
   chat_id: string;
@@ -50,21 +51,30 @@ export function createPostgresPresenceStore(pool: PgPool): PresenceStore {
     },
     put: async (session, chatId, presences) => {
       if (presences.length === 0) return;
-      // One statement (one implicit transaction) for the whole group. ON CONFLICT DO UPDATE may not
-      // touch a row twice in one statement, so the last entry per participant wins first.
+      // One statement for the whole group. ON CONFLICT DO UPDATE may not touch a row twice in one
+      // statement, so the last entry per participant wins first.
       const unique = [...new Map(presences.map((presence) => [presence.participant, presence])).values()];
-      await pool.query(
-        `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen)
-         SELECT $1, $2, participant, status, seen FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t (participant, status, seen)
-         ON CONFLICT (session, chat_id, participant)
-         DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
-        [
-          session,
-          chatId,
-          unique.map((presence) => presence.participant),
-          unique.map((presence) => presence.lastKnownPresence),
-          unique.map((presence) => presence.lastSeen),
-        ],
+      // Presence is the busiest write (every typing event of every group) and the least precious:
+      // without waiting for the WAL flush, a commit costs no disk round trip; a database crash may
+      // lose the last fraction of a second of presences, which the next updates replace.
+      await inTransaction(
+        pool,
+        async (client) => {
+          await client.query(
+            `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen)
+             SELECT $1, $2, participant, status, seen FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t (participant, status, seen)
+             ON CONFLICT (session, chat_id, participant)
+             DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
+            [
+              session,
+              chatId,
+              unique.map((presence) => presence.participant),
+              unique.map((presence) => presence.lastKnownPresence),
+              unique.map((presence) => presence.lastSeen),
+            ],
+          );
+        },
+        { synchronousCommit: false },
       );
     },
     clear: async (session) => {
