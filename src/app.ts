@@ -9,6 +9,7 @@ import { SERVER_VERSION } from './events/envelope.js';
 import type { EventPublisher } from './events/publisher.js';
 import { requireApiKey, resolveApiKey } from './http/api-key.js';
 import { registerErrorHandling } from './http/errors.js';
+import { ErrorSchema } from './http/schemas.js';
 import { authRoutes } from './http/routes/auth.js';
 import { healthRoutes } from './http/routes/health.js';
 import { presenceRoutes } from './http/routes/presence.js';
@@ -39,6 +40,8 @@ export interface App {
   readonly sessions: SessionManager;
   /** The key clients send as X-Api-Key (configured or generated). */
   readonly apiKey: string;
+  /** Every route registered, for the docs check (OpenAPI must list each one). */
+  readonly routes: readonly { readonly method: string; readonly url: string; readonly hidden: boolean }[];
 }
 
 /** Paths of the API documentation, served without the API key so a newcomer can open it. */
@@ -85,6 +88,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     void parseJson(request, text, done);
   });
 
+  const routes: { method: string; url: string; hidden: boolean }[] = [];
+  server.addHook('onRoute', (route) => {
+    const hidden = (route.schema as { hide?: unknown } | undefined)?.hide === true;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, hidden });
+  });
   registerErrorHandling(server);
   server.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
@@ -104,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         { name: 'presence', description: "Presence: set your own, read and subscribe to others'" },
         { name: 'sessions', description: 'Sessions: one WhatsApp account each' },
         { name: 'auth', description: 'Login by QR code or pairing code' },
+        { name: 'webhooks', description: 'Webhook deliveries: what is pending, what failed, replay' },
         { name: 'health', description: 'Liveness' },
       ],
     },
@@ -114,6 +123,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await server.register(async (scope) => {
     requireApiKey(scope, apiKey, config.apiKeyExcludePaths);
+    // Every route behind the key documents its 401, whoever wrote it.
+    scope.addHook('onRoute', (route) => {
+      if (route.schema === undefined) return;
+      const response = (route.schema.response ?? {}) as Record<string, unknown>;
+      route.schema.response = { 401: ErrorSchema, ...response };
+    });
     sessionRoutes(scope, { sessions });
     presenceRoutes(scope, { sessions });
     authRoutes(scope, { sessions });
@@ -124,5 +139,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await sessions.shutdown();
   });
   await server.ready();
-  return { server, sessions, apiKey };
+  return { server, sessions, apiKey, routes };
 }

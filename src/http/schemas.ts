@@ -131,7 +131,7 @@ export const ErrorSchema = Type.Object(
   { additionalProperties: true },
 );
 
-/** Error responses a route may give, by status. */
-export function errors(...statuses: readonly (400 | 401 | 404 | 409 | 422 | 502)[]): Record<number, typeof ErrorSchema> {
-  return Object.fromEntries([401, ...statuses].map((status) => [status, ErrorSchema]));
+/** Error responses a route may give, by status (401 is added to every route behind the API key by the app). */
+export function errors(...statuses: readonly (400 | 404 | 409 | 422 | 502)[]): Record<number, typeof ErrorSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorSchema]));
 }
