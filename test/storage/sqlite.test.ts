@@ -1,12 +1,15 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/storage/index.js';
 import { checkedMigrationOrder } from '../../src/storage/migration.js';
 import { migrateSqlite, openSqliteDatabase } from '../../src/storage/sqlite/database.js';
+import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/open.js';
 import { describeStorage } from './conformance.js';
 
@@ -100,5 +103,37 @@ describe('sqlite migrations', () => {
       ]),
     ).toThrow(/"one" and "other" share version 1/);
     expect(() => checkedMigrationOrder([{ version: 0, name: 'zero', sql: '' }])).toThrow(/invalid version 0/);
+  });
+});
+
+describe('sqlite opened by several processes at once', () => {
+  let dir: string | null = null;
+  afterEach(async () => {
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates and migrates a fresh file exactly once while three processes open it together', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wa-presence-storage-'));
+    const dataDir = join(dir, 'data');
+    const script = fileURLToPath(new URL('./fixtures/open-sqlite.ts', import.meta.url));
+    const runs = ['p1', 'p2', 'p3'].map(
+      (name) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir, name], { stdio: ['ignore', 'ignore', 'pipe'] });
+          let stderr = '';
+          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+          child.on('error', reject);
+          child.on('exit', (code) => resolve({ code, stderr }));
+        }),
+    );
+    for (const run of await Promise.all(runs)) expect(run).toEqual({ code: 0, stderr: '' });
+    const db = new Database(join(dataDir, 'wa-presence.sqlite'), { readonly: true });
+    try {
+      const versions = db.prepare<[], { version: number }>('SELECT version FROM schema_migrations ORDER BY version').all();
+      expect(versions.map((row) => row.version)).toEqual(SQLITE_MIGRATIONS.map((migration) => migration.version).sort((a, b) => a - b));
+      expect(db.prepare('SELECT name FROM sessions ORDER BY name').all()).toEqual([{ name: 'p1' }, { name: 'p2' }, { name: 'p3' }]);
+    } finally {
+      db.close();
+    }
   });
 });

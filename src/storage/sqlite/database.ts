@@ -24,6 +24,9 @@ export function openSqliteDatabase(dataDir: string): SqliteDatabase {
     throw new Error(`cannot open the SQLite database ${file}`, { cause });
   }
   try {
+    // First: a second process (or a second Storage in tests) on the same file waits for the lock
+    // instead of failing at once with SQLITE_BUSY, including while switching to WAL just below.
+    db.pragma('busy_timeout = 5000');
     // WAL: readers never block the writer and a commit is one append, not a rewrite of pages.
     db.pragma('journal_mode = WAL');
     // NORMAL, not FULL: in WAL mode a transaction stays atomic and the file consistent either way,
@@ -33,9 +36,6 @@ export function openSqliteDatabase(dataDir: string): SqliteDatabase {
     // does hundreds of times a second; losing the last second of it on power loss costs at worst
     // a few stale presences or a signal-session renegotiation.
     db.pragma('synchronous = NORMAL');
-    // A second process (or a second Storage in tests) on the same file waits for the write lock
-    // instead of failing at once with SQLITE_BUSY.
-    db.pragma('busy_timeout = 5000');
   } catch (cause) {
     db.close();
     throw new Error(`cannot configure the SQLite database ${file}`, { cause });
