@@ -15,19 +15,31 @@
  * RSS growth includes the sandbox's side of each connection (the same in both phases).
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { WASocket } from 'baileys';
 import { pino } from 'pino';
+import { buildApp } from '../src/app.js';
+import type { App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { createNowebEngineFactory } from '../src/engines/noweb/index.js';
-import type { Engine, EngineEvent } from '../src/engines/engine.js';
+import type { Engine, EngineEvent, EngineFactory } from '../src/engines/engine.js';
+import { createEvents } from '../src/events/engine.js';
+import type { Events } from '../src/events/engine.js';
+import type { ChatPresence } from '../src/presence/types.js';
+import { openStorage } from '../src/storage/index.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../src/sandbox/index.js';
 import type { Sandbox } from '../src/sandbox/index.js';
 import { connectClient } from '../test/support/baileys-client.js';
 import type { SandboxClient } from '../test/support/baileys-client.js';
 import { FakeAuthStore } from '../test/support/fake-auth-store.js';
 
-type Phase = 'engine' | 'baileys';
+type Phase = 'engine' | 'baileys' | 'server';
 
 interface Options {
   readonly rate: number;
@@ -48,6 +60,8 @@ interface PhaseResult {
   readonly expectedDeliveries: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Server phase only: contact change → webhook received. */
+  readonly webhook?: { readonly deliveries: number; readonly p50Ms: number; readonly p99Ms: number };
 }
 
 function argValue(args: readonly string[], name: string, fallback: number): number {
@@ -85,31 +99,32 @@ const contactPhone = (c: number): string => String(4915550500000 + c);
 
 /** A client of either kind, as the measuring loop sees it. */
 interface Client {
-  subscribe(chatId: string): Promise<void>;
-  stop(): Promise<void>;
+  readonly subscribe: (chatId: string) => Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
-/** Pending presence changes per contact: `state` is what subscribers should report. */
-interface Pending {
-  state: 'online' | 'offline';
-  at: number;
-}
+/**
+ * When each contact last changed to each state. A delivery of state X is timed against the last
+ * change to X: with states alternating, a delivery that arrives after the next change (to the other
+ * state) is still timed against its own change instead of being dropped.
+ */
+type Changes = Map<string, { online?: number; offline?: number }>;
 
 interface Recorder {
-  readonly pending: Map<string, Pending>;
+  readonly changes: Changes;
   readonly latencies: number[];
-  record(contact: string, state: 'online' | 'offline'): void;
+  readonly record: (contact: string, state: 'online' | 'offline') => void;
 }
 
-function recorder(): Recorder {
-  const pending = new Map<string, Pending>();
+/** Latencies against `changes` (shared when two recorders time the same changes). */
+function recorder(changes: Changes = new Map()): Recorder {
   const latencies: number[] = [];
   return {
-    pending,
+    changes,
     latencies,
     record(contact, state) {
-      const change = pending.get(contact);
-      if (change !== undefined && change.state === state) latencies.push(performance.now() - change.at);
+      const at = changes.get(contact)?.[state];
+      if (at !== undefined) latencies.push(performance.now() - at);
     },
   };
 }
@@ -183,16 +198,120 @@ async function startBare(sandbox: Sandbox, n: number, options: Options, rec: Rec
   return { clients: raw.map((client) => bareClient(client, rec)), raw };
 }
 
+
+/** A webhook receiver that timestamps every `presence.update` it gets. */
+async function startReceiver(rec: Recorder): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { event: string; payload: ChatPresence };
+      if (body.event === 'presence.update') {
+        for (const p of body.payload.presences) {
+          if (p.lastKnownPresence === 'online' || p.lastKnownPresence === 'offline') rec.record(body.payload.id, p.lastKnownPresence);
+        }
+      }
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The whole server (session layer, SQLite, outbox + webhook worker) over the NOWEB engine. The
+ * factory is wrapped to scan QR codes in-process and to timestamp engine events.
+ */
+async function startServers(sandbox: Sandbox, n: number, options: Options, engineRec: Recorder, hookUrl: string, dataDir: string, fresh: boolean): Promise<{ clients: Client[]; close: () => Promise<void> }> {
+  const storage = await openStorage({ dataDir, databaseUrl: null });
+  const config = loadConfig({ WHATSAPP_API_KEY: 'bench', WA_PRESENCE_SANDBOX: sandbox.url }, []);
+  const inner = createNowebEngineFactory({
+    network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
+    logger: pino({ level: 'silent' }),
+  });
+  const working = new Map<string, () => void>();
+  const engines: EngineFactory = {
+    name: inner.name,
+    create: (context) => inner.create({
+      ...context,
+      emit: (event) => {
+        if (event.type === 'qr') void sandbox.network.scan({ qr: event.value, name: context.session }).catch(() => undefined);
+        if (event.type === 'presence') {
+          for (const p of event.presences) {
+            if (p.lastKnownPresence === 'online' || p.lastKnownPresence === 'offline') engineRec.record(event.chatId, p.lastKnownPresence);
+          }
+        }
+        context.emit(event);
+        if (event.type === 'status' && event.status === 'WORKING') working.get(context.session)?.();
+      },
+    }),
+  };
+  const logger = pino({ level: 'silent' });
+  const events: Events = createEvents({ config, outbox: storage.outbox, logger });
+  await events.start();
+  const app: App = await buildApp({ config, storage, engines, publisher: events.publisher, logger });
+  const names = Array.from({ length: n }, (_, i) => `bench-${i}`);
+  const ready = names.map((name) => new Promise<void>((resolve) => working.set(name, resolve)));
+  if (fresh) {
+    await inBatches(n, options.concurrency, async (i) => {
+      const name = names[i] ?? '';
+      await app.sessions.create({ name, start: true, config: { webhooks: [{ url: hookUrl, events: ['presence.update'] }] } });
+      await ready[i];
+    });
+  } else {
+    await app.sessions.resume({ startSessions: [], restartAll: false });
+    await Promise.all(ready);
+  }
+  await Promise.all(names.map((name) => app.sessions.settled(name)));
+  const clients = names.map((name): Client => ({
+    subscribe: (chatId) => app.sessions.subscribe(name, chatId),
+    stop: () => Promise.resolve(),
+  }));
+  return {
+    clients,
+    close: async () => {
+      await app.server.close();
+      await events.stop();
+      await storage.close();
+    },
+  };
+}
+
 async function runPhase(phase: Phase, n: number, options: Options): Promise<PhaseResult> {
   const sandbox = await startSandbox({ autoPair: false, logger: pino({ level: 'silent' }) });
   try {
     const contacts = Math.min(options.contacts, n);
     for (let c = 0; c < contacts; c++) await sandbox.network.createContact({ phone: contactPhone(c), name: `Contact ${c}` });
     const rec = recorder();
+    // Webhook latencies are measured against the same presence changes as engine events.
+    const hookRec = recorder(rec.changes);
     const stores: FakeAuthStore[] = [];
     let bare: SandboxClient[] = [];
+    const receiver = phase === 'server' ? await startReceiver(hookRec) : null;
+    const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-bench-'));
+    let closeServer: (() => Promise<void>) | null = null;
+    let serverStarts = 0;
     const start = async (): Promise<Client[]> => {
       if (phase === 'engine') return startEngines(sandbox, n, options, rec, stores);
+      if (phase === 'server') {
+        const started = await startServers(sandbox, n, options, rec, receiver?.url ?? '', dataDir, serverStarts++ === 0);
+        closeServer = started.close;
+        return started.clients.map((client) => ({
+          subscribe: client.subscribe,
+          stop: async () => {
+            const close = closeServer;
+            closeServer = null;
+            if (close !== null) await close();
+          },
+        }));
+      }
       const started = await startBare(sandbox, n, options, rec, bare);
       bare = started.raw;
       return started.clients;
@@ -213,6 +332,8 @@ async function runPhase(phase: Phase, n: number, options: Options): Promise<Phas
     const resumeMs = performance.now() - t;
 
     await inBatches(n, options.concurrency, (i) => clients[i]?.subscribe(`${contactPhone(i % contacts)}@c.us`) ?? Promise.resolve());
+    // Let the presences that subscribing (and, for the server, renewal) brings in land first.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     const subscribersOf = (c: number): number => Math.floor(n / contacts) + (c < n % contacts ? 1 : 0);
 
     // M updates per second, round robin over contacts, each toggling online/offline.
@@ -229,15 +350,18 @@ async function runPhase(phase: Phase, n: number, options: Options): Promise<Phas
       const next = !(online.get(c) ?? false);
       online.set(c, next);
       const contact = `${contactPhone(c)}@c.us`;
-      rec.pending.set(contact, { state: next ? 'online' : 'offline', at: performance.now() });
+      rec.changes.set(contact, { ...rec.changes.get(contact), [next ? 'online' : 'offline']: performance.now() });
       expectedDeliveries += subscribersOf(c);
       await sandbox.network.setContactPresence(contactPhone(c), { presence: next ? 'online' : 'offline' });
     }
     // Let the last deliveries land.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await Promise.all(clients.map((client) => client.stop()));
+    await receiver?.close();
+    await rm(dataDir, { recursive: true, force: true });
 
     const sorted = [...rec.latencies].sort((a, b) => a - b);
+    const hooks = [...hookRec.latencies].sort((a, b) => a - b);
     return {
       phase,
       n,
@@ -250,6 +374,7 @@ async function runPhase(phase: Phase, n: number, options: Options): Promise<Phas
       expectedDeliveries,
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
+      ...(phase === 'server' ? { webhook: { deliveries: hooks.length, p50Ms: percentile(hooks, 50), p99Ms: percentile(hooks, 99) } } : {}),
     };
   } finally {
     await sandbox.close();
@@ -290,7 +415,7 @@ async function main(): Promise<void> {
   const phaseAt = args.indexOf('--phase');
   if (phaseAt >= 0) {
     const phase = args[phaseAt + 1];
-    if (phase !== 'engine' && phase !== 'baileys') throw new Error('--phase must be engine or baileys');
+    if (phase !== 'engine' && phase !== 'baileys' && phase !== 'server') throw new Error('--phase must be engine, baileys or server');
     const result = await runPhase(phase, argValue(args, '--n', 10), options);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     // Baileys leaves timers behind (keep-alive, caches) even after end(): the phase is over.
@@ -310,6 +435,13 @@ async function main(): Promise<void> {
     row(engine);
     const bare = await runChild('baileys', n, passOn);
     row(bare);
+    const full = args.includes('--no-server') ? null : await runChild('server', n, passOn);
+    if (full !== null) {
+      row(full);
+      if (full.webhook !== undefined) {
+        console.log(`${String(n).padEnd(6)}server   webhook deliveries ${full.webhook.deliveries}/${full.expectedDeliveries}, contact change → webhook p50 ${fmt(full.webhook.p50Ms, 3)} ms, p99 ${fmt(full.webhook.p99Ms, 3)} ms`);
+      }
+    }
     console.log(
       `${String(n).padEnd(6)}ratio    ${`${fmt(engine.allWorkingMs / bare.allWorkingMs)}x`.padStart(11)}${`${fmt(engine.resumeMs / bare.resumeMs)}x`.padStart(10)}${`${fmt(engine.rssPerSessionMb / bare.rssPerSessionMb)}x`.padStart(13)}${`${fmt(engine.heapPerSessionMb / bare.heapPerSessionMb)}x`.padStart(14)}${''.padStart(14)}${`${fmt(engine.p50Ms / bare.p50Ms)}x`.padStart(10)}${`${fmt(engine.p99Ms / bare.p99Ms)}x`.padStart(9)}`,
     );
