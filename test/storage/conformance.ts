@@ -158,8 +158,16 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
           { category: 'pre-key', id: '9', value: null },
         ]);
         expect(await auth.get('pre-key', ['1', '2', '9'])).toEqual({ '1': 'uno' });
+        // The same key twice in one batch: applied in order, the last entry wins.
+        await auth.set([
+          { category: 'pre-key', id: '1', value: null },
+          { category: 'pre-key', id: '1', value: 'eins' },
+          { category: 'pre-key', id: '3', value: 'drei' },
+          { category: 'pre-key', id: '3', value: null },
+        ]);
+        expect(await auth.get('pre-key', ['1', '3'])).toEqual({ '1': 'eins' });
         await auth.set([]);
-        expect(await auth.get('pre-key', ['1'])).toEqual({ '1': 'uno' });
+        expect(await auth.get('pre-key', ['1'])).toEqual({ '1': 'eins' });
       });
 
       it('reads hundreds of ids at once, with ids that look like code', async () => {
@@ -234,6 +242,11 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
           { participant: '3@lid', lastKnownPresence: 'recording', lastSeen: null },
         ]);
         await storage.presence.put('s', group, []);
+        // The same participant twice in one put: the last entry wins.
+        await storage.presence.put('s', group, [
+          { participant: '1@c.us', lastKnownPresence: 'online', lastSeen: null },
+          { participant: '1@c.us', lastKnownPresence: 'typing', lastSeen: null },
+        ]);
         const chat = await storage.presence.get('s', group);
         expect(chat?.id).toBe(group);
         expect([...(chat?.presences ?? [])].sort((a, b) => a.participant.localeCompare(b.participant))).toEqual([
