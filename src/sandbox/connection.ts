@@ -44,6 +44,8 @@ export interface ConnectionHost {
   authenticate(login: { phone: string; deviceId: number; noiseKey: Buffer; pushName: string | null }): { account: Account; device: Device } | string;
   attach(peer: Peer): void;
   detach(peer: Peer): void;
+  /** Something about accounts or connections may have changed (wakes `SandboxNetwork.until`). */
+  changed(): void;
   awaitScan(wait: PairingWait): void;
   cancelScan(wait: PairingWait): void;
 }
@@ -226,7 +228,10 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
   /** Protocol nodes of a logged-in connection, by tag. Tags not listed are logged and ignored. */
   const NODE_HANDLERS: Readonly<Record<string, (current: Peer, node: BinaryNode) => void>> = {
     iq: answerIq,
-    presence: (current, node) => handlePresence(host.view, current, node),
+    presence: (current, node) => {
+      handlePresence(host.view, current, node);
+      host.changed();
+    },
     chatstate: (current, node) => {
       const state = parseChatState(node);
       const to = node.attrs.to;

@@ -14,13 +14,20 @@ export { SandboxNetwork, SandboxError, CONTACT_PRESENCES } from './network.js';
 export type { AccountInfo, ContactPresence } from './network.js';
 export type { ReceivedStanza, LastSeenPrivacy } from './state.js';
 export { SANDBOX_ROOT_PUBLIC_KEY } from './trust.js';
+export { trustSandboxRoot, sandboxAdminUrl, scanSandboxQr } from './client.js';
 
 export interface SandboxOptions {
   /** Default 127.0.0.1: the sandbox is a local tool and listens on loopback only unless told. */
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
-  /** Default true: clients should have their QR scanned automatically (see `GET /api/sandbox/info`). */
+  /**
+   * Default true. A pairing QR carries the device's adv secret, which the pair-success HMAC needs,
+   * so no server can pair a Baileys device without seeing its QR. Auto-pairing is therefore done
+   * by the client side: when it is on, a client that shows a QR passes it straight to
+   * `network.scan({ qr })` (embedded) or `scanSandboxQr(adminUrl, qr)` (remote), and gets a new
+   * account with a fresh number. The flag is published in `GET /api/sandbox/info`.
+   */
   readonly autoPair?: boolean;
   /** Default 25000: a composing state not refreshed within this time reaches receivers as paused. */
   readonly chatStateTtlMs?: number;

@@ -74,6 +74,7 @@ export class SandboxNetwork {
   private readonly groupsById = new Map<string, Group>();
   private readonly peers = new Map<string, Set<Peer>>();
   private readonly waiting = new Map<string, PairingWait>();
+  private readonly watchers = new Set<() => void>();
   private readonly logger: Logger;
   private readonly chatStates: ChatStates;
   private readonly now: () => number;
@@ -115,11 +116,14 @@ export class SandboxNetwork {
         let set = this.peers.get(peer.account.phone);
         if (!set) this.peers.set(peer.account.phone, (set = new Set()));
         set.add(peer);
+        this.notify();
       },
       detach: (peer) => {
         this.peers.get(peer.account.phone)?.delete(peer);
         peerClosed(this.view, peer);
+        this.notify();
       },
+      changed: () => this.notify(),
       awaitScan: (wait) => {
         for (const ref of wait.refs) this.waiting.set(ref, wait);
       },
@@ -207,6 +211,7 @@ export class SandboxNetwork {
     }
     if (input.presence === 'online' || input.presence === 'offline') {
       setOnline(this.view, account, input.presence === 'online');
+      this.notify();
       return Promise.resolve();
     }
     if (input.chatId === undefined) throw new SandboxError('invalid', `presence "${input.presence}" needs a chatId (a "<phone>@c.us" or a "<id>@g.us")`);
@@ -310,6 +315,39 @@ export class SandboxNetwork {
   presenceOf(jid: string): string | null {
     const account = resolveUser(this.view, jid);
     return account ? binaryNodeToString(presenceNode(account, jid)) : null;
+  }
+
+  private notify(): void {
+    for (const watcher of [...this.watchers]) watcher();
+  }
+
+  /**
+   * Resolves once `condition` holds for the accounts (checked now and after every change of
+   * connections or presence); rejects after `timeoutMs` (default 5 s). For tests: a client's
+   * frames race in-process admin calls, so wait here for the sandbox to have applied them.
+   */
+  async until(condition: (accounts: AccountInfo[]) => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    const check = () => condition([...this.accountsByPhone.values()].map((account) => this.describe(account)));
+    if (check()) return;
+    await new Promise<void>((resolve, reject) => {
+      const watcher = () => {
+        if (!check()) return;
+        this.watchers.delete(watcher);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.watchers.delete(watcher);
+        reject(new Error(`sandbox: timed out after ${timeoutMs} ms waiting until ${what}`));
+      }, timeoutMs);
+      this.watchers.add(watcher);
+    });
+  }
+
+  /** Whether the account `phone` has a live connection and all of its connections are (un)available. */
+  static connected(accounts: readonly AccountInfo[], phone: string, available: boolean): boolean {
+    const connections = accounts.find((account) => account.phone === phone)?.connections ?? [];
+    return connections.length > 0 && connections.every((connection) => connection.available === available);
   }
 
   /** Stops expiry timers and drops every connection (the server closes its sockets itself). */

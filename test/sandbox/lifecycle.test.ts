@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { SandboxNetwork, startSandbox } from '../../src/sandbox/index.js';
 import { scanSandboxQr } from '../../src/sandbox/client.js';
 import type { SandboxClient } from '../support/baileys-client.js';
-import { connectClient, recordPresence, until } from '../support/baileys-client.js';
+import { connectClient, recordPresence } from '../support/baileys-client.js';
 
 const TTL_MS = 300;
 let sandbox: Sandbox;
@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 async function availableInSandbox(client: SandboxClient): Promise<void> {
-  await until(async () => (await sandbox.network.accounts()).find((a) => a.phone === client.phone)?.connections.some((c) => c.available) === true, `${client.phone} available`);
+  await sandbox.network.until((accounts) => SandboxNetwork.connected(accounts, client.phone, true), `${client.phone} is available`);
 }
 
 describe('QR pairing through the admin API (auto-pairing off)', () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BinaryNode } from 'baileys';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { SandboxNetwork, startSandbox } from '../../src/sandbox/index.js';
 import type { PresenceRecorder, SandboxClient } from '../support/baileys-client.js';
-import { connectClient, recordPresence, until } from '../support/baileys-client.js';
+import { connectClient, recordPresence } from '../support/baileys-client.js';
 
 // Two real Baileys sessions (alice, bob) and simulated contacts exchange every kind of presence.
 let sandbox: Sandbox;
@@ -33,8 +33,7 @@ afterAll(async () => {
 
 /** Frames from a client race in-process admin calls: wait until the sandbox has applied its presence. */
 async function settled(client: SandboxClient, available: boolean): Promise<void> {
-  await until(async () => (await sandbox.network.accounts()).find((a) => a.phone === client.phone)?.connections.every((c) => c.available === available) === true,
-    `${client.phone} is ${available ? '' : 'un'}available in the sandbox`);
+  await sandbox.network.until((accounts) => SandboxNetwork.connected(accounts, client.phone, available), `${client.phone} is ${available ? '' : 'un'}available`);
 }
 
 const from = (jid: string, presence: string) => (seen: { chat: string; participant: string; presence: string }) =>

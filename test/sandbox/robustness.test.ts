@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Curve, NOISE_WA_HEADER, proto } from 'baileys';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { SandboxNetwork, startSandbox } from '../../src/sandbox/index.js';
 import type { SandboxClient } from '../support/baileys-client.js';
-import { connectClient, recordPresence, until } from '../support/baileys-client.js';
+import { connectClient, recordPresence } from '../support/baileys-client.js';
 
 // Bad clients (raw sockets) must cost only their own connection: two real clients keep talking.
 let sandbox: Sandbox;
@@ -46,7 +46,7 @@ function frame(payload: Uint8Array): Buffer {
 
 async function stillTalking(): Promise<void> {
   const sees = recordPresence(bob);
-  await until(async () => (await sandbox.network.accounts()).find((a) => a.phone === bob.phone)?.connections[0]?.available === true, 'bob available');
+  await sandbox.network.until((accounts) => SandboxNetwork.connected(accounts, bob.phone, true), 'bob is available');
   const typing = sees.next((s) => s.chat === alice.jid && s.presence === 'composing');
   await alice.sock.sendPresenceUpdate('composing', bob.jid);
   await typing;

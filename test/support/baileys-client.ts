@@ -55,6 +55,8 @@ export interface ClientOptions {
   readonly onQr?: (qr: string) => void;
   /** Give up after this long (default 15 s). */
   readonly timeoutMs?: number;
+  /** Baileys' connect and query timeouts (default 10 s): raise them when many clients share a busy machine. */
+  readonly baileysTimeoutMs?: number;
 }
 
 export interface SandboxClient {
@@ -77,8 +79,10 @@ function openSocket(sandbox: Pick<Sandbox, 'url'>, auth: AuthenticationState, op
     logger: silent,
     shouldSyncHistoryMessage: () => false,
     markOnlineOnConnect: options.markOnlineOnConnect ?? true,
-    connectTimeoutMs: 10_000,
-    defaultQueryTimeoutMs: 10_000,
+    connectTimeoutMs: options.baileysTimeoutMs ?? 10_000,
+    defaultQueryTimeoutMs: options.baileysTimeoutMs ?? 10_000,
+    // Ping often enough to notice a dead link, and give a starved event loop room before "connection lost".
+    keepAliveIntervalMs: Math.max(30_000, options.baileysTimeoutMs ?? 0),
   });
 }
 
@@ -187,11 +191,3 @@ export function recordPresence(client: SandboxClient): PresenceRecorder {
   };
 }
 
-/** Polls `condition` (every 5 ms, up to `timeoutMs`): for state that changes on the sandbox's side of a socket. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
