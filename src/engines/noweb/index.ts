@@ -1,15 +1,26 @@
 import { WA_CERT_DETAILS } from 'baileys';
 import type { Logger } from 'pino';
-import type { EngineFactory } from '../engine.js';
+import type { EngineContext, EngineFactory } from '../engine.js';
 import { DEFAULT_BACKOFF } from './connection.js';
 import type { BackoffPolicy } from './connection.js';
 import { createNowebEngine } from './lifecycle.js';
+import { sandboxAdminUrl, scanSandboxQr } from '../../sandbox/client.js';
 import type { NowebEngineOptions } from './lifecycle.js';
 
 /** Where the engine's sockets go: the real WhatsApp, or a sandbox that signs with its own root key. */
 export type NowebNetwork =
   | { readonly kind: 'whatsapp' }
-  | { readonly kind: 'sandbox'; readonly url: string; readonly rootPublicKey: Uint8Array };
+  | {
+      readonly kind: 'sandbox';
+      readonly url: string;
+      readonly rootPublicKey: Uint8Array;
+      /**
+       * Scan every QR this engine shows through the sandbox's admin API, as a phone would, so a new
+       * session pairs by itself. Only the QR carries the device's adv secret, so the sandbox cannot
+       * pair a device on its own: the side that sees the QR has to hand it over.
+       */
+      readonly autoPair?: boolean;
+    };
 
 export interface NowebFactoryOptions {
   readonly network: NowebNetwork;
@@ -48,8 +59,28 @@ export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFa
     { network: options.network.kind, ...(options.network.kind === 'sandbox' ? { url: options.network.url } : {}) },
     'NOWEB engine ready',
   );
+  const network = options.network;
   return {
     name: 'NOWEB',
-    create: (context) => createNowebEngine({ ...context, logger: context.logger.child({ engine: 'NOWEB' }) }, engineOptions),
+    create: (context) => {
+      const logger = context.logger.child({ engine: 'NOWEB' });
+      const emit: EngineContext['emit'] =
+        network.kind === 'sandbox' && network.autoPair === true ? autoPairing(context.emit, sandboxAdminUrl(network.url), logger) : context.emit;
+      return createNowebEngine({ ...context, emit, logger }, engineOptions);
+    },
+  };
+}
+
+/** Passes every event on, and hands each new QR to the sandbox's scanner. */
+function autoPairing(emit: EngineContext['emit'], adminUrl: string, logger: Logger): EngineContext['emit'] {
+  return (event) => {
+    emit(event);
+    if (event.type !== 'qr') return;
+    // One attempt per QR: Baileys rotates the QR within seconds, and the next one is scanned again,
+    // so a failed scan is retried by the next rotation rather than by a loop of our own.
+    scanSandboxQr(adminUrl, event.value).then(
+      (account) => logger.info({ phone: account.phone }, 'sandbox auto-pairing: QR scanned'),
+      (error: unknown) => logger.warn({ err: error }, 'sandbox auto-pairing: scan failed; the next QR is tried'),
+    );
   };
 }

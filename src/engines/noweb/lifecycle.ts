@@ -8,7 +8,7 @@ import { loadAuthState } from './auth-state.js';
 import type { StoredAuthState } from './auth-state.js';
 import { classifyClose, reconnectDelay } from './connection.js';
 import type { BackoffPolicy } from './connection.js';
-import { CHAT_PRESENCE_OUT, GLOBAL_PRESENCE_OUT, mapIncomingNode, toChatId, toWhatsAppJid } from './presence-map.js';
+import { CHAT_PRESENCE_OUT, GLOBAL_PRESENCE_OUT, mapIncomingNode, preferPhoneNumbers, toChatId, toWhatsAppJid } from './presence-map.js';
 import { createTypingKeeper, REAL_TIMERS } from './typing.js';
 import type { Timers, TypingKeeper } from './typing.js';
 
@@ -84,9 +84,23 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
     timers,
   });
 
-  const onNode = (node: BinaryNode): void => {
+  /** LIDs the client subscribed to by LID: their presence keeps the LID form. */
+  const subscribedLids = new Set<string>();
+  /** Incoming presence is emitted strictly in arrival order, LID lookups notwithstanding. */
+  let incoming: Promise<void> = Promise.resolve();
+
+  const onNode = (socket: WASocket, node: BinaryNode): void => {
     const mapped = mapIncomingNode(node);
-    if (mapped !== null) context.emit({ type: 'presence', chatId: mapped.chatId, presences: mapped.presences });
+    if (mapped === null) return;
+    const lookup = (lid: string): Promise<string | null> => socket.signalRepository.lidMapping.getPNForLID(lid);
+    incoming = incoming
+      .then(async () => {
+        const resolved = await preferPhoneNumbers(mapped, lookup, (id) => subscribedLids.has(id));
+        context.emit({ type: 'presence', chatId: resolved.chatId, presences: resolved.presences });
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'failed to report an incoming presence');
+      });
   };
 
   const emitMe = (state: StoredAuthState): void => {
@@ -169,8 +183,8 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       // The push name can arrive after open (app-state sync): tell the session layer.
       if (current.open && update.me?.name !== undefined) emitMe(state);
     });
-    socket.ws.on('CB:presence', onNode);
-    socket.ws.on('CB:chatstate', onNode);
+    socket.ws.on('CB:presence', (node: BinaryNode) => onNode(socket, node));
+    socket.ws.on('CB:chatstate', (node: BinaryNode) => onNode(socket, node));
     socket.ev.on('connection.update', (update) => {
       if (connection !== current) return;
       if (update.qr !== undefined) {
@@ -299,6 +313,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
     async subscribe(chatId) {
       const jid = toWhatsAppJid(chatId);
       const socket = openSocket();
+      if (jid.endsWith('@lid')) subscribedLids.add(jid);
       try {
         await socket.presenceSubscribe(jid);
       } catch (error) {

@@ -109,3 +109,29 @@ export function mapIncomingNode(node: BinaryNode): IncomingPresence | null {
   const lastSeen = status === 'offline' ? lastSeenOf(node.attrs.last) : null;
   return { chatId, presences: [{ participant: participant ?? chatId, lastKnownPresence: status, lastSeen }] };
 }
+
+/** `<lid>@lid` → the phone-number JID WhatsApp told us for it, or null when unknown. */
+export type LidLookup = (lidJid: string) => Promise<string | null>;
+
+/**
+ * WhatsApp increasingly sends presence from a contact's LID even when we subscribed by phone
+ * number, and then a client asking `GET /presence/<phone>@c.us` would see nothing ("presence never
+ * arrives" with LIDs). So a LID we know the phone number of is reported as `<phone>@c.us`, unless
+ * the client subscribed to that LID itself (`keepLid`): then it gets the form it asked for.
+ */
+export async function preferPhoneNumbers(incoming: IncomingPresence, lookup: LidLookup, keepLid: (chatId: string) => boolean): Promise<IncomingPresence> {
+  const translate = async (id: string): Promise<string> => {
+    if (!id.endsWith('@lid') || keepLid(id)) return id;
+    let pn: string | null = null;
+    try {
+      pn = await lookup(id);
+    } catch {
+      // The mapping store failing must not lose the presence itself: report it under the LID.
+      return id;
+    }
+    return toChatId(pn ?? undefined) ?? id;
+  };
+  const chatId = await translate(incoming.chatId);
+  const presences = await Promise.all(incoming.presences.map(async (p) => ({ ...p, participant: await translate(p.participant) })));
+  return { chatId, presences };
+}

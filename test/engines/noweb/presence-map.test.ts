@@ -5,6 +5,7 @@ import {
   CHAT_PRESENCE_OUT,
   GLOBAL_PRESENCE_OUT,
   mapIncomingNode,
+  preferPhoneNumbers,
   toChatId,
   toWhatsAppJid,
 } from '../../../src/engines/noweb/presence-map.js';
@@ -95,5 +96,32 @@ describe('JIDs', () => {
       caught = error;
     }
     expect(isAppError(caught) && caught.code).toBe('INVALID_CHAT_ID');
+  });
+});
+
+describe('preferPhoneNumbers', () => {
+  const lid = '123456789012345@lid';
+  const incoming = { chatId: lid, presences: [{ participant: lid, lastKnownPresence: 'online' as const, lastSeen: null }] };
+  const known = (id: string): Promise<string | null> => Promise.resolve(id === lid ? '491701234567:0@s.whatsapp.net' : null);
+
+  it('reports a LID with a known phone number as @c.us', async () => {
+    expect(await preferPhoneNumbers(incoming, known, () => false)).toEqual({
+      chatId: '491701234567@c.us',
+      presences: [{ participant: '491701234567@c.us', lastKnownPresence: 'online', lastSeen: null }],
+    });
+  });
+  it('keeps the LID the client subscribed to by LID', async () => {
+    expect(await preferPhoneNumbers(incoming, known, (id) => id === lid)).toEqual(incoming);
+  });
+  it('keeps an unknown LID, and a LID whose lookup fails', async () => {
+    expect(await preferPhoneNumbers(incoming, () => Promise.resolve(null), () => false)).toEqual(incoming);
+    expect(await preferPhoneNumbers(incoming, () => Promise.reject(new Error('db down')), () => false)).toEqual(incoming);
+  });
+  it('translates a group participant and leaves the group id alone', async () => {
+    const group = { chatId: '120363041234567890@g.us', presences: [{ participant: lid, lastKnownPresence: 'typing' as const, lastSeen: null }] };
+    expect(await preferPhoneNumbers(group, known, () => false)).toEqual({
+      chatId: '120363041234567890@g.us',
+      presences: [{ participant: '491701234567@c.us', lastKnownPresence: 'typing', lastSeen: null }],
+    });
   });
 });

@@ -143,6 +143,18 @@ describe('NOWEB engine against the sandbox', () => {
     await sut.waitFor(presenceEvent(hidden, { participant: hidden, lastKnownPresence: 'offline', lastSeen: null }), { from });
   });
 
+  it('keeps the LID form for a contact subscribed by LID', async () => {
+    const account = (await sandbox.network.accounts()).find((a) => a.phone === HIDDEN);
+    const lid = account?.lid ?? '';
+    expect(lid).toMatch(/@lid$/);
+    const from = sut.events.length;
+    await sut.engine.subscribe(lid);
+    await sut.waitFor(presenceEvent(lid, { participant: lid, lastKnownPresence: 'offline' }), { from });
+    const next = sut.events.length;
+    await sandbox.network.setContactPresence(HIDDEN, { presence: 'typing', chatId: me });
+    await sut.waitFor(presenceEvent(lid, { participant: lid, lastKnownPresence: 'typing' }), { from: next });
+  });
+
   it('keeps one entry per participant in a group', async () => {
     const { id: group } = await sandbox.network.createGroup({ subject: 'Team', participants: [phone, CONTACT, MEMBER] });
     await sut.engine.subscribe(group);
