@@ -1,4 +1,4 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { buildApp } from '../../src/app.js';
@@ -7,6 +7,7 @@ import { API_KEY_SETTING } from '../../src/http/api-key.js';
 import { FakeEngineFactory } from '../support/fake-engine.js';
 import { tempStorage } from '../support/harness.js';
 import { API_KEY, httpHarness } from '../support/http.js';
+import type { HttpHarness } from '../support/http.js';
 import { RecordingPublisher } from '../support/recording-publisher.js';
 
 const protectedRoutes = [
@@ -31,8 +32,17 @@ const protectedRoutes = [
 ] as const;
 
 describe('API key', () => {
+  let shared: HttpHarness;
+  const cleanups: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    shared = await httpHarness({}, {}, (fn) => cleanups.push(fn));
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
   it.each(protectedRoutes)('%s %s without the key → 401, with a wrong key → 401', async (method, url) => {
-    const h = await httpHarness();
+    const h = shared;
     const missing = await h.server.inject({ method, url });
     expect(missing.statusCode).toBe(401);
     expect(missing.json()).toEqual({ statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized', message: 'missing API key: send it in the X-Api-Key header' });
@@ -42,7 +52,7 @@ describe('API key', () => {
   });
 
   it('health and the docs are open; the key is also accepted as a query parameter', async () => {
-    const h = await httpHarness();
+    const h = shared;
     expect((await h.server.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     expect((await h.server.inject({ method: 'GET', url: '/openapi.json' })).statusCode).toBe(200);
     expect((await h.server.inject({ method: 'GET', url: '/' })).statusCode).toBe(200);

@@ -1,10 +1,22 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../support/harness.js';
 import { ME, httpHarness } from '../support/http.js';
+import type { HttpHarness } from '../support/http.js';
 
 describe('session routes', () => {
+  // One app for the table-driven error cases, which change nothing; each other test gets its own.
+  let shared: HttpHarness;
+  const cleanups: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    shared = await httpHarness({}, {}, (fn) => cleanups.push(fn));
+    await shared.request('POST', '/api/sessions', { name: 'existing', start: false });
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
   it('creates, lists, gets, updates, stops, starts, restarts and deletes a session', async () => {
     const h = await httpHarness();
     const webhooks = [{ url: 'https://example.com/hook', events: ['presence.update'], hmac: { key: 'k' } }];
@@ -91,8 +103,7 @@ describe('session routes', () => {
     ['PUT', '/api/sessions/existing', {}, /^config is required$/],
     ['PUT', '/api/sessions/existing', { config: { webhooks: [{ url: 'javascript:alert(1)', events: ['*'] }] } }, /must use http or https/],
   ] as const)('%s %s %j → 400 naming the field', async (method, url, body, message) => {
-    const h = await httpHarness();
-    await h.request('POST', '/api/sessions', { name: 'existing', start: false });
+    const h = shared;
     const response = await h.request(method, url, body);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
@@ -117,7 +128,7 @@ describe('session routes', () => {
     ['POST', '/api/sessions/nope/logout'],
     ['GET', '/api/sessions/nope/me'],
   ] as const)('%s %s → 404 SESSION_NOT_FOUND', async (method, url) => {
-    const h = await httpHarness();
+    const h = shared;
     const response = await h.request(method, url, method === 'PUT' ? { config: {} } : undefined);
     expect(response.statusCode).toBe(404);
     expect(response.json()).toMatchObject({ statusCode: 404, code: 'SESSION_NOT_FOUND', error: 'Not Found', session: 'nope' });
