@@ -1,5 +1,5 @@
 import type { BinaryNode } from 'baileys';
-import { binaryNodeToString } from 'baileys';
+import { binaryNodeToString, encodeBinaryNode } from 'baileys';
 import { groupJid, lidJid, parseJid, pnJid } from './jid.js';
 import { deliverable, resolveUser } from './presence.js';
 import type { Account, NetworkView } from './state.js';
@@ -56,6 +56,14 @@ export function createChatStates(view: NetworkView, ttlMs: number): ChatStates {
       if (!account) return false;
       if (account.phone !== sender.phone) receivers.push({ account, attrs: { from: pnJid(sender.phone) } });
     }
+    // Receivers mostly get identical bytes: encode each distinct stanza once per fan-out.
+    const encoded = new Map<string, Uint8Array>();
+    const encode = (attrs: Record<string, string>): Uint8Array => {
+      const key = `${attrs.from ?? ''}|${attrs.participant ?? ''}`;
+      let bytes = encoded.get(key);
+      if (!bytes) encoded.set(key, (bytes = encodeBinaryNode({ tag: 'chatstate', attrs, content: [stateChild(state)] })));
+      return bytes;
+    };
     for (const { account, attrs } of receivers) {
       for (const peer of view.peersOf(account.phone)) {
         if (!deliverable(peer)) continue;
@@ -66,7 +74,7 @@ export function createChatStates(view: NetworkView, ttlMs: number): ChatStates {
           if (parsed.kind === 'group') peerAttrs.participant = lidJid(sender.lid);
           else peerAttrs.from = lidJid(sender.lid);
         }
-        peer.send({ tag: 'chatstate', attrs: peerAttrs, content: [stateChild(state)] });
+        peer.sendEncoded(encode(peerAttrs));
       }
       if (account.kind === 'contact') {
         const node: BinaryNode = { tag: 'chatstate', attrs, content: [stateChild(state)] };

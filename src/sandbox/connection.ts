@@ -80,10 +80,14 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
     ws.send(encodeFrame(payload));
   }
 
-  function send(node: BinaryNode): void {
+  function sendEncoded(encoded: Uint8Array): void {
     if (stage === 'closed' || transport === null) return;
+    sendRaw(transport.encrypt(encoded));
+  }
+
+  function send(node: BinaryNode): void {
     if (logger.isLevelEnabled('trace')) logger.trace({ xml: binaryNodeToString(node) }, 'send');
-    sendRaw(transport.encrypt(encodeBinaryNode(node)));
+    sendEncoded(encodeBinaryNode(node));
   }
 
   function cleanup(): void {
@@ -134,6 +138,7 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
       subscriptions: new Map(),
       connectedAt: host.view.now(),
       send,
+      sendEncoded,
       drop(reason) {
         logger.info({ reason }, 'dropping connection');
         cleanup();

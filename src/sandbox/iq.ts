@@ -75,7 +75,10 @@ const usync: IqHandler = ({ view, node }) => {
   const wantsContact = getBinaryNodeChild(query, 'contact') !== undefined;
   const users = getBinaryNodeChildren(getBinaryNodeChild(request, 'list'), 'user').map((user) => {
     const contactNode = getBinaryNodeChild(user, 'contact');
-    const phone = typeof contactNode?.content === 'string' ? contactNode.content.replace(/^\+/, '') : undefined;
+    // The phone travels as node content: a string when encoded, bytes once decoded.
+    const raw = contactNode?.content;
+    const text = typeof raw === 'string' ? raw : raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : undefined;
+    const phone = text?.replace(/^\+/, '');
     const jid = user.attrs.jid ?? (phone === undefined ? undefined : pnJid(phone));
     const account = jid === undefined ? undefined : resolveUser(view, jid);
     const content: BinaryNode[] = [];

@@ -1,5 +1,5 @@
 import type { BinaryNode } from 'baileys';
-import { binaryNodeToString } from 'baileys';
+import { binaryNodeToString, encodeBinaryNode } from 'baileys';
 import { lidJid, parseJid, pnJid } from './jid.js';
 import type { Account, NetworkView, Peer } from './state.js';
 
@@ -35,10 +35,13 @@ export function deliverable(peer: Peer): boolean {
 
 /** Sends the target's current presence to every available connection subscribed to it, and logs it for contacts. */
 function broadcast(view: NetworkView, target: Account): void {
+  const encoded = new Map<string, Uint8Array>(); // one encoding per JID form, not per subscriber
   for (const peer of view.allPeers()) {
     const form = peer.subscriptions.get(target.phone);
     if (form === undefined || !deliverable(peer)) continue;
-    peer.send(presenceNode(target, form));
+    let bytes = encoded.get(form);
+    if (!bytes) encoded.set(form, (bytes = encodeBinaryNode(presenceNode(target, form))));
+    peer.sendEncoded(bytes);
   }
   // Rule (sandbox) — simulated contacts watch every real account: they record each presence change
   // of a user account, whatever their own state, so tests can see what a session put on the wire.

@@ -78,6 +78,8 @@ export interface Peer {
   readonly subscriptions: Map<string, string>;
   readonly connectedAt: number;
   send(node: BinaryNode): void;
+  /** Sends a node already encoded with `encodeBinaryNode` (fan-outs encode once for all receivers). */
+  sendEncoded(encoded: Uint8Array): void;
   /** Ends the connection abruptly, as a network fault would (no close frame). */
   drop(reason: string): void;
 }

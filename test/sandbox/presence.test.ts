@@ -148,3 +148,35 @@ describe('groups', () => {
     expect(aliceSees.seen.some((s) => s.chat === group && s.participant === alice.jid)).toBe(false);
   });
 });
+
+describe('queries an engine relies on', () => {
+  it('answers group metadata, onWhatsApp and privacy, and echoes the LID form a subscriber used', async () => {
+    const { id: group } = await sandbox.network.createGroup({ subject: 'Pair', participants: [`${alice.phone}@c.us`, `${bob.phone}@c.us`] });
+    const metadata = await alice.sock.groupMetadata(group);
+    expect(metadata).toMatchObject({ id: group, subject: 'Pair' });
+    expect(metadata.participants.map((p) => p.id).sort()).toEqual([alice.jid, bob.jid].sort());
+    expect(Object.keys(await bob.sock.groupFetchAllParticipating())).toContain(group);
+
+    expect(await alice.sock.onWhatsApp(bob.phone, '4999999999')).toEqual([{ jid: bob.jid, exists: true }]);
+
+    const aliceLid = (await sandbox.network.accounts()).find((a) => a.phone === alice.phone)?.lid ?? '';
+    const current = bobSees.next(from(aliceLid, 'available'));
+    await bob.sock.presenceSubscribe(aliceLid);
+    await current;
+
+    await alice.sock.updateLastSeenPrivacy('none');
+    expect((await alice.sock.fetchPrivacySettings(true)).last).toBe('none');
+    const hidden = bobSees.next(from(aliceLid, 'unavailable'));
+    const raw = new Promise<BinaryNode>((resolve) => {
+      bob.sock.ws.on('CB:presence', (node: BinaryNode) => {
+        if (node.attrs.from === aliceLid && node.attrs.type === 'unavailable') resolve(node);
+      });
+    });
+    await alice.sock.sendPresenceUpdate('unavailable');
+    await hidden;
+    expect((await raw).attrs.last).toBe('deny');
+    await alice.sock.updateLastSeenPrivacy('all');
+    await alice.sock.sendPresenceUpdate('available');
+    await settled(alice, true);
+  });
+});
