@@ -1,7 +1,8 @@
 /**
  * Storage throughput on both backends, same run: auth key writes/s (one key per transaction and
  * batches of 100, as Baileys writes pre-keys), one auth read of 300 ids, and presence puts/s
- * (sequential, and 8 at a time as several sessions do). Reads are measured on an analysed table
+ * (sequential, and 8 at a time as several sessions do), and the lease work of a 300-session
+ * failover (one acquire taking them all, one heartbeat renewing them). Reads are measured on an analysed table
  * (steady state); right after a bulk load, before autovacuum analyses it, PostgreSQL filters
  * instead of probing the primary key and a 300-id read is several times slower.
  *
@@ -64,6 +65,22 @@ async function measure(storage: Storage, beforeReads: () => Promise<void> = () =
     storage.presence.put(`bench-${i % 8}`, `${i % 500}@c.us`, [{ participant: `${i % 500}@c.us`, lastKnownPresence: i % 2 === 0 ? 'online' : 'offline', lastSeen: i }]);
   results.push(await rate('presence put, sequential', 'puts/s', 1, put));
   results.push(await rate('presence put, 8 at a time', 'puts/s', 8, concurrently(8, put)));
+
+  // Failover-sized lease work: 300 sessions, one server takes them all, then heartbeats.
+  for (let i = 0; i < 300; i++) {
+    const name = `lease-${String(i).padStart(3, '0')}`;
+    await storage.sessions.create({ name, engine: 'NOWEB', config: {}, running: true, me: null, presence: null, createdAt: 0, updatedAt: 0 });
+  }
+  const started = performance.now();
+  const taken = await storage.leases.acquire('bench-server', { capacity: 300, ttlMs: 60_000 });
+  if (taken.length !== 300) throw new Error(`bench: took ${taken.length} leases, expected 300`);
+  results.push({ name: 'lease acquire of 300 sessions (one call)', perSecond: 1000 / (performance.now() - started), unit: 'calls/s' });
+  results.push(
+    await rate('lease renew, 300 held (one heartbeat)', 'calls/s', 1, async () => {
+      const renewed = await storage.leases.renew('bench-server', 60_000);
+      if (renewed.length !== 300) throw new Error(`bench: renewed ${renewed.length} leases, expected 300`);
+    }),
+  );
   return results;
 }
 

@@ -169,14 +169,19 @@ describe('postgres leases with a frozen writer', () => {
     });
   });
 
-  it('ends transactions left idle by a frozen process, so their locks go', async () => {
+  it('ends transactions left idle by a frozen process, and relaxes commits only where asked', async () => {
     schema = freshSchema();
-    const pool = createPool({ url: TEST_DATABASE_URL, schema, max: 1 });
+    const durable = createPool({ url: TEST_DATABASE_URL, schema, max: 1 });
+    const relaxed = createPool({ url: TEST_DATABASE_URL, schema, max: 1, synchronousCommit: false });
     try {
-      const { rows } = await pool.query<{ idle_in_transaction_session_timeout: string }>('SHOW idle_in_transaction_session_timeout');
-      expect(rows[0]?.idle_in_transaction_session_timeout).toBe('5s');
+      const setting = async (pool: typeof durable, name: string): Promise<string | undefined> =>
+        (await pool.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name];
+      expect(await setting(durable, 'idle_in_transaction_session_timeout')).toBe('5s');
+      expect(await setting(relaxed, 'idle_in_transaction_session_timeout')).toBe('5s');
+      expect(await setting(durable, 'synchronous_commit')).toBe('on');
+      expect(await setting(relaxed, 'synchronous_commit')).toBe('off');
     } finally {
-      await pool.end();
+      await Promise.all([durable.end(), relaxed.end()]);
     }
   });
 });

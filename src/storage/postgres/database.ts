@@ -22,6 +22,12 @@ export interface PoolOptions {
   readonly schema: string;
   readonly max?: number;
   readonly logger?: Logger;
+  /**
+   * false: a COMMIT returns without waiting for the WAL to reach disk. Only for data that a
+   * database crash may lose without harm (last known presence: the next update replaces it);
+   * transactions stay atomic and the database consistent either way.
+   */
+  readonly synchronousCommit?: boolean;
 }
 
 /**
@@ -38,7 +44,11 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000;
 export function createPool(options: PoolOptions): PgPool {
   const pool = new pg.Pool({
     connectionString: options.url,
-    options: `-c search_path=${checkSchemaName(options.schema)} -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+    options: [
+      `-c search_path=${checkSchemaName(options.schema)}`,
+      `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+      ...(options.synchronousCommit === false ? ['-c synchronous_commit=off'] : []),
+    ].join(' '),
     max: options.max ?? 10,
   });
   // An idle connection that the server drops emits 'error' on the pool; unhandled, it would crash
@@ -49,21 +59,12 @@ export function createPool(options: PoolOptions): PgPool {
   return pool;
 }
 
-export interface TransactionOptions {
-  /**
-   * false: COMMIT returns without waiting for the WAL to reach disk. Only for data that may be lost
-   * on a database crash without harm (last known presence: the next update replaces it); the
-   * transaction stays atomic, and the database consistent, either way.
-   */
-  readonly synchronousCommit?: boolean;
-}
-
 /** Runs `work` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when not. */
-export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query(options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN');
+    await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;

@@ -36,17 +36,25 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     await pool.end();
     throw new Error(`cannot open PostgreSQL storage in schema "${schema}"`, { cause: error });
   }
+  // Presence puts only (see createPostgresPresenceStore): commits that do not wait for the disk.
+  const relaxedPool = createPool({
+    url: options.url,
+    schema,
+    max: 2,
+    synchronousCommit: false,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
   let closing: Promise<void> | null = null;
   return {
     backend: 'postgres',
     sessions: createPostgresSessionStore(pool),
     auth: createPostgresAuthStores(pool),
-    presence: createPostgresPresenceStore(pool),
+    presence: createPostgresPresenceStore(pool, relaxedPool),
     subscriptions: createPostgresSubscriptionStore(pool),
     settings: createPostgresSettingsStore(pool),
     leases: createPostgresLeaseStore(pool, options.clock ?? Date.now),
     outbox: createPostgresOutboxStore(pool),
     // pool.end() throws when called twice; every caller waits for the one close.
-    close: () => (closing ??= pool.end()),
+    close: () => (closing ??= Promise.all([pool.end(), relaxedPool.end()]).then(() => undefined)),
   };
 }

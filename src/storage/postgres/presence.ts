@@ -2,7 +2,6 @@ import type { ChatPresence, ParticipantPresence } from '../../presence/types.js'
 import type { PresenceStore, SubscriptionStore } from '../presence.js';
 import { decodePresenceStatus, toSafeNumber } from '../decode.js';
 import type { PgPool } from './database.js';
-import { inTransaction } from './database.js';
 
 interface PresenceRow {
   chat_id: string;
@@ -33,7 +32,13 @@ function groupByChat(rows: readonly PresenceRow[]): ChatPresence[] {
 
 const COLUMNS = 'chat_id, participant, last_known_presence, last_seen';
 
-export function createPostgresPresenceStore(pool: PgPool): PresenceStore {
+/**
+ * `putPool` runs `put`: presence is the busiest write (every typing event of every group) and the
+ * least precious, so open.ts gives it connections with synchronous_commit off. A commit then
+ * costs no disk flush; a database crash may lose the last fraction of a second of presences,
+ * which the next updates replace. Everything else goes through `pool`.
+ */
+export function createPostgresPresenceStore(pool: PgPool, putPool: PgPool = pool): PresenceStore {
   return {
     get: async (session, chatId) => {
       const { rows } = await pool.query<PresenceRow>(
@@ -54,27 +59,18 @@ export function createPostgresPresenceStore(pool: PgPool): PresenceStore {
       // One statement for the whole group. ON CONFLICT DO UPDATE may not touch a row twice in one
       // statement, so the last entry per participant wins first.
       const unique = [...new Map(presences.map((presence) => [presence.participant, presence])).values()];
-      // Presence is the busiest write (every typing event of every group) and the least precious:
-      // without waiting for the WAL flush, a commit costs no disk round trip; a database crash may
-      // lose the last fraction of a second of presences, which the next updates replace.
-      await inTransaction(
-        pool,
-        async (client) => {
-          await client.query(
-            `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen)
-             SELECT $1, $2, participant, status, seen FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t (participant, status, seen)
-             ON CONFLICT (session, chat_id, participant)
-             DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
-            [
-              session,
-              chatId,
-              unique.map((presence) => presence.participant),
-              unique.map((presence) => presence.lastKnownPresence),
-              unique.map((presence) => presence.lastSeen),
-            ],
-          );
-        },
-        { synchronousCommit: false },
+      await putPool.query(
+        `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen)
+         SELECT $1, $2, participant, status, seen FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t (participant, status, seen)
+         ON CONFLICT (session, chat_id, participant)
+         DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
+        [
+          session,
+          chatId,
+          unique.map((presence) => presence.participant),
+          unique.map((presence) => presence.lastKnownPresence),
+          unique.map((presence) => presence.lastSeen),
+        ],
       );
     },
     clear: async (session) => {
