@@ -14,7 +14,7 @@ export interface PostgresStorageOptions {
   readonly url: string;
   /** Holds every table; created when missing. `public` by default. */
   readonly schema?: string;
-  /** Most connections this process opens (10 by default). */
+  /** Connections of the main pool (10 by default); presence puts have 2 more of their own. */
   readonly poolSize?: number;
   readonly logger?: Logger;
   /** Lease expiry is judged by this clock; `Date.now` by default. */
