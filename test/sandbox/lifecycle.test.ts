@@ -49,8 +49,10 @@ describe('QR pairing through the admin API (auto-pairing off)', () => {
 
 describe('chat-state expiry', () => {
   it('turns an unrefreshed composing into paused after the TTL, and a refresh restarts the clock', async () => {
-    const a = await connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'A' }) });
-    const b = await connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'B' }) });
+    const [a, b] = await Promise.all([
+      connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'A' }) }),
+      connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'B' }) }),
+    ]);
     try {
       const bSees = recordPresence(b);
       await availableInSandbox(b);
@@ -74,8 +76,10 @@ describe('chat-state expiry', () => {
 
 describe('a client that drops', () => {
   it('goes unavailable for its subscribers at once, and reconnects with the same credentials', async () => {
-    const watcher = await connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'Watcher' }) });
-    const flaky = await connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'Flaky' }) });
+    const [watcher, flaky] = await Promise.all([
+      connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'Watcher' }) }),
+      connectClient(sandbox, { scan: (qr) => sandbox.network.scan({ qr, name: 'Flaky' }) }),
+    ]);
     try {
       const sees = recordPresence(watcher);
       await availableInSandbox(watcher);

@@ -16,8 +16,7 @@ const DAN = '4915550000002';
 
 beforeAll(async () => {
   sandbox = await startSandbox();
-  alice = await connectClient(sandbox, { name: 'Alice' });
-  bob = await connectClient(sandbox, { name: 'Bob' });
+  [alice, bob] = await Promise.all([connectClient(sandbox, { name: 'Alice' }), connectClient(sandbox, { name: 'Bob' })]);
   bobSees = recordPresence(bob);
   aliceSees = recordPresence(alice);
   await sandbox.network.createContact({ phone: CAROL, name: 'Carol' });

@@ -16,8 +16,7 @@ beforeAll(async () => {
   const { pino } = await import('pino');
   const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line) as { reason?: string }) });
   sandbox = await startSandbox({ maxFrameBytes: 64 * 1024, logger });
-  alice = await connectClient(sandbox, { name: 'Alice' });
-  bob = await connectClient(sandbox, { name: 'Bob' });
+  [alice, bob] = await Promise.all([connectClient(sandbox, { name: 'Alice' }), connectClient(sandbox, { name: 'Bob' })]);
 });
 afterAll(async () => {
   alice.close();

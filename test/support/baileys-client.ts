@@ -53,9 +53,9 @@ export interface ClientOptions {
   readonly markOnlineOnConnect?: boolean;
   /** Called with each QR the client shows. */
   readonly onQr?: (qr: string) => void;
-  /** Give up after this long (default 15 s). */
+  /** Give up after this long (default 25 s: pairing a fresh client costs ~1 s of CPU, more on a loaded machine). */
   readonly timeoutMs?: number;
-  /** Baileys' connect and query timeouts (default 10 s): raise them when many clients share a busy machine. */
+  /** Baileys' connect and query timeouts (default 20 s): raise them when many clients share a busy machine. */
   readonly baileysTimeoutMs?: number;
 }
 
@@ -79,8 +79,8 @@ function openSocket(sandbox: Pick<Sandbox, 'url'>, auth: AuthenticationState, op
     logger: silent,
     shouldSyncHistoryMessage: () => false,
     markOnlineOnConnect: options.markOnlineOnConnect ?? true,
-    connectTimeoutMs: options.baileysTimeoutMs ?? 10_000,
-    defaultQueryTimeoutMs: options.baileysTimeoutMs ?? 10_000,
+    connectTimeoutMs: options.baileysTimeoutMs ?? 20_000,
+    defaultQueryTimeoutMs: options.baileysTimeoutMs ?? 20_000,
     // Ping often enough to notice a dead link, and give a starved event loop room before "connection lost".
     keepAliveIntervalMs: Math.max(30_000, options.baileysTimeoutMs ?? 0),
   });
@@ -95,7 +95,7 @@ function statusOf(update: Partial<ConnectionState>): number | undefined {
 export async function connectClient(sandbox: Pick<Sandbox, 'url' | 'network'>, options: ClientOptions = {}): Promise<SandboxClient> {
   trustSandboxRoot();
   const auth = options.auth ?? memoryAuthState();
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 25_000);
   for (let attempt = 0; attempt < 3; attempt++) {
     const sock = openSocket(sandbox, auth, options);
     const outcome = await new Promise<'open' | 'restart'>((resolve, reject) => {
