@@ -18,7 +18,7 @@ import { createSessionManager } from './sessions/manager.js';
 import type { SessionManager } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
 import type { Sleep } from './sessions/renewal.js';
-import type { Storage } from './storage/index.js';
+import type { LeaseFence, Storage } from './storage/index.js';
 
 /** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
 export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
@@ -33,6 +33,8 @@ export interface AppDeps {
   readonly routes?: readonly RouteRegistrar[];
   /** Tests inject a sleep that does not wait (renewal rate limit and backoff). */
   readonly sleep?: Sleep;
+  /** Several servers (src/cluster): the lease fence an engine must hold before it starts (see `SessionManagerDeps.claim`). */
+  readonly claim?: (session: string) => Promise<LeaseFence>;
 }
 
 export interface App {
@@ -62,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger,
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
     ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+    ...(deps.claim === undefined ? {} : { claim: deps.claim }),
   });
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 

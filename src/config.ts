@@ -33,6 +33,19 @@ export interface Config {
   readonly serverId: string;
   /** Engine commands per second when a session renews its presence and subscriptions after a reconnect. */
   readonly renewalRatePerSecond: number;
+  /** PostgreSQL schema holding the tables (`WA_PRESENCE_DATABASE_SCHEMA`, default `public`); ignored on SQLite. */
+  readonly databaseSchema: string;
+  /** Several servers (PostgreSQL only): most sessions this server runs (`WA_PRESENCE_MAX_SESSIONS`). */
+  readonly maxSessions: number;
+  /** Several servers: how long a session lease lasts without renewal (`WA_PRESENCE_LEASE_TTL_MS`). */
+  readonly leaseTtlMs: number;
+  /** Several servers: the base URL other servers reach this one at (`WA_PRESENCE_ADVERTISE_URL`); null = http://host:port. */
+  readonly advertiseUrl: string | null;
+  /**
+   * How long a webhook delivery claim is exclusive (`WA_PRESENCE_DELIVERY_LEASE_MS`): a server that
+   * dies mid-delivery holds it this long before another sends it. null: the delivery worker's default.
+   */
+  readonly deliveryLeaseMs: number | null;
 }
 
 /** How the process reaches WhatsApp: the real network, an embedded sandbox, or a sandbox by URL. */
@@ -109,6 +122,16 @@ function url(env: Env, name: string, protocols: readonly string[]): string | nul
   return raw;
 }
 
+function schemaName(env: Env, name: string): string {
+  const raw = str(env, name);
+  if (raw === null) return 'public';
+  // Spliced into DDL and search_path by the PostgreSQL backend: unquoted identifiers only.
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) {
+    throw new ConfigError(`${name} must be lower-case letters, digits and _ (at most 63), starting with a letter or _, got "${raw}"`);
+  }
+  return raw;
+}
+
 function sandboxMode(env: Env, argv: readonly string[]): SandboxMode {
   const autoPair = bool(env, 'WA_PRESENCE_SANDBOX_AUTOPAIR', true);
   if (argv.includes('--sandbox')) return { kind: 'embedded', autoPair };
@@ -172,6 +195,11 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     outboxMaxPending: int(env, 'WA_PRESENCE_OUTBOX_MAX_PENDING', 1_000_000, 1, 1_000_000_000),
     serverId: str(env, 'WA_PRESENCE_SERVER_ID') ?? `${hostname()}-${process.pid}`,
     renewalRatePerSecond: int(env, 'WA_PRESENCE_RENEWAL_RATE', 10, 1, 1000),
+    databaseSchema: schemaName(env, 'WA_PRESENCE_DATABASE_SCHEMA'),
+    maxSessions: int(env, 'WA_PRESENCE_MAX_SESSIONS', 1000, 0, 1_000_000),
+    leaseTtlMs: int(env, 'WA_PRESENCE_LEASE_TTL_MS', 10_000, 1000, 600_000),
+    advertiseUrl: url(env, 'WA_PRESENCE_ADVERTISE_URL', ['http:', 'https:']),
+    deliveryLeaseMs: str(env, 'WA_PRESENCE_DELIVERY_LEASE_MS') === null ? null : int(env, 'WA_PRESENCE_DELIVERY_LEASE_MS', 0, 1000, 3_600_000),
   };
   const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
   if (engine !== null && engine.toUpperCase() !== 'NOWEB') {

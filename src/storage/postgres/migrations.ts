@@ -76,4 +76,17 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     `,
   },
   POSTGRES_OUTBOX_MIGRATION,
+  {
+    version: 200,
+    name: 'servers (several servers: who is alive and where to forward requests, src/cluster)',
+    // One row per server id, refreshed by its heartbeat; a row past expires_at is a dead server.
+    sql: `
+      CREATE TABLE servers (
+        id text COLLATE "C" PRIMARY KEY,
+        url text NOT NULL,
+        started_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+    `,
+  },
 ];

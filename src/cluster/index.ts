@@ -1,0 +1,109 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { LeaseFence, Storage } from '../storage/index.js';
+import { createPool } from '../storage/postgres/database.js';
+import { createPostgresLeaseStore } from '../storage/postgres/leases.js';
+import type { SessionLocator } from '../http/forward.js';
+import { assertSessionName } from '../sessions/validate.js';
+import { createOwnership } from './ownership.js';
+import type { LocalSessions, Ownership } from './ownership.js';
+import { createServerRegistry } from './servers.js';
+import type { ServerRegistry } from './servers.js';
+
+export type { LocalSessions, Ownership } from './ownership.js';
+
+export interface ClusterOptions {
+  readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs' | 'databaseUrl' | 'databaseSchema'>;
+  readonly storage: Storage;
+  readonly logger: Logger;
+  /** The session manager's local part; called only once `start` ran (the manager is built after the cluster). */
+  readonly local: LocalSessions;
+  /** Tests shorten it; a third of the lease TTL by default. */
+  readonly heartbeatMs?: number;
+}
+
+/**
+ * Several servers on one PostgreSQL database: session ownership (leases, fencing, failover), the
+ * registry of live servers (where to forward a request), and their wiring. Built before the app
+ * (whose session manager takes `claim`), started after the server listens.
+ */
+export interface Cluster {
+  readonly ownership: Ownership;
+  readonly registry: ServerRegistry;
+  /** For the HTTP forwarding hook. */
+  readonly locator: SessionLocator;
+  /** Hand this to the session manager (`AppDeps.claim`). */
+  claim(session: string): Promise<LeaseFence>;
+  /** Announces this server at `url`, marks `startSessions` as wanted running, and starts the heartbeat. */
+  start(url: string, startSessions: readonly string[]): Promise<void>;
+  /** Ends the heartbeat: no session is taken or started from now on (first step of a shutdown). */
+  stopHeartbeat(): Promise<void>;
+  /** After the engines stopped: hands every lease back at once, withdraws the server, closes the connections. */
+  close(): Promise<void>;
+}
+
+export function createCluster(options: ClusterOptions): Cluster {
+  const { config, storage } = options;
+  if (config.databaseUrl === null) throw new Error('several servers need PostgreSQL: set WA_PRESENCE_DATABASE_URL');
+  const logger = options.logger.child({ area: 'cluster' });
+  const pool = createPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 3, logger });
+  const registry = createServerRegistry(pool);
+  // Its own connections: renewals must not queue behind the engines' key writes and the outbox
+  // on the storage pool. Same table, same semantics as `storage.leases`.
+  const leases = createPostgresLeaseStore(pool, Date.now);
+  let advertised: string | null = null;
+
+  const ownership = createOwnership({
+    serverId: config.serverId,
+    leases,
+    sessions: storage.sessions,
+    local: options.local,
+    capacity: config.maxSessions,
+    ttlMs: config.leaseTtlMs,
+    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    logger,
+    onHeartbeat: async () => {
+      if (advertised !== null) await registry.announce({ id: config.serverId, url: advertised }, config.leaseTtlMs);
+    },
+    // Servers that start together spread the sessions instead of the first one taking them all.
+    share: async () => {
+      const [count, live] = await Promise.all([registry.sessionCount(), registry.live()]);
+      return Math.ceil(count / Math.max(1, live.length));
+    },
+  });
+
+  return {
+    ownership,
+    registry,
+    locator: { self: config.serverId, ownerOf: (session) => registry.ownerOf(session) },
+    claim: (session) => ownership.claim(session),
+
+    async start(url, startSessions) {
+      advertised = url;
+      await registry.announce({ id: config.serverId, url }, config.leaseTtlMs);
+      const now = Date.now();
+      for (const name of startSessions) {
+        assertSessionName(name);
+        const stored = await storage.sessions.get(name);
+        if (stored === null) {
+          await storage.sessions.create({ name, engine: 'NOWEB', config: {}, running: true, me: null, presence: null, createdAt: now, updatedAt: now });
+        } else if (!stored.running) {
+          await storage.sessions.update({ ...stored, running: true, updatedAt: now });
+        }
+      }
+      logger.info({ server: config.serverId, url, capacity: config.maxSessions, leaseTtlMs: config.leaseTtlMs }, 'joined the cluster');
+      ownership.start();
+    },
+
+    stopHeartbeat: () => ownership.stop(),
+
+    async close() {
+      try {
+        await ownership.release();
+        await registry.withdraw(config.serverId);
+      } finally {
+        await pool.end();
+      }
+    },
+  };
+}

@@ -1,0 +1,277 @@
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { Lease, LeaseFence, LeaseStore } from '../storage/leases.js';
+import type { SessionStore } from '../storage/sessions.js';
+
+/** What the ownership loop needs of the session manager: start, let go, and ask. */
+export interface LocalSessions {
+  /** Starts a session's engine here (the manager calls `claim` first, which returns the held fence). */
+  start(session: string): Promise<unknown>;
+  /** Stops the session's engine here without changing whether it should run (the lease is gone). */
+  detach(session: string): Promise<void>;
+  hasEngine(session: string): boolean;
+}
+
+export interface OwnershipOptions {
+  /** This server's id (`config.serverId`), the lease owner. Unique among live servers. */
+  readonly serverId: string;
+  readonly leases: LeaseStore;
+  readonly sessions: Pick<SessionStore, 'list'>;
+  readonly local: LocalSessions;
+  /** Most sessions this server holds (`WA_PRESENCE_MAX_SESSIONS`). */
+  readonly capacity: number;
+  /** Lease length; a server that cannot renew within it loses its sessions to others. */
+  readonly ttlMs: number;
+  /** Time between heartbeats; a third of the TTL by default, so two can fail before a lease expires. */
+  readonly heartbeatMs?: number;
+  readonly logger: Logger;
+  /** The same clock the lease store judges expiry by (milliseconds since the epoch). */
+  readonly clock?: () => number;
+  /**
+   * How many sessions this server should hold at most right now, below the capacity (its fair
+   * share of the sessions among the live servers), so that servers starting together spread the
+   * sessions instead of the first one taking them all. Consulted by heartbeats, not by `claim`.
+   */
+  readonly share?: () => Promise<number>;
+  /** Runs in every heartbeat right after the renewal (the server registry's refresh); a failure is logged, not fatal. */
+  readonly onHeartbeat?: () => Promise<void>;
+}
+
+export interface TickReport {
+  /** Sessions whose lease this server held but did not get back: their engines were stopped. */
+  readonly lost: readonly string[];
+  /** Sessions taken in this heartbeat. */
+  readonly acquired: readonly string[];
+  /** Held sessions the user wants running whose engines were started (in the background). */
+  readonly started: readonly string[];
+}
+
+/**
+ * Session ownership for one server among several on one PostgreSQL database. A heartbeat
+ * (`tick`) renews this server's leases, stops at once the engines of sessions whose lease it did
+ * not get back, takes free or expired sessions that the user wants running, up to the
+ * capacity (and the fair share), and starts them. Everything a started engine writes to the credential
+ * store carries the fence (owner, epoch) returned by `claim`, so a server paused past its lease
+ * cannot overwrite the keys of the server that took the session over.
+ */
+export interface Ownership {
+  /**
+   * The fence under which this server may run `session`: the held lease, or a free one taken now
+   * (within the capacity). Throws SESSION_OWNED_ELSEWHERE when another server holds it or this
+   * one is full. The session manager calls it before starting an engine.
+   */
+  claim(session: string): Promise<LeaseFence>;
+  /** One heartbeat. Heartbeats never overlap; call it directly in tests, or `start` the loop. */
+  tick(): Promise<TickReport>;
+  /** Runs `tick` now and then every heartbeat until `stop`. */
+  start(): void;
+  /** Ends the loop and waits for a heartbeat in progress. Leases are kept until `release`. */
+  stop(): Promise<void>;
+  /** Hands every lease back at once (SIGTERM, after the engines stopped): others take over without waiting for expiry. */
+  release(): Promise<string[]>;
+  /** Leases this server believes it holds, by session name. */
+  held(): Lease[];
+  /** Resolves when the engine starts fired by heartbeats so far have ended (tests). */
+  idle(): Promise<void>;
+}
+
+export function createOwnership(options: OwnershipOptions): Ownership {
+  const { serverId, leases, local, capacity, ttlMs } = options;
+  const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(ttlMs / 3));
+  if (heartbeatMs >= ttlMs) throw new RangeError(`lease heartbeat (${heartbeatMs} ms) must be shorter than the lease TTL (${ttlMs} ms)`);
+  const clock = options.clock ?? Date.now;
+  const logger = options.logger.child({ area: 'cluster', server: serverId });
+  const held = new Map<string, Lease>();
+  /** The epoch at which a heartbeat last started each session: it starts a session once per acquisition. */
+  const startedAt = new Map<string, number>();
+  const starts = new Set<Promise<void>>();
+  /** When the last successful renewal began: every lease held is valid until this + ttlMs. */
+  let confirmedAt = clock();
+  let current: Promise<TickReport> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let running = false;
+
+  async function detachAll(sessions: readonly string[], why: string): Promise<void> {
+    if (sessions.length === 0) return;
+    // Should a renewal return one of them after all, it is started again under its lease.
+    for (const session of sessions) startedAt.delete(session);
+    logger.warn({ sessions, why }, 'stopping sessions whose lease this server lost');
+    await Promise.all(
+      sessions.map(async (session) => {
+        try {
+          await local.detach(session);
+        } catch (error) {
+          logger.error({ err: error, session }, 'could not stop a session whose lease was lost');
+        }
+      }),
+    );
+  }
+
+  function startInBackground(session: string): void {
+    const task = (async () => {
+      try {
+        await local.start(session);
+      } catch (error) {
+        logger.error({ err: error, session }, 'could not start a session this server holds');
+      }
+    })();
+    starts.add(task);
+    void task.finally(() => starts.delete(task));
+  }
+
+  async function heartbeat(): Promise<TickReport> {
+    // Leases held past their expiry may be someone else's already: stop before even asking (a
+    // server that was paused resumes here with every timer overdue).
+    const begun = clock();
+    if (held.size > 0 && begun >= confirmedAt + ttlMs) {
+      const expired = [...held.keys()];
+      held.clear();
+      await detachAll(expired, 'leases expired before they could be renewed');
+    }
+    const before = new Map(held);
+    let renewed: Lease[];
+    try {
+      renewed = await leases.renew(serverId, ttlMs);
+    } catch (error) {
+      logger.error({ err: error }, 'could not renew the session leases');
+      // Unsure whether the leases live on: give them up a heartbeat before they can expire.
+      if (clock() >= confirmedAt + ttlMs - heartbeatMs) {
+        const doubtful = [...held.keys()];
+        held.clear();
+        await detachAll(doubtful, 'leases could not be renewed in time');
+        return { lost: doubtful, acquired: [], started: [] };
+      }
+      return { lost: [], acquired: [], started: [] };
+    }
+    confirmedAt = begun;
+    const back = new Map(renewed.map((lease) => [lease.session, lease]));
+    const lost: string[] = [];
+    for (const [session, lease] of before) {
+      // A claim that ran meanwhile replaced the entry: it is newer than this renewal.
+      if (held.get(session) !== lease) continue;
+      const again = back.get(session);
+      if (again === undefined || again.epoch !== lease.epoch) {
+        held.delete(session);
+        lost.push(session);
+      }
+    }
+    for (const lease of renewed) {
+      const known = held.get(lease.session);
+      if (known === undefined || known.epoch === lease.epoch) held.set(lease.session, lease);
+    }
+    await detachAll(lost, 'lease not renewed (expired or taken)');
+    // After the renewal, which is what keeps the sessions here: a slow hook must not delay it.
+    if (options.onHeartbeat !== undefined) {
+      try {
+        await options.onHeartbeat();
+      } catch (error) {
+        logger.error({ err: error }, 'heartbeat hook failed');
+      }
+    }
+
+    // Only sessions the user wants running are taken: a stopped one has no owner, and whichever
+    // server is asked to start it claims it then. One changed less than a TTL ago is left to the
+    // server that is starting it right now (its claim follows the stored change within moments).
+    const stored = await options.sessions.list();
+    const settledBefore = clock() - ttlMs;
+    const wanted = stored
+      .filter((session) => session.running && !held.has(session.name) && session.updatedAt <= settledBefore)
+      .map((session) => session.name);
+    let taken: Lease[] = [];
+    if (wanted.length > 0) {
+      const limit = options.share === undefined ? capacity : Math.min(capacity, await options.share());
+      taken = await leases.acquire(serverId, { capacity: limit, ttlMs, sessions: wanted });
+    }
+    for (const lease of taken) held.set(lease.session, lease);
+    if (taken.length > 0) logger.info({ sessions: taken.map((lease) => lease.session) }, 'sessions taken');
+
+    const started: string[] = [];
+    for (const session of stored) {
+      const lease = held.get(session.name);
+      if (lease === undefined || !session.running) continue;
+      if (startedAt.get(session.name) === lease.epoch || local.hasEngine(session.name)) continue;
+      startedAt.set(session.name, lease.epoch);
+      started.push(session.name);
+      startInBackground(session.name);
+    }
+    for (const session of startedAt.keys()) if (!held.has(session)) startedAt.delete(session);
+    return { lost, acquired: taken.map((lease) => lease.session), started };
+  }
+
+  const ownership: Ownership = {
+    async claim(session) {
+      const known = held.get(session);
+      if (known !== undefined) return { owner: known.owner, epoch: known.epoch };
+      const [taken] = await leases.acquire(serverId, { capacity, ttlMs, sessions: [session] });
+      if (taken !== undefined) {
+        held.set(session, taken);
+        // The caller is starting it: the next heartbeat must not start it a second time.
+        startedAt.set(session, taken.epoch);
+        logger.info({ session, epoch: taken.epoch }, 'session taken on request');
+        return { owner: taken.owner, epoch: taken.epoch };
+      }
+      const lease = await leases.get(session);
+      if (lease !== null && lease.owner !== serverId) {
+        throw new AppError('SESSION_OWNED_ELSEWHERE', `session "${session}" runs on server "${lease.owner}"; send the request there or retry`, {
+          session,
+          server: lease.owner,
+        });
+      }
+      throw new AppError(
+        'SESSION_OWNED_ELSEWHERE',
+        `server "${serverId}" already runs its ${capacity} sessions (WA_PRESENCE_MAX_SESSIONS); a server with room takes session "${session}" over at its next heartbeat`,
+        { session, server: null },
+      );
+    },
+
+    tick() {
+      const run = (current ?? Promise.resolve()).catch(() => undefined).then(heartbeat);
+      current = run;
+      void run.finally(() => {
+        if (current === run) current = null;
+      }).catch(() => undefined);
+      return run;
+    },
+
+    start() {
+      if (running) return;
+      running = true;
+      // Fixed rate, not fixed delay: a slow heartbeat (a loaded database) must not stretch the
+      // time between renewals towards the TTL.
+      const loop = (): void => {
+        const begun = clock();
+        void ownership.tick().then(
+          () => undefined,
+          (error: unknown) => logger.error({ err: error }, 'session heartbeat failed'),
+        ).finally(() => {
+          if (running) timer = setTimeout(loop, Math.max(0, begun + heartbeatMs - clock()));
+        });
+      };
+      loop();
+    },
+
+    async stop() {
+      running = false;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      await current?.catch(() => undefined);
+    },
+
+    async release() {
+      const released = await leases.release(serverId);
+      held.clear();
+      startedAt.clear();
+      if (released.length > 0) logger.info({ sessions: released }, 'leases released');
+      return released;
+    },
+
+    held() {
+      return [...held.values()].sort((a, b) => (a.session < b.session ? -1 : a.session > b.session ? 1 : 0));
+    },
+
+    async idle() {
+      while (starts.size > 0) await Promise.allSettled([...starts]);
+    },
+  };
+  return ownership;
+}

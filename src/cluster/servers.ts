@@ -1,0 +1,67 @@
+import type { PgPool } from '../storage/postgres/database.js';
+
+/** A live server: its id (the lease owner name) and the base URL other servers reach it at. */
+export interface ServerInfo {
+  readonly id: string;
+  readonly url: string;
+  readonly startedAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * The `servers` table (PostgreSQL migration 200): every server announces itself and refreshes its
+ * row with each heartbeat; a row past `expiresAt` is a dead server. Used to forward a request to
+ * the server that runs its session and to spread sessions evenly over the live servers.
+ */
+export interface ServerRegistry {
+  /** Inserts or refreshes this server's row until now + ttlMs. */
+  announce(server: { readonly id: string; readonly url: string }, ttlMs: number): Promise<void>;
+  /** Removes this server's row (clean shutdown). */
+  withdraw(id: string): Promise<void>;
+  /** Live servers, by id. */
+  live(): Promise<ServerInfo[]>;
+  /** The base URL of the live server that holds `session`'s live lease, with its id; null when none. */
+  ownerOf(session: string): Promise<{ readonly id: string; readonly url: string } | null>;
+  /** Sessions stored, for the fair share of each live server. */
+  sessionCount(): Promise<number>;
+}
+
+interface ServerRow {
+  id: string;
+  url: string;
+  started_at: string;
+  expires_at: string;
+}
+
+export function createServerRegistry(pool: PgPool, clock: () => number = Date.now): ServerRegistry {
+  return {
+    async announce(server, ttlMs) {
+      const now = clock();
+      await pool.query(
+        `INSERT INTO servers (id, url, started_at, expires_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, expires_at = EXCLUDED.expires_at`,
+        [server.id, server.url, now, now + ttlMs],
+      );
+    },
+    async withdraw(id) {
+      await pool.query('DELETE FROM servers WHERE id = $1', [id]);
+    },
+    async live() {
+      const { rows } = await pool.query<ServerRow>('SELECT id, url, started_at, expires_at FROM servers WHERE expires_at > $1 ORDER BY id', [clock()]);
+      return rows.map((row) => ({ id: row.id, url: row.url, startedAt: Number(row.started_at), expiresAt: Number(row.expires_at) }));
+    },
+    async ownerOf(session) {
+      const now = clock();
+      const { rows } = await pool.query<{ id: string; url: string }>(
+        `SELECT s.id, s.url FROM leases l JOIN servers s ON s.id = l.owner
+         WHERE l.session = $1 AND l.expires_at > $2 AND s.expires_at > $2`,
+        [session, now],
+      );
+      return rows[0] ?? null;
+    },
+    async sessionCount() {
+      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM sessions');
+      return Number(rows[0]?.n ?? 0);
+    },
+  };
+}
