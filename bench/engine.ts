@@ -95,6 +95,25 @@ function gc(): void {
   collect?.();
 }
 
+/** BENCH_LOG_LEVEL=info shows the engines' connection logs (close reasons, reconnects) on stderr. */
+const benchLogger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }, process.stderr);
+
+/**
+ * Retries a command while a session reconnects (a loaded machine drops connections; the engine
+ * reconnects by itself, the caller just tries again), as a client of the API would.
+ */
+async function retrying(command: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await command();
+      return;
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 const contactPhone = (c: number): string => String(4915550500000 + c);
 
 /** A client of either kind, as the measuring loop sees it. */
@@ -132,7 +151,7 @@ function recorder(changes: Changes = new Map()): Recorder {
 async function startEngines(sandbox: Sandbox, n: number, options: Options, rec: Recorder, stores: FakeAuthStore[]): Promise<Client[]> {
   const factory = createNowebEngineFactory({
     network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
-    logger: pino({ level: 'silent' }),
+    logger: benchLogger,
   });
   return inBatches(n, options.concurrency, async (i) => {
     const auth = stores[i] ?? new FakeAuthStore();
@@ -152,13 +171,13 @@ async function startEngines(sandbox: Sandbox, n: number, options: Options, rec: 
           }
         }
       };
-      engine = factory.create({ session: `bench-${i}`, config: {}, auth, logger: pino({ level: 'silent' }), emit });
+      engine = factory.create({ session: `bench-${i}`, config: {}, auth, logger: benchLogger.child({ session: `bench-${i}` }), emit });
     });
     if (engine === undefined) throw new Error('unreachable');
     const started = engine;
     await started.start();
     await working;
-    return { subscribe: (chatId) => started.subscribe(chatId), stop: () => started.stop() };
+    return { subscribe: (chatId) => retrying(() => started.subscribe(chatId)), stop: () => started.stop() };
   });
 }
 
@@ -271,7 +290,7 @@ async function startServers(sandbox: Sandbox, n: number, options: Options, engin
   }
   await Promise.all(names.map((name) => app.sessions.settled(name)));
   const clients = names.map((name): Client => ({
-    subscribe: (chatId) => app.sessions.subscribe(name, chatId),
+    subscribe: (chatId) => retrying(() => app.sessions.subscribe(name, chatId)),
     stop: () => Promise.resolve(),
   }));
   return {
