@@ -12,6 +12,7 @@ import type { Me, SessionConfig, SessionInfo } from '../presence/sessions.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../presence/status.js';
 import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
 import type { AuthStores } from '../storage/auth.js';
+import type { LeaseFence } from '../storage/leases.js';
 import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore, StoredSession } from '../storage/sessions.js';
 import { createSerialQueue } from './queue.js';
@@ -38,6 +39,13 @@ export interface SessionManagerDeps {
   readonly sleep?: Sleep;
   /** Milliseconds since the epoch. */
   readonly clock?: () => number;
+  /**
+   * Several servers (src/cluster): called before any engine starts; resolves to the lease fence
+   * under which this server runs the session (taking the lease when it is free), or throws an
+   * `AppError` (SESSION_OWNED_ELSEWHERE). The engine's credential writes carry the fence. Absent on
+   * one server: engines start unfenced, as before.
+   */
+  readonly claim?: (session: string) => Promise<LeaseFence>;
 }
 
 export interface CreateSessionInput {
@@ -87,6 +95,13 @@ export interface SessionManager {
   shutdown(): Promise<void>;
   /** Resolves when every event reported so far is handled and the renewal in progress has ended (tests, shutdown). */
   settled(name: string): Promise<void>;
+  /**
+   * Several servers: stops the session's engine here without changing whether it should run (its
+   * lease went to another server), and forgets what this server cached of it. No-op when unknown.
+   */
+  detach(name: string): Promise<void>;
+  /** Whether this server has an engine for the session right now (started, not stopped). */
+  hasEngine(name: string): boolean;
 }
 
 interface Renewal {
@@ -313,12 +328,13 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       if (runtime.status !== 'STOPPED' && runtime.status !== 'FAILED') return;
       await stopEngine(runtime);
     }
+    const fence = deps.claim === undefined ? undefined : await deps.claim(runtime.name);
     const generation = (runtime.generation += 1);
     await runtime.events.run(() => changeStatus(runtime, 'STARTING'));
     const engine = engines.create({
       session: runtime.name,
       config: runtime.stored.config,
-      auth: storage.auth.forSession(runtime.name),
+      auth: storage.auth.forSession(runtime.name, fence),
       logger: runtime.logger.child({ area: 'engine' }),
       emit: (event) => runtime.events.post(() => onEngineEvent(runtime, generation, event)),
     });
@@ -591,6 +607,21 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       await runtime.events.idle();
       await runtime.renewal?.done;
       await runtime.events.idle();
+    },
+
+    async detach(name) {
+      const runtime = runtimes.get(name);
+      if (runtime === undefined) return;
+      await runtime.control.run(async () => {
+        if (runtime.engine !== null) await stopEngine(runtime);
+        await runtime.events.idle();
+        // Another server now changes what is stored; a later request here loads it afresh.
+        if (runtimes.get(name) === runtime) runtimes.delete(name);
+      });
+    },
+
+    hasEngine(name) {
+      return (runtimes.get(name)?.engine ?? null) !== null;
     },
   };
   return manager;
