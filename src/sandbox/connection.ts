@@ -51,6 +51,7 @@ export interface ConnectionHost {
 }
 
 let nextConnectionId = 1;
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 type Stage = 'hello' | 'finish' | 'pairing' | 'open' | 'closed';
 
@@ -77,6 +78,11 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
 
   function sendRaw(payload: Uint8Array): void {
     if (ws.readyState !== ws.OPEN) return;
+    // A client that stops reading would make the server buffer its stanzas without bound.
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      fail(`client is not reading: ${ws.bufferedAmount} bytes waiting to be sent`);
+      return;
+    }
     ws.send(encodeFrame(payload));
   }
 
