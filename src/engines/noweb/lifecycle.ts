@@ -1,4 +1,4 @@
-import { Browsers, makeWASocket } from 'baileys';
+import { Browsers, makeWASocket, proto } from 'baileys';
 import type { BinaryNode, ConnectionState, WASocket } from 'baileys';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
@@ -31,6 +31,18 @@ function baileysLogger(logger: Logger): Logger {
   const level = parent > (PINO_LEVELS.warn ?? 40) ? logger.level : 'warn';
   return logger.child({ module: 'baileys' }, { level });
 }
+
+/**
+ * History syncs worth downloading: the initial bootstrap and push names carry the phone-number ↔ LID
+ * mappings (presence increasingly arrives from LIDs) and contacts' names, and are small and one-off.
+ * Message history (RECENT, FULL, ON_DEMAND) is skipped: a presence server needs none, and declining
+ * RECENT also spares the 20 s "awaiting initial sync" wait on first login. Disabling every type
+ * (`() => false`) makes Baileys warn that LID mappings go missing, rightly.
+ */
+const USEFUL_HISTORY = new Set<proto.Message.HistorySyncType | null | undefined>([
+  proto.Message.HistorySyncType.INITIAL_BOOTSTRAP,
+  proto.Message.HistorySyncType.PUSH_NAME,
+]);
 
 interface Connection {
   readonly socket: WASocket;
@@ -169,9 +181,8 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       logger: baileysLogger(logger),
       browser: Browsers.ubuntu('Chrome'),
       markOnlineOnConnect: markOnline,
-      // A presence server needs no chat history; skipping it also spares a 20 s wait on first login.
       syncFullHistory: false,
-      shouldSyncHistoryMessage: () => false,
+      shouldSyncHistoryMessage: (notification) => USEFUL_HISTORY.has(notification.syncType),
       ...(options.waWebSocketUrl === undefined ? {} : { waWebSocketUrl: options.waWebSocketUrl }),
     });
     const current: Connection = { socket, closed, open: false };

@@ -243,3 +243,30 @@ describe('NOWEB engine: pairing code', () => {
     }
   });
 });
+
+describe('NOWEB engine: markOnline', () => {
+  it('with markOnline false, connects without going online (the phone keeps its notifications)', async () => {
+    const auth = new FakeAuthStore();
+    const phone = '4915550000778';
+    const creds = { ...initAuthCreds(), me: { id: `${phone}:1@s.whatsapp.net`, name: 'Quiet' } };
+    await auth.set([{ category: CREDS_CATEGORY, id: CREDS_ID, value: serialise(creds) }]);
+    const sut = engineUnderTest(factory, { session: 'quiet', auth, config: { noweb: { markOnline: false } } });
+    await sut.engine.start();
+    try {
+      await sut.waitForStatus('WORKING');
+      // The subscribe travels after whatever was sent on open: once the sandbox shows it, it saw those too.
+      await sut.engine.subscribe(`${CONTACT}@c.us`);
+      await eventually(
+        async () => (await sandbox.network.accounts()).find((a) => a.phone === phone)?.connections[0]?.subscriptions ?? [],
+        (subs) => subs.length === 1,
+      );
+      const mine = async () => (await sandbox.network.received(CONTACT)).filter((s) => s.from === `${phone}@s.whatsapp.net`);
+      expect(await mine()).toEqual([]);
+      expect((await sandbox.network.accounts()).find((a) => a.phone === phone)?.presence).toBe('offline');
+      await sut.engine.setPresence('online');
+      await eventually(mine, (got) => got.some((s) => s.state === 'available'));
+    } finally {
+      await sut.engine.stop();
+    }
+  });
+});
