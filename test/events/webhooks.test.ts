@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,6 +217,36 @@ describe('webhook delivery through the outbox', () => {
     const pending = await h.storage.outbox.list('s1', { status: 'pending', limit: 100, before: null });
     expect(pending).toHaveLength(30);
     expect(pending.every((d) => d.url === dead)).toBe(true);
+  });
+
+  it('a slow receiver holds only its own slots: a fast one gets its events meanwhile', async () => {
+    const fast = await receiver();
+    let release: () => void = () => undefined;
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    let slowRequests = 0;
+    // Takes every request and answers none until the test lets it.
+    const hanging = createServer((_req, res) => {
+      slowRequests += 1;
+      void hold.then(() => res.writeHead(200).end());
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    teardown.push(async () => {
+      release();
+      hanging.closeAllConnections();
+      await new Promise<void>((resolve) => hanging.close(() => resolve()));
+    });
+    const slowUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook`;
+    const h = await harness({ concurrency: 4, perWebhookConcurrency: 2, timeoutMs: 10_000 });
+    const webhooks: WebhookConfig[] = [
+      { url: slowUrl, events: ['*'], retries: fastRetries },
+      { url: fast.url, events: ['*'], retries: fastRetries },
+    ];
+    for (let i = 0; i < 20; i += 1) await h.publish(presence(`${i}@c.us`), webhooks);
+    await fast.waitFor(() => fast.deliveredIds().length === 20);
+    // The slow webhook never had more than its 2 slots, so 2 were left for the fast one.
+    expect(slowRequests).toBe(2);
+    release();
+    await h.waitAttempts((list) => list.filter((a) => a.delivery.url === slowUrl).length >= 2);
   });
 
   it('past the cap, drops the oldest pending deliveries, counts them, and delivers the rest', async () => {
