@@ -103,9 +103,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.code(400).send(errorBody(new AppError('VALIDATION_FAILED', message, { field })));
     }
     if (isFastifyError(error) && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-      const code: ErrorCode = error.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED';
-      const body = { ...errorBody(new AppError(code, error.message)), statusCode: error.statusCode, error: STATUS_CODES[error.statusCode] ?? 'Error' };
-      return reply.code(error.statusCode).send(body);
+      // Fastify's own refusals (malformed JSON, wrong content type, body too large): the request is
+      // not valid, and the status comes from the code like every other error.
+      const body = errorBody(new AppError(error.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED', error.message));
+      return reply.code(body.statusCode).send(body);
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(errorBody(new AppError('INTERNAL', 'internal server error; see the server log')));
