@@ -53,6 +53,11 @@ interface PhaseResult {
   readonly n: number;
   readonly allWorkingMs: number;
   readonly resumeMs: number;
+  /** CPU time (user + system) of this process per session to reach WORKING: unlike wall time, not inflated by other load. */
+  readonly cpuStartMsPerSession: number;
+  readonly cpuResumeMsPerSession: number;
+  /** CPU time per presence update delivered to every subscriber (sandbox fan-out included). */
+  readonly cpuPerUpdateMs: number;
   readonly rssPerSessionMb: number;
   readonly heapPerSessionMb: number;
   readonly updates: number;
@@ -336,19 +341,27 @@ async function runPhase(phase: Phase, n: number, options: Options): Promise<Phas
       return started.clients;
     };
 
+    const cpuMs = (since: NodeJS.CpuUsage): number => {
+      const used = process.cpuUsage(since);
+      return (used.user + used.system) / 1000;
+    };
     gc();
     const baseline = process.memoryUsage();
     let t = performance.now();
+    let cpu = process.cpuUsage();
     let clients = await start();
     const allWorkingMs = performance.now() - t;
+    const cpuStartMs = cpuMs(cpu);
     gc();
     const after = process.memoryUsage();
 
     // Resume: every client stops and starts again from the credentials it stored.
     await Promise.all(clients.map((client) => client.stop()));
     t = performance.now();
+    cpu = process.cpuUsage();
     clients = await start();
     const resumeMs = performance.now() - t;
+    const cpuResumeMs = cpuMs(cpu);
 
     await inBatches(n, options.concurrency, (i) => clients[i]?.subscribe(`${contactPhone(i % contacts)}@c.us`) ?? Promise.resolve());
     // Let the presences that subscribing (and, for the server, renewal) brings in land first.
@@ -361,6 +374,7 @@ async function runPhase(phase: Phase, n: number, options: Options): Promise<Phas
     let expectedDeliveries = 0;
     const intervalMs = 1000 / options.rate;
     const began = performance.now();
+    cpu = process.cpuUsage();
     for (let k = 0; k < total; k++) {
       const due = began + k * intervalMs;
       const wait = due - performance.now();
@@ -375,6 +389,7 @@ async function runPhase(phase: Phase, n: number, options: Options): Promise<Phas
     }
     // Let the last deliveries land.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const cpuUpdatesMs = cpuMs(cpu);
     await Promise.all(clients.map((client) => client.stop()));
     await receiver?.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -386,6 +401,9 @@ async function runPhase(phase: Phase, n: number, options: Options): Promise<Phas
       n,
       allWorkingMs: Math.round(allWorkingMs),
       resumeMs: Math.round(resumeMs),
+      cpuStartMsPerSession: cpuStartMs / n,
+      cpuResumeMsPerSession: cpuResumeMs / n,
+      cpuPerUpdateMs: cpuUpdatesMs / total,
       rssPerSessionMb: (after.rss - baseline.rss) / n / 2 ** 20,
       heapPerSessionMb: (after.heapUsed - baseline.heapUsed) / n / 2 ** 20,
       updates: total,
@@ -443,11 +461,12 @@ async function main(): Promise<void> {
   const sizes = args.filter((arg, i) => /^\d+$/.test(arg) && !(args[i - 1] ?? '').startsWith('--')).map(Number);
   const passOn = ['--rate', String(options.rate), '--seconds', String(options.seconds), '--concurrency', String(options.concurrency), '--contacts', String(options.contacts)];
   console.log(`NOWEB engine vs bare Baileys — ${options.rate} updates/s for ${options.seconds} s, ${options.contacts} contacts, start concurrency ${options.concurrency}, Node ${process.version}`);
-  console.log('N     phase    all WORKING   resume   RSS/session  heap/session  deliveries      p50 ms   p99 ms');
+  console.log('wall times suffer from other load on a shared machine; the CPU columns (this process only) do not');
+  console.log('N     phase    all WORKING   resume   RSS/session  heap/session  deliveries      p50 ms   p99 ms   CPU/start  CPU/resume  CPU/update');
   for (const n of sizes.length === 0 ? [10] : sizes) {
     const row = (r: PhaseResult): void => {
       console.log(
-        `${String(n).padEnd(6)}${r.phase.padEnd(9)}${`${r.allWorkingMs} ms`.padStart(11)}${`${r.resumeMs} ms`.padStart(10)}${`${fmt(r.rssPerSessionMb)} MB`.padStart(13)}${`${fmt(r.heapPerSessionMb)} MB`.padStart(14)}${`${r.deliveries}/${r.expectedDeliveries}`.padStart(14)}${fmt(r.p50Ms, 3).padStart(10)}${fmt(r.p99Ms, 3).padStart(9)}`,
+        `${String(n).padEnd(6)}${r.phase.padEnd(9)}${`${r.allWorkingMs} ms`.padStart(11)}${`${r.resumeMs} ms`.padStart(10)}${`${fmt(r.rssPerSessionMb)} MB`.padStart(13)}${`${fmt(r.heapPerSessionMb)} MB`.padStart(14)}${`${r.deliveries}/${r.expectedDeliveries}`.padStart(14)}${fmt(r.p50Ms, 3).padStart(10)}${fmt(r.p99Ms, 3).padStart(9)}${`${fmt(r.cpuStartMsPerSession, 0)} ms`.padStart(12)}${`${fmt(r.cpuResumeMsPerSession, 1)} ms`.padStart(12)}${`${fmt(r.cpuPerUpdateMs, 2)} ms`.padStart(12)}`,
       );
     };
     const engine = await runChild('engine', n, passOn);
@@ -462,7 +481,7 @@ async function main(): Promise<void> {
       }
     }
     console.log(
-      `${String(n).padEnd(6)}ratio    ${`${fmt(engine.allWorkingMs / bare.allWorkingMs)}x`.padStart(11)}${`${fmt(engine.resumeMs / bare.resumeMs)}x`.padStart(10)}${`${fmt(engine.rssPerSessionMb / bare.rssPerSessionMb)}x`.padStart(13)}${`${fmt(engine.heapPerSessionMb / bare.heapPerSessionMb)}x`.padStart(14)}${''.padStart(14)}${`${fmt(engine.p50Ms / bare.p50Ms)}x`.padStart(10)}${`${fmt(engine.p99Ms / bare.p99Ms)}x`.padStart(9)}`,
+      `${String(n).padEnd(6)}ratio    ${`${fmt(engine.allWorkingMs / bare.allWorkingMs)}x`.padStart(11)}${`${fmt(engine.resumeMs / bare.resumeMs)}x`.padStart(10)}${`${fmt(engine.rssPerSessionMb / bare.rssPerSessionMb)}x`.padStart(13)}${`${fmt(engine.heapPerSessionMb / bare.heapPerSessionMb)}x`.padStart(14)}${''.padStart(14)}${`${fmt(engine.p50Ms / bare.p50Ms)}x`.padStart(10)}${`${fmt(engine.p99Ms / bare.p99Ms)}x`.padStart(9)}${`${fmt(engine.cpuStartMsPerSession / bare.cpuStartMsPerSession)}x`.padStart(12)}${`${fmt(engine.cpuResumeMsPerSession / bare.cpuResumeMsPerSession)}x`.padStart(12)}${`${fmt(engine.cpuPerUpdateMs / bare.cpuPerUpdateMs)}x`.padStart(12)}`,
     );
   }
 }
