@@ -127,20 +127,21 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
        ORDER BY next_attempt_at, id LIMIT @limit)
      RETURNING *, (SELECT body FROM outbox_events e WHERE e.id = event_id) AS body`,
   );
-  const getOwned = db.prepare<[number, string], DeliveryRow>(
-    "SELECT * FROM outbox_deliveries WHERE id = ? AND claimed_by = ? AND status = 'pending'",
-  );
-  const markDelivered = db.prepare<[{ status: number; now: number; id: number }]>(
+  // Each outcome updates only the caller's own live claim, and says which order key it freed.
+  const markDelivered = db.prepare<[{ status: number; now: number; id: number; owner: string }], { order_key: string }>(
     `UPDATE outbox_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = @status, last_error = NULL,
-       next_attempt_at = NULL, claimed_by = NULL, claim_until = 0, delivered_at = @now, updated_at = @now WHERE id = @id`,
+       next_attempt_at = NULL, claimed_by = NULL, claim_until = 0, delivered_at = @now, updated_at = @now
+     WHERE id = @id AND claimed_by = @owner AND status = 'pending' RETURNING order_key`,
   );
-  const markRetry = db.prepare<[number, string, number | null, number, number]>(
-    `UPDATE outbox_deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, last_status = ?,
-       claimed_by = NULL, claim_until = 0, updated_at = ? WHERE id = ?`,
+  const markRetry = db.prepare<[{ at: number; error: string; status: number | null; now: number; id: number; owner: string }]>(
+    `UPDATE outbox_deliveries SET attempts = attempts + 1, next_attempt_at = @at, last_error = @error, last_status = @status,
+       claimed_by = NULL, claim_until = 0, updated_at = @now
+     WHERE id = @id AND claimed_by = @owner AND status = 'pending'`,
   );
-  const markFailed = db.prepare<[string, number | null, number, number]>(
-    `UPDATE outbox_deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?, last_status = ?,
-       next_attempt_at = NULL, claimed_by = NULL, claim_until = 0, updated_at = ? WHERE id = ?`,
+  const markFailed = db.prepare<[{ error: string; status: number | null; now: number; id: number; owner: string }], { order_key: string }>(
+    `UPDATE outbox_deliveries SET status = 'failed', attempts = attempts + 1, last_error = @error, last_status = @status,
+       next_attempt_at = NULL, claimed_by = NULL, claim_until = 0, updated_at = @now
+     WHERE id = @id AND claimed_by = @owner AND status = 'pending' RETURNING order_key`,
   );
   const releaseOne = db.prepare<[number, string]>(
     "UPDATE outbox_deliveries SET claimed_by = NULL, claim_until = 0 WHERE id = ? AND claimed_by = ? AND status = 'pending'",
@@ -181,21 +182,16 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
   );
 
   const complete = db.transaction((id: number, owner: string, outcome: AttemptOutcome, now: number): boolean => {
-    const row = getOwned.get(id, owner);
-    if (row === undefined) return false;
-    switch (outcome.kind) {
-      case 'delivered':
-        markDelivered.run({ status: outcome.status, now, id });
-        promoteHead.run(now, row.order_key);
-        break;
-      case 'retry':
-        markRetry.run(outcome.nextAttemptAt, outcome.error, outcome.status, now, id);
-        break;
-      case 'failed':
-        markFailed.run(outcome.error, outcome.status, now, id);
-        promoteHead.run(now, row.order_key);
-        break;
+    if (outcome.kind === 'retry') {
+      // The head stays the head: nothing to promote.
+      return markRetry.run({ at: outcome.nextAttemptAt, error: outcome.error, status: outcome.status, now, id, owner }).changes === 1;
     }
+    const finished =
+      outcome.kind === 'delivered'
+        ? markDelivered.get({ status: outcome.status, now, id, owner })
+        : markFailed.get({ error: outcome.error, status: outcome.status, now, id, owner });
+    if (finished === undefined) return false;
+    promoteHead.run(now, finished.order_key);
     return true;
   });
 
