@@ -180,4 +180,31 @@ describe('chat-state rules', () => {
     ]);
     states.clear();
   });
+
+  it('restarts the expiry clock on a refresh, and an explicit paused cancels it', async () => {
+    vi.useFakeTimers();
+    const net = fakeNetwork();
+    const alice = net.add(account('4910000001'));
+    const bob = net.add(account('4910000002'));
+    const b = net.connect(bob);
+    handlePresence(net.view, b, presence('available'));
+    const states = createChatStates(net.view, 1000);
+    const tags = async () => {
+      await net.flush();
+      return b.inbox.filter((n) => n.tag === 'chatstate').map((n) => (n.content as BinaryNode[])[0]?.tag);
+    };
+    states.send(alice, '4910000002@s.whatsapp.net', 'composing');
+    vi.advanceTimersByTime(600);
+    states.send(alice, '4910000002@s.whatsapp.net', 'composing');
+    vi.advanceTimersByTime(999);
+    expect(await tags()).toEqual(['composing', 'composing']);
+    vi.advanceTimersByTime(1);
+    expect(await tags()).toEqual(['composing', 'composing', 'paused']);
+
+    states.send(alice, '4910000002@s.whatsapp.net', 'composing');
+    states.send(alice, '4910000002@s.whatsapp.net', 'paused');
+    vi.advanceTimersByTime(5000);
+    expect(await tags()).toEqual(['composing', 'composing', 'paused', 'composing', 'paused']);
+    states.clear();
+  });
 });
