@@ -74,6 +74,9 @@ export const WORKER_DEFAULTS = {
   pruneEveryMs: 60_000,
 } as const;
 
+/** Finished deliveries deleted per transaction when pruning. */
+const PRUNE_BATCH = 2000;
+
 export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
   const perWebhook = options.perWebhookConcurrency ?? WORKER_DEFAULTS.perWebhookConcurrency;
@@ -192,7 +195,14 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     }
     if (now >= nextPrune) {
       nextPrune = now + pruneEveryMs;
-      const pruned = await outbox.prune(now - retentionMs);
+      let pruned = 0;
+      for (;;) {
+        const deleted = await outbox.prune(now - retentionMs, PRUNE_BATCH);
+        pruned += deleted;
+        if (deleted < PRUNE_BATCH || !running) break;
+        // Let deliveries and publishes in between the batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       if (pruned > 0) logger.debug({ pruned }, 'pruned finished deliveries');
     }
   }

@@ -74,10 +74,11 @@ export interface OutboxStore {
   replay(session: string, id: number, now: number): Promise<ReplayResult>;
 
   /**
-   * Deletes finished deliveries last updated before `before`, and events left with no delivery.
-   * Returns how many deliveries it deleted.
+   * Deletes at most `limit` finished deliveries last updated before `before`, and the events they
+   * leave with no delivery. Returns how many deliveries it deleted: the caller calls again while
+   * that equals `limit`, so no single call holds the database for long.
    */
-  prune(before: number): Promise<number>;
+  prune(before: number, limit: number): Promise<number>;
 }
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'dropped'] as const;

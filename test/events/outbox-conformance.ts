@@ -175,12 +175,24 @@ export function describeOutbox(name: string, createFixture: () => Promise<Outbox
       const e1 = claimed.find((d) => d.eventId === 'e1');
       if (e1 === undefined) throw new Error('no claim');
       await store.complete(e1.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 10);
-      expect(await store.prune(T0 + 10)).toBe(0);
-      expect(await store.prune(T0 + 11)).toBe(1);
+      expect(await store.prune(T0 + 10, 100)).toBe(0);
+      expect(await store.prune(T0 + 11, 100)).toBe(1);
       expect((await store.list('s1', { status: null, limit: 10, before: null })).map((d) => d.eventId)).toEqual(['e2']);
       // The pruned event is gone: the same id is accepted anew.
       expect(await store.enqueue(event('e1'), [], T0 + 20)).toBe(true);
       expect(await store.enqueue(event('e2'), [], T0 + 20)).toBe(false);
+    });
+
+    it('prunes in batches of at most `limit`', async () => {
+      for (let i = 0; i < 5; i += 1) await store.enqueue(event(`e${i}`), [delivery('a', `c${i}`)], T0);
+      for (const claimed of await claimAt(store, 'srv', T0)) {
+        await store.complete(claimed.id, 'srv', { kind: 'delivered', status: 200 }, T0);
+      }
+      expect(await store.prune(T0 + 1, 2)).toBe(2);
+      expect(await store.prune(T0 + 1, 2)).toBe(2);
+      expect(await store.prune(T0 + 1, 2)).toBe(1);
+      expect(await store.prune(T0 + 1, 2)).toBe(0);
+      for (let i = 0; i < 5; i += 1) expect(await store.enqueue(event(`e${i}`), [], T0 + 2)).toBe(true);
     });
   });
 }

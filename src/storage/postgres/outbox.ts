@@ -262,17 +262,22 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
         return { kind: 'replayed', id: newId };
       }),
 
-    prune: (before) =>
+    prune: (before, limit) =>
       inTransaction(pool, async (client) => {
         const deleted = await client.query<{ event_id: string }>(
-          "DELETE FROM outbox_deliveries WHERE status <> 'pending' AND updated_at < $1 RETURNING event_id",
-          [before],
+          `DELETE FROM outbox_deliveries WHERE id IN (
+             SELECT id FROM outbox_deliveries WHERE status <> 'pending' AND updated_at < $1 LIMIT $2)
+           RETURNING event_id`,
+          [before, limit],
         );
-        await client.query(
-          `DELETE FROM outbox_events e WHERE e.created_at < $1
-             AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = e.id)`,
-          [before],
-        );
+        // Only events whose deliveries were just deleted are looked at: never a scan of every event.
+        const events = [...new Set(deleted.rows.map((row) => row.event_id))];
+        if (events.length > 0) {
+          await client.query(
+            'DELETE FROM outbox_events e WHERE e.id = ANY ($1::text[]) AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = e.id)',
+            [events],
+          );
+        }
         return deleted.rowCount ?? 0;
       }),
   };

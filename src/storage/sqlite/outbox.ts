@@ -165,9 +165,14 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     'SELECT * FROM outbox_deliveries WHERE session = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT ?',
   );
   const getInSession = db.prepare<[number, string], DeliveryRow>('SELECT * FROM outbox_deliveries WHERE id = ? AND session = ?');
-  const pruneDeliveries = db.prepare<[number]>("DELETE FROM outbox_deliveries WHERE status <> 'pending' AND updated_at < ?");
-  const pruneEvents = db.prepare<[number]>(
-    'DELETE FROM outbox_events WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = outbox_events.id)',
+  const pruneDeliveries = db.prepare<[number, number], { event_id: string }>(
+    `DELETE FROM outbox_deliveries WHERE id IN (
+       SELECT id FROM outbox_deliveries WHERE status <> 'pending' AND updated_at < ? LIMIT ?)
+     RETURNING event_id`,
+  );
+  // Only events whose deliveries were just deleted are looked at: never a scan of every event.
+  const pruneEvent = db.prepare<[{ id: string }]>(
+    'DELETE FROM outbox_events WHERE id = @id AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = @id)',
   );
 
   const enqueue = db.transaction(
@@ -215,10 +220,10 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     return { kind: 'replayed', id: Number(inserted.lastInsertRowid) };
   });
 
-  const prune = db.transaction((before: number): number => {
-    const deleted = pruneDeliveries.run(before).changes;
-    pruneEvents.run(before);
-    return deleted;
+  const prune = db.transaction((before: number, limit: number): number => {
+    const deleted = pruneDeliveries.all(before, limit);
+    for (const id of new Set(deleted.map((row) => row.event_id))) pruneEvent.run({ id });
+    return deleted.length;
   });
 
   // Publishes are awaited one by one per session: a microtask batch adds no wait to that.
@@ -272,6 +277,6 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
         return rows.map(toRecord);
       }),
     replay: (session, id, now) => settle(() => replay.immediate(session, id, now)),
-    prune: (before) => settle(() => prune.immediate(before)),
+    prune: (before, limit) => settle(() => prune.immediate(before, limit)),
   } satisfies OutboxStore;
 }
