@@ -5,10 +5,16 @@
  * - time until all N are open again after a restart (known devices: the usual case),
  * - events per second: one composing in a group fanned out to N-1 receivers, and one account's
  *   available/unavailable fanned out to N-1 subscribers, repeated,
- * - RSS per connection (clients and server share this process, so it counts both sides).
+ * - RSS per connection (clients and server share this process, so it counts both sides), and the
+ *   server's own cost per connection measured with bare protocol clients (handshake + login only).
  */
 import { performance } from 'node:perf_hooks';
-import { startSandbox } from '../src/sandbox/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { WebSocket } from 'ws';
+import { pino } from 'pino';
+import { Curve, NOISE_WA_HEADER, makeNoiseHandler, proto } from 'baileys';
+import { startSandbox, trustSandboxRoot } from '../src/sandbox/index.js';
 import type { SandboxClient } from '../test/support/baileys-client.js';
 import { connectClient } from '../test/support/baileys-client.js';
 
@@ -29,9 +35,59 @@ async function inBatches<T>(count: number, size: number, make: (i: number) => Pr
   return out;
 }
 
+// A collectable heap makes the memory figures mean something (no need to pass --expose-gc).
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+/**
+ * A bare protocol client: Noise handshake and login, nothing else. N of them show what the
+ * sandbox itself spends per connection, without a Baileys client's state in the same process.
+ */
+async function rawLogin(url: string, phone: string): Promise<WebSocket> {
+  const ephemeral = Curve.generateKeyPair();
+  const noiseKey = Curve.generateKeyPair();
+  const noise = makeNoiseHandler({ keyPair: ephemeral, NOISE_HEADER: NOISE_WA_HEADER, logger: pino({ level: 'silent' }) });
+  const ws = new WebSocket(url);
+  const frames: unknown[] = [];
+  let wake: (() => void) | null = null;
+  ws.on('message', (data: Buffer) => {
+    void noise.decodeFrame(data, (frame) => {
+      frames.push(frame);
+      wake?.();
+    });
+  });
+  const next = async () => {
+    while (frames.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return frames.shift();
+  };
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  ws.send(noise.encodeFrame(proto.HandshakeMessage.encode({ clientHello: { ephemeral: ephemeral.public } }).finish()));
+  const hello = (await next()) as Uint8Array;
+  const keyEnc = noise.processHandshake(proto.HandshakeMessage.decode(hello), noiseKey);
+  const payload = proto.ClientPayload.encode({ username: Number(phone), device: 1, passive: true, pull: true }).finish();
+  ws.send(noise.encodeFrame(proto.HandshakeMessage.encode({ clientFinish: { static: keyEnc, payload: noise.encrypt(payload) } }).finish()));
+  await noise.finishInit();
+  await next(); // <success>
+  return ws;
+}
+
 async function main(): Promise<void> {
   const sandbox = await startSandbox({ handshakeTimeoutMs: 120_000 });
-  global.gc?.();
+  trustSandboxRoot();
+
+  // Server cost per connection, with bare clients.
+  collect();
+  const bareBefore = process.memoryUsage();
+  const bare = await inBatches(N, 20, (i) => rawLogin(sandbox.url, String(4916000000000 + i)));
+  await sandbox.network.until((accounts) => accounts.filter((a) => a.connections.length > 0).length === N, 'bare clients logged in', 60_000);
+  collect();
+  const bareAfter = process.memoryUsage();
+  const heapPerConnection = (bareAfter.heapUsed + bareAfter.external - bareBefore.heapUsed - bareBefore.external) / N;
+  const rssPerBare = (bareAfter.rss - bareBefore.rss) / N;
+  for (const ws of bare) ws.terminate();
+  await sandbox.network.until((accounts) => accounts.every((a) => a.connections.length === 0), 'bare clients gone', 60_000);
+
+  collect();
   const rssBefore = process.memoryUsage().rss;
 
   let t = performance.now();
@@ -46,7 +102,7 @@ async function main(): Promise<void> {
   const openMs = performance.now() - t;
   process.stderr.write(`reopened ${N} in ${openMs.toFixed(0)} ms\n`);
   await sandbox.network.until((accounts) => accounts.every((a) => a.connections.every((c) => c.available)), 'all available', 60_000);
-  global.gc?.();
+  collect();
   const rssOpen = process.memoryUsage().rss;
 
   const [sender, ...receivers] = clients;
@@ -107,7 +163,8 @@ async function main(): Promise<void> {
     `group composing → ${receivers.length} receivers, ${ROUNDS} rounds: ${(chatStateMs / ROUNDS).toFixed(1)} ms per fan-out, ${Math.round(events / (chatStateMs / 1000))} events/s`,
     `presence → ${receivers.length} subscribers, ${ROUNDS} rounds:     ${(presenceMs / ROUNDS).toFixed(1)} ms per fan-out, ${Math.round(events / (presenceMs / 1000))} events/s`,
     `server only (contact typing → ${N} sockets): ${((serverMs * 1000) / (ROUNDS * N)).toFixed(1)} µs per stanza, ${Math.round((ROUNDS * N) / (serverMs / 1000))} stanzas/s`,
-    `RSS: ${mb(rssBefore)} MB before, ${mb(rssOpen)} MB with ${N} open → ${mb((rssOpen - rssBefore) / N)} MB per connection (client + server)`,
+    `RSS: ${mb(rssBefore)} MB before, ${mb(rssOpen)} MB with ${N} open → ${mb((rssOpen - rssBefore) / N)} MB per connection (Baileys client + server)`,
+    `server alone (${N} bare protocol clients): ${(heapPerConnection / 1024).toFixed(1)} KB heap+external, ${(rssPerBare / 1024).toFixed(0)} KB RSS per connection (both ends of the socket in this process)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   for (const client of clients) client.close();
