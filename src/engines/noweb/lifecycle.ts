@@ -194,6 +194,11 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       // The push name can arrive after open (app-state sync): tell the session layer.
       if (current.open && update.me?.name !== undefined) emitMe(state);
     });
+    // Baileys' own handlers for these two tags only turn the node into a lossy `presence.update`
+    // (paused → available, last="deny" dropped) that nothing here listens to: we map the raw nodes
+    // instead, so its handlers go, and every incoming presence is decoded once, not twice.
+    socket.ws.removeAllListeners('CB:presence');
+    socket.ws.removeAllListeners('CB:chatstate');
     socket.ws.on('CB:presence', (node: BinaryNode) => onNode(socket, node));
     socket.ws.on('CB:chatstate', (node: BinaryNode) => onNode(socket, node));
     socket.ev.on('connection.update', (update) => {
