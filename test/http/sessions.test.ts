@@ -60,14 +60,14 @@ describe('session routes', () => {
   });
 
   it('POST /api/sessions with no body creates and starts "default"', async () => {
-    const h = await httpHarness();
+    const h = shared;
     const response = await h.server.inject({ method: 'POST', url: '/api/sessions', headers: { 'x-api-key': h.apiKey } });
     expect(response.statusCode).toBe(201);
     expect(response.json()).toMatchObject({ name: 'default', status: 'STARTING' });
   });
 
   it('accepts and drops config fields WAHA clients send that a presence server does not use', async () => {
-    const h = await httpHarness();
+    const h = shared;
     const response = await h.request('POST', '/api/sessions', {
       name: 'waha',
       start: false,
@@ -78,12 +78,12 @@ describe('session routes', () => {
   });
 
   it('logs out: a running session starts again for a new QR', async () => {
-    const h = await httpHarness();
+    const h = shared;
     await h.working('l');
     const response = await h.request('POST', '/api/sessions/l/logout');
     expect(response.statusCode).toBe(201);
     expect(response.json()).toMatchObject({ status: 'STARTING', me: null });
-    expect(h.engines.engines[0]?.state).toBe('logged-out');
+    expect(h.engines.engines.find((engine) => engine.session === 'l')?.state).toBe('logged-out');
   });
 
   it.each([
@@ -111,7 +111,7 @@ describe('session routes', () => {
   });
 
   it('a duplicate name is a 409 SESSION_EXISTS', async () => {
-    const h = await httpHarness();
+    const h = shared;
     await h.request('POST', '/api/sessions', { name: 'dup', start: false });
     const response = await h.request('POST', '/api/sessions', { name: 'dup' });
     expect(response.statusCode).toBe(409);
@@ -135,9 +135,10 @@ describe('session routes', () => {
   });
 
   it('an engine that cannot start is a 502 and leaves the session FAILED', async () => {
-    const h = await httpHarness();
+    const h = shared;
     h.engines.onCreate = (engine) => engine.failNext('start', new Error('bad credentials'));
     const response = await h.request('POST', '/api/sessions', { name: 'f' });
+    h.engines.onCreate = null;
     expect(response.statusCode).toBe(502);
     expect(response.json()).toMatchObject({ code: 'ENGINE_FAILED' });
     expect((await h.request('GET', '/api/sessions/f')).json()).toMatchObject({ status: 'FAILED' });
