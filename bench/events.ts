@@ -237,10 +237,13 @@ async function backlog(count: number, databaseUrl: string | null): Promise<void>
   const databaseUrl = pgIndex === -1 ? null : (process.argv[pgIndex + 1] ?? 'postgres://postgres@127.0.0.1:5432/test');
   const only = process.argv.includes('--memory-only') ? 'memory' : process.argv.includes('--throughput-only') ? 'throughput' : 'all';
   console.log(`storage: ${databaseUrl === null ? 'SQLite (embedded)' : 'PostgreSQL'}; node ${process.version}`);
-  if (only !== 'memory') {
+  const rateIndex = process.argv.indexOf('--rate');
+  if (rateIndex !== -1) {
+    await throughput(Number(process.argv[rateIndex + 1]), 6, databaseUrl);
+  } else if (only !== 'memory') {
     await throughput(100, 10, databaseUrl);
     await throughput(1000, 10, databaseUrl);
     await throughput(5000, 6, databaseUrl);
   }
-  if (only !== 'throughput') await backlog(100_000, databaseUrl);
+  if (only !== 'throughput' && rateIndex === -1) await backlog(100_000, databaseUrl);
 }

@@ -67,7 +67,13 @@ export function createHub(options: HubOptions = DEFAULT_HUB_OPTIONS): Hub {
           drop(client);
           continue;
         }
-        client.send(body);
+        try {
+          client.send(body);
+        } catch {
+          // A socket that cannot take a message any more (closing under us) is dropped: it must not
+          // fail the publish, which the outbox has already accepted.
+          clients.delete(client);
+        }
       }
     },
     size() {

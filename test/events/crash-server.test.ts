@@ -90,5 +90,5 @@ describe('the real server killed with webhook deliveries pending', () => {
     await startServer(env);
     await receiver.waitFor(() => accepted.every((id) => receiver.deliveredIds().includes(id)));
     expect(receiver.deliveredIds()).toEqual(expect.arrayContaining(accepted));
-  }, 60_000);
+  }, 120_000);
 });

@@ -67,4 +67,18 @@ describe('hub', () => {
     hub.publish('s', 'presence.update', 'y');
     expect(fast.sent).toHaveLength(2);
   });
+
+  it('drops a client whose send throws, without failing the publish for the others', () => {
+    const hub = createHub({ maxBufferedBytes: 1024 });
+    const broken = new ClientDouble();
+    broken.send = () => {
+      throw new Error('WebSocket is not open');
+    };
+    const fine = new ClientDouble();
+    hub.subscribe({ session: '*', events: ['*'] }, broken);
+    hub.subscribe({ session: '*', events: ['*'] }, fine);
+    expect(() => hub.publish('s', 'presence.update', 'x')).not.toThrow();
+    expect(fine.sent).toEqual(['x']);
+    expect(hub.size()).toBe(1);
+  });
 });
