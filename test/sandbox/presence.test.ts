@@ -158,6 +158,12 @@ describe('queries an engine relies on', () => {
 
     expect(await alice.sock.onWhatsApp(bob.phone, '4999999999')).toEqual([{ jid: bob.jid, exists: true }]);
 
+    // Keep-alive pings are answered (else Baileys drops the link), and so is any iq the sandbox does not model.
+    const ping = (await alice.sock.query({ tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'get', xmlns: 'w:p' }, content: [{ tag: 'ping', attrs: {} }] })) as BinaryNode;
+    expect(ping.attrs.type).toBe('result');
+    const unknown = (await alice.sock.query({ tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'get', xmlns: 'w:unknown' }, content: [{ tag: 'anything', attrs: {} }] })) as BinaryNode;
+    expect(unknown.attrs.type).toBe('result');
+
     const aliceLid = (await sandbox.network.accounts()).find((a) => a.phone === alice.phone)?.lid ?? '';
     const current = bobSees.next(from(aliceLid, 'available'));
     await bob.sock.presenceSubscribe(aliceLid);
