@@ -196,6 +196,9 @@ describe('presence routes', () => {
     const response = await h.request(method, url, body);
     expect(response.statusCode).toBe(422);
     expect(response.json()).toMatchObject({ statusCode: 422, code: 'SESSION_NOT_WORKING', session: 'pending', status: 'SCAN_QR_CODE' });
+    expect(response.json<{ message: string }>().message).toBe(
+      'session "pending" is SCAN_QR_CODE, not WORKING; link it first: scan GET /api/pending/auth/qr or use POST /api/pending/auth/request-code',
+    );
   });
 
   it('an engine failure is a 502 ENGINE_FAILED with the reason', async () => {
