@@ -99,11 +99,13 @@ async function main(): Promise<void> {
       return Promise.resolve();
     });
   }
+  // With several servers, WebSocket clients of any server get every session's events.
+  const relay = cluster?.relayEvents(events.hub) ?? null;
   const built = await buildApp({
     config,
     storage,
     engines,
-    publisher: events.publisher,
+    publisher: relay === null ? events.publisher : relay.wrap(events.publisher),
     logger,
     routes,
     ...(cluster === null ? {} : { claim: (session: string) => cluster.claim(session) }),
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
   if (cluster === null) {
     await built.sessions.resume({ startSessions: config.startSessions, restartAll: config.restartAllSessions });
   } else {
+    await relay?.start();
     await cluster.start(config.advertiseUrl ?? advertisedUrl(address, config.host), config.startSessions);
   }
 

@@ -3,11 +3,15 @@ import type { Config } from '../config.js';
 import type { LeaseFence, Storage } from '../storage/index.js';
 import { createPool } from '../storage/postgres/database.js';
 import { createPostgresLeaseStore } from '../storage/postgres/leases.js';
+import { createPostgresSessionStore } from '../storage/postgres/sessions.js';
 import type { SessionLocator } from '../http/forward.js';
 import { assertSessionName } from '../sessions/validate.js';
 import { createOwnership } from './ownership.js';
 import type { LocalSessions, Ownership } from './ownership.js';
+import { createEventRelay } from './relay.js';
+import type { EventRelay } from './relay.js';
 import { createServerRegistry } from './servers.js';
+import type { Hub } from '../events/hub.js';
 import type { ServerRegistry } from './servers.js';
 
 export type { LocalSessions, Ownership } from './ownership.js';
@@ -32,6 +36,8 @@ export interface Cluster {
   readonly registry: ServerRegistry;
   /** For the HTTP forwarding hook. */
   readonly locator: SessionLocator;
+  /** Relays accepted events to the other servers' WebSocket clients and theirs to `hub`; wrap the publisher with it. Closed by `close`. */
+  relayEvents(hub: Hub): EventRelay;
   /** Hand this to the session manager (`AppDeps.claim`). */
   claim(session: string): Promise<LeaseFence>;
   /** Announces this server at `url`, marks `startSessions` as wanted running, and starts the heartbeat. */
@@ -46,17 +52,21 @@ export function createCluster(options: ClusterOptions): Cluster {
   const { config, storage } = options;
   if (config.databaseUrl === null) throw new Error('several servers need PostgreSQL: set WA_PRESENCE_DATABASE_URL');
   const logger = options.logger.child({ area: 'cluster' });
-  const pool = createPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 3, logger });
-  const registry = createServerRegistry(pool);
-  // Its own connections: renewals must not queue behind the engines' key writes and the outbox
-  // on the storage pool. Same table, same semantics as `storage.leases`.
-  const leases = createPostgresLeaseStore(pool, Date.now);
+  // The heartbeat has connections of its own: a renewal must not queue behind the engines' key
+  // writes and the outbox (storage pool) nor behind request forwarding lookups (lookup pool), or a
+  // busy server loses its sessions. Same tables, same semantics as `storage.leases`.
+  const heartbeatPool = createPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 2, logger });
+  const lookupPool = createPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 4, logger });
+  const registry = createServerRegistry(heartbeatPool);
+  const lookups = createServerRegistry(lookupPool);
+  const leases = createPostgresLeaseStore(heartbeatPool, Date.now);
   let advertised: string | null = null;
+  const relays: EventRelay[] = [];
 
   const ownership = createOwnership({
     serverId: config.serverId,
     leases,
-    sessions: storage.sessions,
+    sessions: createPostgresSessionStore(heartbeatPool),
     local: options.local,
     capacity: config.maxSessions,
     ttlMs: config.leaseTtlMs,
@@ -75,8 +85,15 @@ export function createCluster(options: ClusterOptions): Cluster {
   return {
     ownership,
     registry,
-    locator: { self: config.serverId, ownerOf: (session) => registry.ownerOf(session) },
+    locator: { self: config.serverId, ownerOf: (session) => lookups.ownerOf(session) },
     claim: (session) => ownership.claim(session),
+
+    relayEvents(hub) {
+      if (config.databaseUrl === null) throw new Error('unreachable: checked above');
+      const relay = createEventRelay({ serverId: config.serverId, url: config.databaseUrl, schema: config.databaseSchema, pool: lookupPool, hub, logger });
+      relays.push(relay);
+      return relay;
+    },
 
     async start(url, startSessions) {
       advertised = url;
@@ -99,10 +116,11 @@ export function createCluster(options: ClusterOptions): Cluster {
 
     async close() {
       try {
+        await Promise.all(relays.map((relay) => relay.close()));
         await ownership.release();
         await registry.withdraw(config.serverId);
       } finally {
-        await pool.end();
+        await Promise.all([heartbeatPool.end(), lookupPool.end()]);
       }
     },
   };

@@ -85,8 +85,6 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   /** The epoch at which a heartbeat last started each session: it starts a session once per acquisition. */
   const startedAt = new Map<string, number>();
   const starts = new Set<Promise<void>>();
-  /** When the last successful renewal began: every lease held is valid until this + ttlMs. */
-  let confirmedAt = clock();
   let current: Promise<TickReport> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let running = false;
@@ -122,12 +120,9 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   async function heartbeat(): Promise<TickReport> {
     // Leases held past their expiry may be someone else's already: stop before even asking (a
     // server that was paused resumes here with every timer overdue).
-    const begun = clock();
-    if (held.size > 0 && begun >= confirmedAt + ttlMs) {
-      const expired = [...held.keys()];
-      held.clear();
-      await detachAll(expired, 'leases expired before they could be renewed');
-    }
+    const expired = [...held.values()].filter((lease) => lease.expiresAt <= clock()).map((lease) => lease.session);
+    for (const session of expired) held.delete(session);
+    await detachAll(expired, 'leases expired before they could be renewed');
     const before = new Map(held);
     let renewed: Lease[];
     try {
@@ -135,15 +130,12 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     } catch (error) {
       logger.error({ err: error }, 'could not renew the session leases');
       // Unsure whether the leases live on: give them up a heartbeat before they can expire.
-      if (clock() >= confirmedAt + ttlMs - heartbeatMs) {
-        const doubtful = [...held.keys()];
-        held.clear();
-        await detachAll(doubtful, 'leases could not be renewed in time');
-        return { lost: doubtful, acquired: [], started: [] };
-      }
-      return { lost: [], acquired: [], started: [] };
+      const now = clock();
+      const doubtful = [...held.values()].filter((lease) => lease.expiresAt - heartbeatMs <= now).map((lease) => lease.session);
+      for (const session of doubtful) held.delete(session);
+      await detachAll(doubtful, 'leases could not be renewed in time');
+      return { lost: [...expired, ...doubtful], acquired: [], started: [] };
     }
-    confirmedAt = begun;
     const back = new Map(renewed.map((lease) => [lease.session, lease]));
     const lost: string[] = [];
     for (const [session, lease] of before) {
@@ -160,6 +152,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       if (known === undefined || known.epoch === lease.epoch) held.set(lease.session, lease);
     }
     await detachAll(lost, 'lease not renewed (expired or taken)');
+    lost.unshift(...expired);
     // After the renewal, which is what keeps the sessions here: a slow hook must not delay it.
     if (options.onHeartbeat !== undefined) {
       try {

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { MAX_INLINE_BYTES, createEventRelay } from '../../src/cluster/relay.js';
+import { makeEnvelope } from '../../src/events/envelope.js';
+import { createHub } from '../../src/events/hub.js';
+import type { HubClient } from '../../src/events/hub.js';
+import type { EventPublisher } from '../../src/events/publisher.js';
+import { openPostgresStorage } from '../../src/storage/postgres/open.js';
+import { createPool } from '../../src/storage/postgres/database.js';
+import { silentLogger } from '../support/harness.js';
+
+const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Test double of a WebSocket client: records what the hub sends it. */
+class RecordingClient implements HubClient {
+  readonly received: string[] = [];
+  private waiters: (() => void)[] = [];
+  bufferedAmount = 0;
+  send(data: string): void {
+    this.received.push(data);
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+  close(): void {
+    throw new Error('RecordingClient: the hub closed a client that reads everything');
+  }
+  async next(count: number): Promise<void> {
+    while (this.received.length < count) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+}
+
+async function server(schema: string, serverId: string): Promise<{ publisher: EventPublisher; client: RecordingClient }> {
+  const pool = createPool({ url: DATABASE_URL, schema, max: 2 });
+  const hub = createHub();
+  const client = new RecordingClient();
+  hub.subscribe({ session: '*', events: ['*'] }, client);
+  const relay = createEventRelay({ serverId, url: DATABASE_URL, schema, pool, hub, logger: silentLogger });
+  await relay.start();
+  onTestFinished(async () => {
+    await relay.close();
+    await pool.end();
+  });
+  // The local publisher (the events engine) hands events to its own hub; the relay does the rest.
+  const local: EventPublisher = {
+    publish: (envelope) => {
+      hub.publish(envelope.session, envelope.event, JSON.stringify(envelope));
+      return Promise.resolve();
+    },
+  };
+  return { publisher: relay.wrap(local), client };
+}
+
+describe('event relay between servers (LISTEN/NOTIFY)', () => {
+  it('hands every accepted event to the WebSocket clients of the other servers, once each', async () => {
+    const schema = `relay_test_${randomBytes(5).toString('hex')}`;
+    const storage = await openPostgresStorage({ url: DATABASE_URL, schema, poolSize: 2 });
+    onTestFinished(async () => {
+      await storage.close();
+      const db = new pg.Client({ connectionString: DATABASE_URL });
+      await db.connect();
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.end();
+    });
+    const a = await server(schema, 'a');
+    const b = await server(schema, 'b');
+    const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
+
+    const small = makeEnvelope('session.status', { status: 'WORKING' }, source, 1);
+    await a.publisher.publish(small, []);
+    await b.client.next(1);
+    expect(a.client.received).toEqual([JSON.stringify(small)]);
+    expect(b.client.received).toEqual([JSON.stringify(small)]);
+
+    // Too large for a NOTIFY payload: it travels by id and is read back from the outbox.
+    const presences = Array.from({ length: 200 }, (_, i) => ({ participant: `${1000 + i}@c.us`, lastKnownPresence: 'online' as const, lastSeen: null }));
+    const large = makeEnvelope('presence.update', { id: 'g@g.us', presences }, source, 2);
+    const body = JSON.stringify(large);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_INLINE_BYTES);
+    await storage.outbox.enqueue({ id: large.id, session: 's1', event: large.event, body }, [{ url: 'http://127.0.0.1:9/hook', webhookKey: 'k', orderKey: 'o', target: '{}' }], 2);
+    await b.publisher.publish(large, []);
+    await a.client.next(2);
+    expect(a.client.received[1]).toBe(body);
+    expect(b.client.received).toEqual([JSON.stringify(small), body]);
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { FORWARDED_HEADER, registerForwarding } from '../../src/http/forward.js';
+import type { SessionLocator } from '../../src/http/forward.js';
+import { httpHarness } from '../support/http.js';
+import type { HttpHarness } from '../support/http.js';
+
+/** Locator test double: "default" runs on the owner's URL, every other session nowhere; records lookups. */
+function locatorTo(url: string | (() => string)): SessionLocator & { readonly asked: string[] } {
+  const asked: string[] = [];
+  return {
+    self: 'front',
+    asked,
+    ownerOf: (session) => {
+      asked.push(session);
+      return Promise.resolve(session === 'default' ? { id: 'owner', url: typeof url === 'string' ? url : url() } : null);
+    },
+  };
+}
+
+async function owner(): Promise<{ harness: HttpHarness; url: string }> {
+  const harness = await httpHarness();
+  const url = await harness.server.listen({ host: '127.0.0.1', port: 0 });
+  return { harness, url };
+}
+
+async function front(locator: SessionLocator): Promise<HttpHarness> {
+  return httpHarness({}, {
+    routes: [
+      (scope) => {
+        registerForwarding(scope, { locator, timeoutMs: 5000 });
+        return Promise.resolve();
+      },
+    ],
+  });
+}
+
+describe('forwarding a request to the server that runs its session', () => {
+  it('answers as the owner would: same status, body and errors; other sessions stay local', async () => {
+    const { harness: ownerApp, url } = await owner();
+    const engine = await ownerApp.working('default');
+    const locator = locatorTo(url);
+    const app = await front(locator);
+
+    const got = await app.request('GET', '/api/sessions/default');
+    expect(got.statusCode).toBe(200);
+    expect(got.json()).toEqual((await ownerApp.request('GET', '/api/sessions/default')).json());
+
+    const set = await app.request('POST', '/api/default/presence', { presence: 'online' });
+    expect(set.statusCode).toBe(201);
+    expect(engine.calls).toContainEqual({ method: 'setPresence', presence: 'online' });
+
+    const bad = await app.request('POST', '/api/default/presence/not-a-chat/subscribe');
+    const direct = await ownerApp.request('POST', '/api/default/presence/not-a-chat/subscribe');
+    expect(bad.statusCode).toBe(direct.statusCode);
+    expect(bad.json()).toEqual(direct.json());
+
+    // A session nobody else runs is answered here (this front server has no such session).
+    expect((await app.request('GET', '/api/sessions/other')).json()).toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    // A forwarded request is never forwarded again (no loops).
+    const hop = await app.request('GET', '/api/sessions/default', undefined, { [FORWARDED_HEADER]: 'elsewhere' });
+    expect(hop.json()).toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    // Without the API key nothing is forwarded.
+    const anonymous = await app.server.inject({ method: 'GET', url: '/api/sessions/default' });
+    expect(anonymous.statusCode).toBe(401);
+    // Looked up for the GET, the presence and the malformed chat id (which the owner refused).
+    expect(locator.asked.filter((session) => session === 'default')).toHaveLength(3);
+  });
+
+  it('says which server did not answer when the owner is unreachable', async () => {
+    const { harness: ownerApp, url } = await owner();
+    await ownerApp.server.close();
+    const app = await front(locatorTo(url));
+    const response = await app.request('GET', '/api/sessions/default');
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toMatchObject({ code: 'SESSION_OWNED_ELSEWHERE', message: expect.stringContaining('"owner"') as unknown });
+  });
+});
