@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -121,6 +122,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
   await server.register(swaggerUi, { routePrefix: DOCS_PATH });
+  // At the root, before the API-key hook: @fastify/websocket then sees every upgrade request first
+  // and destroys the socket of one answered with plain HTTP (401, 404), which it would leak otherwise.
+  // Client frames are ignored by our routes: a small frame limit keeps a client from making us buffer.
+  await server.register(websocket, { options: { maxPayload: 4096 } });
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   healthRoutes(server, { network: config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox', storage: storage.backend });
 

@@ -1,0 +1,49 @@
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import WebSocket from 'ws';
+import { createHub } from '../../src/events/hub.js';
+import { wsRoutes } from '../../src/http/routes/ws.js';
+import { API_KEY, httpHarness } from '../support/http.js';
+
+/** Resolves with the HTTP status of a refused upgrade. */
+function refusal(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    // Terminating a refused socket reports "closed before the connection was established": expected.
+    socket.on('error', () => undefined);
+    socket.once('unexpected-response', (request, response) => {
+      resolve(response.statusCode ?? 0);
+      response.resume();
+    });
+    socket.once('open', () => {
+      socket.terminate();
+      reject(new Error('the upgrade was accepted'));
+    });
+  });
+}
+
+describe('GET /ws in the real app', () => {
+  it('streams with the key, and refused or unknown upgrades leave no socket open (the server closes promptly)', async () => {
+    const hub = createHub();
+    const harness = await httpHarness({}, { routes: [wsRoutes({ hub })] }, () => undefined);
+    await harness.server.listen({ port: 0, host: '127.0.0.1' });
+    const base = `ws://127.0.0.1:${(harness.server.server.address() as AddressInfo).port}`;
+    onTestFinished(() => harness.storage.close());
+
+    expect(await refusal(`${base}/ws?session=*`)).toBe(401);
+    expect(await refusal(`${base}/no-such-path?x-api-key=${API_KEY}`)).toBe(404);
+
+    const client = new WebSocket(`${base}/ws?events=session.status&x-api-key=${API_KEY}`);
+    await new Promise<void>((resolve, reject) => {
+      client.once('open', () => resolve());
+      client.once('error', reject);
+    });
+    const message = new Promise<string>((resolve) => client.once('message', (data: Buffer) => resolve(data.toString('utf8'))));
+    hub.publish('default', 'session.status', '{"event":"session.status"}');
+    expect(await message).toBe('{"event":"session.status"}');
+    client.close();
+
+    // A leaked upgrade socket would keep close() waiting for ever (the test would time out).
+    await harness.server.close();
+  });
+});
