@@ -270,3 +270,21 @@ describe('NOWEB engine: markOnline', () => {
     }
   });
 });
+
+describe('NOWEB engine: sandbox auto-pairing', () => {
+  it('pairs by itself when the network says autoPair (the QR goes to the sandbox admin API)', async () => {
+    const autoFactory = createNowebEngineFactory({
+      network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: true },
+      logger: pino({ level: 'silent' }),
+    });
+    const sut = engineUnderTest(autoFactory, { session: 'auto' });
+    await sut.engine.start();
+    try {
+      await sut.waitForStatus('WORKING');
+      expect(sut.statuses()).toEqual(['STARTING', 'SCAN_QR_CODE', 'STARTING', 'WORKING']);
+      expect(sut.events.find((event) => event.type === 'me')).toMatchObject({ me: { id: expect.stringMatching(/@c\.us$/) as unknown } });
+    } finally {
+      await sut.engine.stop();
+    }
+  });
+});
