@@ -60,7 +60,13 @@ export async function startServerProcess(id: string, env: Record<string, string>
       return false;
     });
   });
-  createInterface({ input: child.stderr }).on('line', (text) => stderr.push(text));
+  createInterface({ input: child.stderr }).on('line', (text) => {
+    stderr.push(text);
+    if (process.env.CLUSTER_TEST_LOGS !== undefined) appendFileSync(`${process.env.CLUSTER_TEST_LOGS}/${id}.stderr`, `${text}\n`);
+  });
+  child.once('exit', (code, signal) => {
+    if (process.env.CLUSTER_TEST_LOGS !== undefined) appendFileSync(`${process.env.CLUSTER_TEST_LOGS}/${id}.stderr`, `exit ${code} ${signal}\n`);
+  });
 
   const waitForLog = (match: (line: Record<string, unknown>) => boolean, ms = 15_000): Promise<Record<string, unknown>> => {
     const seen = logs.find(match);
