@@ -65,7 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger,
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
     ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
-    ...(deps.claim === undefined ? {} : { claim: deps.claim }),
+    ...(deps.claim === undefined ? {} : { claim: deps.claim, serverId: config.serverId }),
   });
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 

@@ -104,6 +104,7 @@ export const SessionInfoSchema = Type.Object(
     config: SessionConfigSchema,
     me: Type.Union([MeSchema, Type.Null()]),
     engine: Type.Object({ engine: Type.Enum([...ENGINES]) }),
+    worker: Type.Optional(Type.String({ description: 'Several servers: the server (WA_PRESENCE_SERVER_ID) that runs the session' })),
   },
 );
 

@@ -51,6 +51,8 @@ export interface SessionInfo {
   readonly config: SessionConfig;
   readonly me: Me | null;
   readonly engine: { readonly engine: EngineName };
+  /** Several servers: the id of the server that runs the session (absent on one server, or when no server runs it). */
+  readonly worker?: string;
 }
 
 /** Session names: WAHA accepts letters, digits, `_` and `-`. */

@@ -46,6 +46,8 @@ export interface SessionManagerDeps {
    * one server: engines start unfenced, as before.
    */
   readonly claim?: (session: string) => Promise<LeaseFence>;
+  /** Several servers: this server's id, reported as `worker` of the sessions it runs. */
+  readonly serverId?: string;
 }
 
 export interface CreateSessionInput {
@@ -204,7 +206,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   }
 
   function info(runtime: Runtime): SessionInfo {
-    return { name: runtime.name, status: runtime.status, config: runtime.stored.config, me: runtime.stored.me, engine: { engine: runtime.stored.engine } };
+    const base = { name: runtime.name, status: runtime.status, config: runtime.stored.config, me: runtime.stored.me, engine: { engine: runtime.stored.engine } };
+    return deps.serverId !== undefined && runtime.engine !== null ? { ...base, worker: deps.serverId } : base;
   }
 
   async function save(runtime: Runtime, patch: Partial<Omit<StoredSession, 'name' | 'createdAt'>>): Promise<void> {
