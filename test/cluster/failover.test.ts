@@ -21,7 +21,7 @@ const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const API_KEY = 'cluster-test-key';
 const SESSIONS = 30;
 const CONTACT = '15559990001';
-const LEASE_TTL_MS = 4000;
+const LEASE_TTL_MS = 5000;
 
 let sandbox: Sandbox;
 let receiver: ReceiverDouble;
