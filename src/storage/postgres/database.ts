@@ -63,6 +63,13 @@ export function createPool(options: PoolOptions): PgPool {
 export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out connection that the server ends between two statements (idle-in-transaction
+  // timeout after a SIGSTOP) emits 'error' on the client, not the pool; unhandled, it would crash
+  // the process. The next statement fails with it and release() destroys the connection.
+  const onError = (error: Error): void => {
+    broken = error;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -77,6 +84,7 @@ export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) =>
     }
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
