@@ -113,7 +113,7 @@ async function retrying(command: () => Promise<void>): Promise<void> {
       await command();
       return;
     } catch (error) {
-      if (attempt >= 20) throw error;
+      if (attempt >= 240) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
