@@ -2,6 +2,7 @@ import { ENGINES } from '../presence/sessions.js';
 import type { EngineName, Me, SessionConfig } from '../presence/sessions.js';
 import { isPresenceStatus } from '../presence/status.js';
 import type { PresenceStatus } from '../presence/status.js';
+import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
 import type { StoredSession } from './sessions.js';
 
 /**
@@ -62,4 +63,18 @@ export function toSafeNumber(value: string | number, where: string): number {
   const number = typeof value === 'number' ? value : Number(value);
   if (!Number.isSafeInteger(number)) throw new StorageCorruptError(`${where} is not a safe integer: ${String(value)}`);
   return number;
+}
+
+/** Rows ordered by chat id become one ChatPresence per chat, in that order. */
+export function groupByChat<Row extends { readonly chat_id: string }>(
+  rows: readonly Row[],
+  toParticipant: (row: Row) => ParticipantPresence,
+): ChatPresence[] {
+  const chats: { id: string; presences: ParticipantPresence[] }[] = [];
+  for (const row of rows) {
+    const last = chats.at(-1);
+    if (last !== undefined && last.id === row.chat_id) last.presences.push(toParticipant(row));
+    else chats.push({ id: row.chat_id, presences: [toParticipant(row)] });
+  }
+  return chats;
 }

@@ -1,6 +1,6 @@
-import type { ChatPresence, ParticipantPresence } from '../../presence/types.js';
+import type { ParticipantPresence } from '../../presence/types.js';
 import type { PresenceStore, SubscriptionStore } from '../presence.js';
-import { decodePresenceStatus, toSafeNumber } from '../decode.js';
+import { decodePresenceStatus, groupByChat, toSafeNumber } from '../decode.js';
 import type { PgPool } from './database.js';
 
 interface PresenceRow {
@@ -19,16 +19,6 @@ function toParticipant(row: PresenceRow): ParticipantPresence {
   };
 }
 
-/** Rows ordered by chat id become one ChatPresence per chat, in that order. */
-function groupByChat(rows: readonly PresenceRow[]): ChatPresence[] {
-  const chats: { id: string; presences: ParticipantPresence[] }[] = [];
-  for (const row of rows) {
-    const last = chats.at(-1);
-    if (last !== undefined && last.id === row.chat_id) last.presences.push(toParticipant(row));
-    else chats.push({ id: row.chat_id, presences: [toParticipant(row)] });
-  }
-  return chats;
-}
 
 const COLUMNS = 'chat_id, participant, last_known_presence, last_seen';
 
@@ -45,14 +35,14 @@ export function createPostgresPresenceStore(pool: PgPool, putPool: PgPool = pool
         `SELECT ${COLUMNS} FROM presences WHERE session = $1 AND chat_id = $2 ORDER BY participant`,
         [session, chatId],
       );
-      return groupByChat(rows)[0] ?? null;
+      return groupByChat(rows, toParticipant)[0] ?? null;
     },
     list: async (session) => {
       const { rows } = await pool.query<PresenceRow>(
         `SELECT ${COLUMNS} FROM presences WHERE session = $1 ORDER BY chat_id, participant`,
         [session],
       );
-      return groupByChat(rows);
+      return groupByChat(rows, toParticipant);
     },
     put: async (session, chatId, presences) => {
       if (presences.length === 0) return;

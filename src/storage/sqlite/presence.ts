@@ -1,6 +1,6 @@
-import type { ChatPresence, ParticipantPresence } from '../../presence/types.js';
+import type { ParticipantPresence } from '../../presence/types.js';
 import type { PresenceStore, SubscriptionStore } from '../presence.js';
-import { decodePresenceStatus } from '../decode.js';
+import { decodePresenceStatus, groupByChat } from '../decode.js';
 import type { SqliteDatabase } from './database.js';
 import { settle } from './database.js';
 
@@ -19,16 +19,6 @@ function toParticipant(row: PresenceRow): ParticipantPresence {
   };
 }
 
-/** Rows ordered by chat id become one ChatPresence per chat, in that order. */
-export function groupByChat(rows: readonly PresenceRow[]): ChatPresence[] {
-  const chats: { id: string; presences: ParticipantPresence[] }[] = [];
-  for (const row of rows) {
-    const last = chats.at(-1);
-    if (last !== undefined && last.id === row.chat_id) last.presences.push(toParticipant(row));
-    else chats.push({ id: row.chat_id, presences: [toParticipant(row)] });
-  }
-  return chats;
-}
 
 export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
   const columns = 'chat_id, participant, last_known_presence, last_seen';
@@ -54,9 +44,9 @@ export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
     get: (session, chatId) =>
       settle(() => {
         const rows = get.all(session, chatId);
-        return groupByChat(rows)[0] ?? null;
+        return groupByChat(rows, toParticipant)[0] ?? null;
       }),
-    list: (session) => settle(() => groupByChat(list.all(session))),
+    list: (session) => settle(() => groupByChat(list.all(session), toParticipant)),
     put: (session, chatId, presences) =>
       settle(() => {
         if (presences.length > 0) put.immediate(session, chatId, presences);
