@@ -69,11 +69,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 
-  // Fastify's default validator strips properties a schema does not declare (`removeAdditional`):
-  // WAHA clients send fields we do not use (`config.proxy`, `noweb.store`, …) and must keep working.
   const httpLogger: FastifyBaseLogger = logger.child({ area: 'http' });
   const server: FastifyInstance = Fastify({
     loggerInstance: httpLogger,
+    // Fastify's validator silently drops fields a schema does not declare; a misspelt optional field
+    // (`durationMS`) would then be ignored without a word. Refuse it with a 400 naming it instead. The
+    // schemas declare WAHA's fields that we accept without using (`config.proxy`, …).
+    ajv: { customOptions: { removeAdditional: false } },
     // One debug line per request (below) instead of Fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
   });

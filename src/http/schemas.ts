@@ -70,6 +70,12 @@ export const WebhookConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * WAHA's config has fields a presence server has no use for. WAHA clients send them, so they are
+ * accepted (and kept, so a GET shows what was sent); any other field is refused with a 400.
+ */
+const WAHA_ONLY = 'Accepted and kept for WAHA clients; wa-presence does not use it';
+
 export const SessionConfigSchema = Type.Object(
   {
     webhooks: Type.Optional(Type.Array(WebhookConfigSchema)),
@@ -81,9 +87,25 @@ export const SessionConfigSchema = Type.Object(
           markOnline: Type.Optional(
             Type.Boolean({ description: 'Send "online" when connected (default true): needed to receive presence, but the phone gets no notifications meanwhile' }),
           ),
+          store: Type.Optional(Type.Object({ enabled: Type.Optional(Type.Boolean()), fullSync: Type.Optional(Type.Boolean()) }, { additionalProperties: false, description: WAHA_ONLY })),
         },
         { additionalProperties: false },
       ),
+    ),
+    proxy: Type.Optional(
+      Type.Union(
+        [Type.Object({ server: Type.String(), username: Type.Optional(Type.String()), password: Type.Optional(Type.String()) }, { additionalProperties: false }), Type.Null()],
+        { description: WAHA_ONLY },
+      ),
+    ),
+    ignore: Type.Optional(
+      Type.Object(
+        { status: Type.Optional(Type.Boolean()), groups: Type.Optional(Type.Boolean()), channels: Type.Optional(Type.Boolean()), broadcast: Type.Optional(Type.Boolean()) },
+        { additionalProperties: false, description: WAHA_ONLY },
+      ),
+    ),
+    client: Type.Optional(
+      Type.Object({ deviceName: Type.Optional(Type.String()), browserName: Type.Optional(Type.String()) }, { additionalProperties: false, description: WAHA_ONLY }),
     ),
   },
   { additionalProperties: false },

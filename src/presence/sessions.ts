@@ -20,7 +20,7 @@ export interface WebhookConfig {
   readonly customHeaders?: readonly { readonly name: string; readonly value: string }[] | null;
 }
 
-/** WAHA's session config, restricted to what a presence server uses. */
+/** WAHA's session config: what a presence server uses, and WAHA's other fields kept as sent. */
 export interface SessionConfig {
   readonly webhooks?: readonly WebhookConfig[];
   readonly metadata?: Readonly<Record<string, string>>;
@@ -32,7 +32,13 @@ export interface SessionConfig {
      * phone gets no push notifications.
      */
     readonly markOnline?: boolean;
+    /** WAHA's; kept, not used. */
+    readonly store?: { readonly enabled?: boolean; readonly fullSync?: boolean };
   };
+  /** WAHA's fields with no meaning for a presence server: accepted from WAHA clients and kept, not used. */
+  readonly proxy?: { readonly server: string; readonly username?: string; readonly password?: string } | null;
+  readonly ignore?: { readonly status?: boolean; readonly groups?: boolean; readonly channels?: boolean; readonly broadcast?: boolean };
+  readonly client?: { readonly deviceName?: string; readonly browserName?: string };
 }
 
 /** The account a session is logged in as. */

@@ -31,6 +31,10 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
     }
     if (error.validation) {
       // Ajv says "must match pattern ^\d{7,15}$"; say what a valid value looks like instead.
+      const unknown = error.validation.find((issue) => issue.keyword === 'additionalProperties')?.params.additionalProperty;
+      if (typeof unknown === 'string') {
+        return reply.status(400).send({ error: 'invalid', message: `${unknown} is not a known field; remove it; see GET /api/sandbox/info for the admin API` });
+      }
       const message = error.message.replace(/(\w+) must match pattern "[^"]*"/g, (_match, field: string) => `${field} must be ${FORMATS[/^\d+$/.test(field) ? 'participants' : field] ?? 'well-formed'}`);
       return reply.status(400).send({ error: 'invalid', message: `${message}; see GET /api/sandbox/info for the admin API` });
     }

@@ -61,7 +61,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
   });
   // Request logs are info-level noise for an admin API; warnings and errors still show.
-  const app = Fastify({ loggerInstance: logger.child({ area: 'sandbox-admin' }, { level: 'warn' }) });
+  const app = Fastify({
+    loggerInstance: logger.child({ area: 'sandbox-admin' }, { level: 'warn' }),
+    // A misspelt field is refused with a 400, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   await app.register(sandboxAdminRoutes, { network });
   // ws enforces the frame limit too (plus room for the length prefix and GCM tag).
   const wss = new WebSocketServer({ noServer: true, maxPayload: network.host.maxFrameBytes + 64 });

@@ -154,6 +154,8 @@ describe('presence routes', () => {
     ['/api/startTyping', { chatId: contact }, 'VALIDATION_FAILED', /^session is required$/],
     ['/api/startTyping', { session: 'default', chatId: '123' }, 'INVALID_CHAT_ID', /expected/],
     ['/api/stopTyping', { session: 'default', chatId: contact, durationMs: 5 }, 'VALIDATION_FAILED', /durationMs applies to startTyping only/],
+    ['/api/startTyping', { session: 'default', chatId: contact, durationMS: 5000 }, 'VALIDATION_FAILED', /^durationMS is not a known field; remove it$/],
+    ['/api/default/presence', { presence: 'typing', chatId: contact, duration: 5000 }, 'VALIDATION_FAILED', /^duration is not a known field; remove it$/],
   ])('POST %s %j → 400 %s', async (url, body, code, message) => {
     const response = await h.request('POST', url, body);
     expect(response.statusCode).toBe(400);

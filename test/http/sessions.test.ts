@@ -66,15 +66,37 @@ describe('session routes', () => {
     expect(response.json()).toMatchObject({ name: 'default', status: 'STARTING' });
   });
 
-  it('accepts and drops config fields WAHA clients send that a presence server does not use', async () => {
+  it('accepts and keeps config fields WAHA clients send that a presence server does not use', async () => {
     const h = shared;
-    const response = await h.request('POST', '/api/sessions', {
-      name: 'waha',
-      start: false,
-      config: { proxy: null, debug: false, noweb: { markOnline: true, store: { enabled: true, fullSync: false } } },
-    });
+    const config = {
+      proxy: { server: 'localhost:3128', username: 'u', password: 'p' },
+      debug: false,
+      ignore: { status: true, groups: false, channels: true, broadcast: true },
+      client: { deviceName: 'CRM', browserName: 'Chrome' },
+      noweb: { markOnline: true, store: { enabled: true, fullSync: false } },
+    };
+    const response = await h.request('POST', '/api/sessions', { name: 'waha', start: false, config });
     expect(response.statusCode).toBe(201);
-    expect(response.json<{ config: unknown }>().config).toEqual({ debug: false, noweb: { markOnline: true } });
+    expect(response.json<{ config: unknown }>().config).toEqual(config);
+    expect((await h.request('GET', '/api/sessions/waha')).json<{ config: unknown }>().config).toEqual(config);
+    const nullProxy = await h.request('PUT', '/api/sessions/waha', { config: { proxy: null } });
+    expect(nullProxy.json<{ config: unknown }>().config).toEqual({ proxy: null });
+  });
+
+  it.each([
+    [{ name: 'typo', strat: false }, 'strat is not a known field; remove it'],
+    [{ name: 'typo', config: { webhook: [] } }, 'config.webhook is not a known field; remove it'],
+    [{ name: 'typo', config: { noweb: { markOnLine: false } } }, 'config.noweb.markOnLine is not a known field; remove it'],
+    [{ name: 'typo', config: { webhooks: [{ url: 'http://x', events: ['*'], hmac: { key: 'k' }, secret: 's' }] } }, 'config.webhooks[0].secret is not a known field; remove it'],
+    [{ name: 'typo', config: { proxy: { server: 'x', port: 1 } } }, /^config\.proxy/],
+  ] as const)('refuses an unknown field instead of dropping it: %j', async (body, message) => {
+    const h = shared;
+    const response = await h.request('POST', '/api/sessions', body);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(response.json<{ message: string }>().message).toMatch(message);
+    // Nothing was created.
+    expect((await h.request('GET', '/api/sessions/typo')).statusCode).toBe(404);
   });
 
   it('logs out: a running session starts again for a new QR', async () => {

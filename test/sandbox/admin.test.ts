@@ -9,7 +9,8 @@ let app: FastifyInstance;
 let network: SandboxNetwork;
 beforeAll(async () => {
   network = new SandboxNetwork({ logger: pino({ level: 'silent' }), autoPair: true, chatStateTtlMs: 25_000 });
-  app = Fastify();
+  // As both servers that embed them (src/app.ts, src/sandbox/index.ts) configure Fastify.
+  app = Fastify({ ajv: { customOptions: { removeAdditional: false } } });
   await app.register(sandboxAdminRoutes, { network });
 });
 afterAll(async () => {
@@ -33,6 +34,10 @@ describe('sandbox admin API', () => {
     const badPrivacy = await call('POST', '/api/sandbox/contacts', { phone: '4915550000009', lastSeenPrivacy: 'friends' });
     expect(badPrivacy.status).toBe(400);
     expect(badPrivacy.body.message).toContain('lastSeenPrivacy');
+    const typo = await call('POST', '/api/sandbox/contacts', { phone: '4915550000009', lastseenPrivacy: 'nobody' });
+    expect(typo.status).toBe(400);
+    expect(typo.body.message).toContain('lastseenPrivacy');
+    expect((await network.accounts()).some((account) => account.phone === '4915550000009')).toBe(false);
   });
 
   it('sets contact presence, validating presence and chatId', async () => {
