@@ -292,7 +292,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       } catch (error) {
         throw new AppError('ENGINE_FAILED', `Could not wipe the credentials of session "${context.session}"`, undefined, { cause: error });
       }
-      setStatus('STOPPED');
+      setStatus('STOPPED', 'Logged out: the device was unlinked and its credentials deleted. Start the session and scan a new QR code to link it again.');
     },
 
     async setPresence(presence: GlobalPresence) {
@@ -318,6 +318,10 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
         throw new AppError('VALIDATION_FAILED', `durationMs must be a positive whole number of milliseconds, got ${durationMs}`);
       }
       openSocket();
+      if (!wanted) {
+        // Stopping or logging out: a typing started now would outlive the connection.
+        throw new AppError('SESSION_NOT_WORKING', `Session "${context.session}" is stopping; start it again to send "${presence}"`);
+      }
       try {
         if (presence === 'paused') await typing.pause(jid);
         else await typing.start(jid, presence, durationMs);
