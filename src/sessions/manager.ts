@@ -335,7 +335,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
         // restart, no takeover by another server) until someone starts it again.
         if (event.status === 'STOPPED' || event.status === 'FAILED') {
           const status = event.status;
-          runtime.control.post(() => releaseEngine(runtime, generation, status));
+          const unlinked = event.unlinked === true;
+          runtime.control.post(() => releaseEngine(runtime, generation, status, unlinked));
         }
         return;
       case 'qr':
@@ -396,13 +397,24 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     });
   }
 
-  /** After an engine's own final stop: drops the engine and marks the session as not running. */
-  async function releaseEngine(runtime: Runtime, generation: number, status: 'STOPPED' | 'FAILED'): Promise<void> {
+  /**
+   * After an engine's own final stop: drops the engine and marks the session as not running. An
+   * unlinked device (removed from the phone) leaves the session as a logout does: what belonged to
+   * that login (presence, subscriptions, the account) is forgotten with its credentials.
+   */
+  async function releaseEngine(runtime: Runtime, generation: number, status: 'STOPPED' | 'FAILED', unlinked: boolean): Promise<void> {
     // A command (stop, restart, logout, …) handled the session since: it decided what runs.
     if (runtime.generation !== generation || runtime.engine === null) return;
     await stopEngine(runtime, status);
+    if (unlinked) await forgetLogin(runtime);
     if (runtime.stored.running) await save(runtime, { running: false });
     runtime.logger.info({ status, reason: runtime.reason }, 'engine stopped by itself; the session stays stopped until it is started');
+  }
+
+  async function forgetLogin(runtime: Runtime): Promise<void> {
+    await storage.presence.clear(runtime.name);
+    await storage.subscriptions.clear(runtime.name);
+    await save(runtime, { me: null, presence: null });
   }
 
   async function requireWorking(name: string): Promise<{ runtime: Runtime; engine: Engine }> {
@@ -526,9 +538,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
         } else {
           await storage.auth.forSession(name).clear();
         }
-        await storage.presence.clear(name);
-        await storage.subscriptions.clear(name);
-        await save(runtime, { me: null, presence: null, running: false });
+        await forgetLogin(runtime);
+        await save(runtime, { running: false });
         runtime.logger.info('logged out');
         return info(runtime);
       });

@@ -141,18 +141,21 @@ describe('session lifecycle', () => {
   });
 
   it.each([
-    ['FAILED', 'replaced by another connection'],
-    ['FAILED', 'banned'],
-    ['STOPPED', 'removed from the phone; credentials deleted'],
-  ] as const)('an engine that ends %s by itself (%s) is released: not running, no restart, the reason in every view', async (status, reason) => {
+    ['FAILED', 'replaced by another connection', false],
+    ['FAILED', 'banned', false],
+    ['STOPPED', 'removed from the phone; credentials deleted', true],
+  ] as const)('an engine that ends %s by itself (%s) is released: not running, no restart, the reason in every view', async (status, reason, unlinked) => {
     const { manager, engines, storage, publisher } = await sessionHarness();
     await manager.create({ name: 'e' });
     const engine = engines.latest('e');
     engine.working(me);
     await manager.settled('e');
-    engine.endedByWhatsApp(status, reason);
+    await manager.subscribe('e', contact);
+    engine.endedByWhatsApp(status, reason, unlinked);
     await manager.settled('e');
-    expect(await manager.get('e')).toMatchObject({ status, reason });
+    expect(await manager.get('e')).toMatchObject({ status, reason, me: unlinked ? null : me });
+    // An unlinked device takes what belonged to its login with it, as a logout does.
+    expect(await storage.subscriptions.list('e')).toEqual(unlinked ? [] : [contact]);
     expect(engine.state).toBe('stopped');
     expect(manager.hasEngine('e')).toBe(false);
     expect((await storage.sessions.get('e'))?.running).toBe(false);

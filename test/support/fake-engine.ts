@@ -76,8 +76,8 @@ export class FakeEngine implements Engine {
    * WhatsApp ended the session for good (logged out from the phone, replaced, banned): the engine
    * reports the final status with its reason and will not reconnect, as the NOWEB engine does.
    */
-  endedByWhatsApp(status: 'STOPPED' | 'FAILED', reason: string): void {
-    this.emit({ type: 'status', status, reason });
+  endedByWhatsApp(status: 'STOPPED' | 'FAILED', reason: string, unlinked = false): void {
+    this.emit({ type: 'status', status, reason, ...(unlinked ? { unlinked } : {}) });
     this.state = 'ended';
   }
 
@@ -112,7 +112,7 @@ export class FakeEngine implements Engine {
   /** Like the NOWEB engine, reports STOPPED with why once the credentials are gone. */
   async logout(): Promise<void> {
     await this.record({ method: 'logout' }, ['started']);
-    this.emit({ type: 'status', status: 'STOPPED', reason: FAKE_LOGOUT_REASON });
+    this.emit({ type: 'status', status: 'STOPPED', reason: FAKE_LOGOUT_REASON, unlinked: true });
     this.state = 'logged-out';
   }
 

@@ -206,7 +206,7 @@ describe('NOWEB engine against the sandbox', () => {
     await eventually(lastReceived(CONTACT, 'chatstate'), (s) => s?.state === 'composing');
     const from = sut.events.length;
     await sut.engine.logout();
-    expect(sut.events.slice(from)).toEqual([{ type: 'status', status: 'STOPPED', reason: expect.stringMatching(/^Logged out: .*scan a new QR code/) as unknown }]);
+    expect(sut.events.slice(from)).toEqual([{ type: 'status', status: 'STOPPED', reason: expect.stringMatching(/^Logged out: .*scan a new QR code/) as unknown, unlinked: true }]);
     expect(sut.auth.data.size).toBe(0);
     expect((await lastReceived(CONTACT, 'chatstate')())?.state).toBe('paused');
     // The sandbox got Baileys' remove-companion-device: the device is gone, not just disconnected.
