@@ -9,7 +9,11 @@ import type { AuthStore } from '../storage/auth.js';
  * HTTP: they report, the session layer decides.
  */
 export type EngineEvent =
-  | { readonly type: 'status'; readonly status: SessionStatus; readonly reason?: string }
+  /**
+   * `reason`: why, for a person, when nobody asked for the change. `unlinked`: the device is no
+   * longer linked to the account and its credentials are gone (logged out here or from the phone).
+   */
+  | { readonly type: 'status'; readonly status: SessionStatus; readonly reason?: string; readonly unlinked?: true }
   /** A new QR value; emitted again each time the engine rotates it. */
   | { readonly type: 'qr'; readonly value: string }
   /** The account is known (after pairing or login). */

@@ -127,6 +127,7 @@ export const SessionInfoSchema = Type.Object(
     me: Type.Union([MeSchema, Type.Null()]),
     engine: Type.Object({ engine: Type.Enum([...ENGINES]) }),
     worker: Type.Optional(Type.String({ description: 'Several servers: the server (WA_PRESENCE_SERVER_ID) that runs the session' })),
+    reason: Type.Optional(Type.String({ description: 'Why the session reached this status when nobody asked for it through the API (FAILED, or STOPPED by WhatsApp): what happened and what to do' })),
   },
 );
 

@@ -8,7 +8,11 @@ import type { EngineName, Me } from './sessions.js';
  */
 export interface EventPayloads {
   'presence.update': ChatPresence;
-  'session.status': { readonly status: SessionStatus };
+  /**
+   * `reason` (our addition to WAHA's payload) says why, in words a person can act on, when the
+   * change was not asked for through the API: a lost connection, a logout from the phone, a ban.
+   */
+  'session.status': { readonly status: SessionStatus; readonly reason?: string };
 }
 
 export type EventName = keyof EventPayloads;

@@ -59,6 +59,8 @@ export interface SessionInfo {
   readonly engine: { readonly engine: EngineName };
   /** Several servers: the id of the server that runs the session (absent on one server, or when no server runs it). */
   readonly worker?: string;
+  /** Why the session reached its status, when it was not asked for (FAILED, or STOPPED by WhatsApp). */
+  readonly reason?: string;
 }
 
 /** Session names: WAHA accepts letters, digits, `_` and `-`. */

@@ -13,11 +13,13 @@ import { LAST_SEEN_PRIVACIES } from './state.js';
 const Phone = Type.String({ pattern: '^\\d{7,15}$', description: 'digits only, 7 to 15' });
 const ChatId = Type.String({ pattern: '^\\d{1,30}(-\\d{1,20})?@(c\\.us|s\\.whatsapp\\.net|g\\.us|lid)$', description: '"<phone>@c.us" or "<id>@g.us"' });
 const PhoneParams = Type.Object({ phone: Phone });
+const DeviceParams = Type.Object({ phone: Phone, device: Type.String({ pattern: '^[1-9]\\d{0,2}$', description: 'a linked device id: 1 to 999' }) });
 
 const FORMATS: Record<string, string> = {
   phone: 'a phone number, digits only, 7 to 15 of them (e.g. 4915550001)',
   chatId: 'a chat id: "<phone>@c.us" or "<id>@g.us"',
   participants: 'chat ids: "<phone>@c.us"',
+  device: 'a linked device id, a whole number from 1 to 999 (GET /api/sandbox/accounts lists each account\'s devices)',
 };
 
 const STATUS: Record<SandboxError['kind'], number> = { invalid: 400, not_found: 404, conflict: 409 };
@@ -56,6 +58,9 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
       'POST /api/sandbox/scan {qr, phone?, name?}',
       'GET /api/sandbox/accounts',
       'POST /api/sandbox/accounts/{phone}/drop',
+      'POST /api/sandbox/accounts/{phone}/devices/{device}/remove',
+      'POST /api/sandbox/accounts/{phone}/ban',
+      'POST /api/sandbox/accounts/{phone}/unban',
     ],
   }));
 
@@ -120,5 +125,14 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
 
   app.post('/api/sandbox/accounts/:phone/drop', { schema: { params: PhoneParams } }, async (request) =>
     network.drop(request.params.phone));
+
+  app.post('/api/sandbox/accounts/:phone/devices/:device/remove', { schema: { params: DeviceParams } }, async (request) =>
+    network.removeDevice(request.params.phone, Number(request.params.device)));
+
+  app.post('/api/sandbox/accounts/:phone/ban', { schema: { params: PhoneParams } }, async (request) =>
+    network.ban(request.params.phone));
+
+  app.post('/api/sandbox/accounts/:phone/unban', { schema: { params: PhoneParams } }, async (request) =>
+    network.unban(request.params.phone));
   return Promise.resolve();
 };

@@ -9,7 +9,9 @@ import { SERVER_STATIC_KEY_PAIR } from './trust.js';
 import { createFrameReader, encodeFrame } from './frames.js';
 import type { IqAnswer } from './iq.js';
 import { IQ_HANDLERS } from './iq.js';
-import { failureNode, offlineNode, readClientPayload, successNode } from './login.js';
+import { failureNode } from './closes.js';
+import type { FailureReason } from './closes.js';
+import { offlineNode, readClientPayload, successNode } from './login.js';
 import type { Transport } from './noise.js';
 import { createNoiseResponder } from './noise.js';
 import { newPairRefs, pairDeviceNode } from './pairing.js';
@@ -40,8 +42,8 @@ export interface ConnectionHost {
   readonly maxFrameBytes: number;
   /** A half-finished handshake (or an unanswered pairing step) is closed after this long. */
   readonly handshakeTimeoutMs: number;
-  /** The account and device for a login, adopting unknown ones; a string says why it is refused. */
-  authenticate(login: { phone: string; deviceId: number; noiseKey: Buffer; pushName: string | null }): { account: Account; device: Device } | string;
+  /** The account and device for a login, adopting unknown ones; or why it is refused and with which `<failure reason>`. */
+  authenticate(login: { phone: string; deviceId: number; noiseKey: Buffer; pushName: string | null }): { account: Account; device: Device } | { refused: string; failure: FailureReason };
   attach(peer: Peer): void;
   detach(peer: Peer): void;
   /** Something about accounts or connections may have changed (wakes `SandboxNetwork.until`). */
@@ -150,6 +152,10 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
         cleanup();
         ws.terminate();
       },
+      end(node, reason) {
+        logger.info({ reason, xml: binaryNodeToString(node) }, 'ending the stream');
+        end(node);
+      },
     };
     host.attach(peer);
     send(successNode(account, device, Math.floor(host.view.now() / 1000)));
@@ -215,9 +221,9 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
       return;
     }
     const outcome = host.authenticate({ phone: request.phone, deviceId: request.deviceId, noiseKey: result.clientStaticKey, pushName: request.pushName });
-    if (typeof outcome === 'string') {
-      logger.warn({ phone: request.phone, device: request.deviceId, reason: outcome }, 'login refused');
-      end(failureNode(401));
+    if ('refused' in outcome) {
+      logger.warn({ phone: request.phone, device: request.deviceId, reason: outcome.refused, failure: outcome.failure }, 'login refused');
+      end(failureNode(outcome.failure));
       return;
     }
     startSession(outcome.account, outcome.device);

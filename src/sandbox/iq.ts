@@ -1,6 +1,6 @@
 import type { BinaryNode } from 'baileys';
 import { getBinaryNodeChild, getBinaryNodeChildren } from 'baileys';
-import { lidJid, pnJid } from './jid.js';
+import { lidJid, parseJid, pnJid } from './jid.js';
 import { resolveUser } from './presence.js';
 import type { LastSeenPrivacy, NetworkView, Peer } from './state.js';
 
@@ -122,6 +122,23 @@ const groups: IqHandler = ({ view, peer, node }) => {
   return [described];
 };
 
+/**
+ * `md` from a logged-in device: Baileys' `logout()` sends
+ * `<remove-companion-device jid="<own device jid>" reason="user_initiated"/>` and closes its socket
+ * without waiting for the answer. The device is unlinked as if the phone had removed it; a device
+ * may remove only itself.
+ */
+const md: IqHandler = ({ view, peer, node }) => {
+  const remove = getBinaryNodeChild(node, 'remove-companion-device');
+  if (remove === undefined) return [];
+  const target = parseJid(remove.attrs.jid ?? '');
+  if (target?.kind !== 'pn' || target.user !== peer.account.phone || target.device !== peer.device.id) {
+    return { error: { code: 403, text: 'forbidden' } };
+  }
+  view.removeDevice(peer.account, peer.device.id, peer);
+  return [];
+};
+
 export const IQ_HANDLERS: Readonly<Record<string, IqHandler>> = {
   encrypt,
   passive: () => [],
@@ -131,4 +148,5 @@ export const IQ_HANDLERS: Readonly<Record<string, IqHandler>> = {
   privacy,
   usync,
   'w:g2': groups,
+  md,
 };

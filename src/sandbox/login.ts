@@ -52,8 +52,3 @@ export function successNode(account: Account, device: Device, nowSeconds: number
 export function offlineNode(): BinaryNode {
   return { tag: 'ib', attrs: { from: SERVER_JID }, content: [{ tag: 'offline', attrs: { count: '0' } }] };
 }
-
-/** `<failure reason=401>` makes Baileys end with `loggedOut`: the device must pair again. */
-export function failureNode(reason: number): BinaryNode {
-  return { tag: 'failure', attrs: { reason: String(reason), location: 'sandbox' } };
-}

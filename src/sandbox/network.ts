@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { binaryNodeToString } from 'baileys';
 import type { ChatState, ChatStates } from './chatstate.js';
 import { createChatStates } from './chatstate.js';
+import { deviceRemovedNode, failureNode, replacedNode } from './closes.js';
+import type { FailureReason } from './closes.js';
 import type { ConnectionHost, PairingWait } from './connection.js';
 import { generateKeyPair } from './crypto.js';
 import { deviceJid, groupJid, parseJid, pnJid } from './jid.js';
@@ -33,6 +35,8 @@ export interface AccountInfo {
   /** Unix seconds, or null if never seen online. */
   readonly lastSeen: number | null;
   readonly lastSeenPrivacy: LastSeenPrivacy;
+  /** Banned through the admin API: every login and live stream is refused with 403. */
+  readonly banned: boolean;
   readonly devices: readonly { readonly id: number; readonly jid: string; readonly preKeys: number }[];
   readonly connections: readonly { readonly id: number; readonly device: number; readonly available: boolean; readonly subscriptions: readonly string[] }[];
 }
@@ -75,6 +79,8 @@ export class SandboxNetwork {
   private readonly peers = new Map<string, Set<Peer>>();
   private readonly waiting = new Map<string, PairingWait>();
   private readonly watchers = new Set<() => void>();
+  /** Noise keys of removed devices (hex): they never log in again, adoption notwithstanding. */
+  private readonly revokedNoiseKeys = new Set<string>();
   private readonly logger: Logger;
   private readonly chatStates: ChatStates;
   private readonly now: () => number;
@@ -102,6 +108,7 @@ export class SandboxNetwork {
         contact.received.push(entry);
         if (contact.received.length > RECEIVED_LIMIT) contact.received.splice(0, contact.received.length - RECEIVED_LIMIT);
       },
+      removeDevice: (account, deviceId, except) => this.unlink(account, deviceId, except),
     };
     this.chatStates = createChatStates(this.view, options.chatStateTtlMs);
     this.host = {
@@ -115,7 +122,12 @@ export class SandboxNetwork {
       attach: (peer) => {
         let set = this.peers.get(peer.account.phone);
         if (!set) this.peers.set(peer.account.phone, (set = new Set()));
+        // One stream per device: a second login of the same device takes over, and WhatsApp tells
+        // the old stream so (Baileys: 440 connectionReplaced). The new one is attached first, so
+        // the account never looks as if it lost every connection in between.
+        const replaced = [...set].filter((other) => other.device.id === peer.device.id);
         set.add(peer);
+        for (const old of replaced) old.end(replacedNode(), `replaced by connection ${peer.id}, a new login of the same device`);
         this.notify();
       },
       detach: (peer) => {
@@ -145,6 +157,7 @@ export class SandboxNetwork {
       nextDeviceId: 1,
       online: false,
       lastSeen: null,
+      banned: false,
       received: [],
       createdAt: this.now(),
     };
@@ -162,9 +175,12 @@ export class SandboxNetwork {
    * has never seen (the sandbox restarted; credentials from elsewhere) is adopted: the sandbox
    * keeps no state across restarts, and refusing would force every session to pair again.
    */
-  private authenticate(login: { phone: string; deviceId: number; noiseKey: Buffer; pushName: string | null }): { account: Account; device: Device } | string {
+  private authenticate(login: { phone: string; deviceId: number; noiseKey: Buffer; pushName: string | null }): { account: Account; device: Device } | { refused: string; failure: FailureReason } {
     let account = this.accountsByPhone.get(login.phone);
-    if (account?.kind === 'contact') return `${login.phone} is a simulated contact, not a device account`;
+    if (account?.kind === 'contact') return { refused: `${login.phone} is a simulated contact, not a device account`, failure: 401 };
+    if (this.revokedNoiseKeys.has(login.noiseKey.toString('hex'))) return { refused: 'this device was removed from its account', failure: 401 };
+    // A banned account is refused before anything else about its devices: WhatsApp answers 403.
+    if (account?.banned === true) return { refused: `account ${login.phone} is banned`, failure: 403 };
     if (!account) {
       account = this.newAccount('user', login.phone, login.pushName ?? `Sandbox ${login.phone}`, 'everyone');
       this.logger.info({ phone: login.phone }, 'adopted an unknown account at login');
@@ -176,7 +192,7 @@ export class SandboxNetwork {
       account.nextDeviceId = Math.max(account.nextDeviceId, device.id + 1);
       this.logger.info({ phone: login.phone, device: login.deviceId }, 'adopted an unknown device at login');
     } else if (!device.noiseKey.equals(login.noiseKey)) {
-      return 'noise key differs from the one the device paired with';
+      return { refused: 'noise key differs from the one the device paired with', failure: 401 };
     }
     return { account, device };
   }
@@ -273,6 +289,7 @@ export class SandboxNetwork {
       const phone = phoneOf(input.phone, 'phone');
       const existing = this.accountsByPhone.get(phone);
       if (existing?.kind === 'contact') throw new SandboxError('conflict', `${phone} is a simulated contact; devices pair only to device accounts`);
+      if (existing?.banned === true) throw new SandboxError('conflict', `account ${phone} is banned; unban it first with POST /api/sandbox/accounts/${phone}/unban`);
       created = existing === undefined;
       account = existing ?? this.newAccount('user', phone, input.name ?? `Sandbox ${phone}`, 'everyone');
     } else {
@@ -309,6 +326,66 @@ export class SandboxNetwork {
     const live = [...(this.peers.get(number) ?? [])];
     for (const peer of live) peer.drop('dropped through the admin API');
     return Promise.resolve({ dropped: live.length });
+  }
+
+  private userAccount(phone: string): Account {
+    const number = phoneOf(phone, 'phone');
+    const account = this.accountsByPhone.get(number);
+    if (!account) throw new SandboxError('not_found', `no account with phone ${number}; GET /api/sandbox/accounts lists them`);
+    if (account.kind !== 'user') throw new SandboxError('conflict', `${number} is a simulated contact: it has no devices or connections`);
+    return account;
+  }
+
+  private unlink(account: Account, deviceId: number, except?: Peer): boolean {
+    const device = account.devices.get(deviceId);
+    if (!device) return false;
+    account.devices.delete(deviceId);
+    this.revokedNoiseKeys.add(device.noiseKey.toString('hex'));
+    for (const peer of [...(this.peers.get(account.phone) ?? [])]) {
+      if (peer.device.id === deviceId && peer !== except) peer.end(deviceRemovedNode(), 'the device was removed from its account');
+    }
+    this.logger.info({ phone: account.phone, device: deviceId }, 'device removed');
+    this.notify();
+    return true;
+  }
+
+  /**
+   * The phone unlinks a companion device (Linked devices → Log out): its live streams end with a
+   * device-removed stream error (Baileys: 401 loggedOut), and the device is forgotten, so its
+   * credentials are refused at the next login with `<failure reason=401>`.
+   */
+  async removeDevice(phone: string, deviceId: number): Promise<{ phone: string; device: number; closed: number }> {
+    const account = this.userAccount(phone);
+    if (!Number.isInteger(deviceId) || deviceId < 1) throw new SandboxError('invalid', `device must be a linked device id (1 or more), got ${deviceId}`);
+    const closed = [...(this.peers.get(account.phone) ?? [])].filter((peer) => peer.device.id === deviceId).length;
+    if (!this.unlink(account, deviceId)) {
+      const known = [...account.devices.keys()];
+      throw new SandboxError('not_found', `account ${account.phone} has no device ${deviceId}; its devices: ${known.length === 0 ? 'none' : known.join(', ')}`);
+    }
+    return Promise.resolve({ phone: account.phone, device: deviceId, closed });
+  }
+
+  /**
+   * Bans an account as WhatsApp does: every live stream gets `<failure reason=403>` and closes, and
+   * every later login is refused with the same (Baileys: 403 forbidden), until `unban`. Banning a
+   * banned account changes nothing.
+   */
+  async ban(phone: string): Promise<{ phone: string; banned: true; closed: number }> {
+    const account = this.userAccount(phone);
+    account.banned = true;
+    const live = [...(this.peers.get(account.phone) ?? [])];
+    for (const peer of live) peer.end(failureNode(403), 'the account was banned');
+    this.logger.info({ phone: account.phone, closed: live.length }, 'account banned');
+    this.notify();
+    return Promise.resolve({ phone: account.phone, banned: true, closed: live.length });
+  }
+
+  /** Lifts a ban: the account's devices log in again with their credentials. */
+  async unban(phone: string): Promise<{ phone: string; banned: false }> {
+    const account = this.userAccount(phone);
+    account.banned = false;
+    this.notify();
+    return Promise.resolve({ phone: account.phone, banned: false });
   }
 
   /** The current presence stanza of `jid` as a subscriber would get it (for tests and debugging). */
@@ -366,6 +443,7 @@ export class SandboxNetwork {
       presence: account.online ? 'online' : 'offline',
       lastSeen: account.lastSeen,
       lastSeenPrivacy: account.lastSeenPrivacy,
+      banned: account.banned,
       devices: [...account.devices.values()].map((device) => ({ id: device.id, jid: deviceJid(account.phone, device.id), preKeys: device.preKeyCount })),
       connections: [...(this.peers.get(account.phone) ?? [])].map((peer) => ({
         id: peer.id,

@@ -36,6 +36,8 @@ export interface Account {
   online: boolean;
   /** Unix seconds of the last transition to unavailable; null if never seen online. */
   lastSeen: number | null;
+  /** Banned through the admin API: logins and live streams are refused with `<failure reason=403>`. */
+  banned: boolean;
   /** For simulated contacts only: what reached this contact, oldest first (bounded). */
   readonly received: ReceivedStanza[];
   readonly createdAt: number;
@@ -82,6 +84,8 @@ export interface Peer {
   sendEncoded(encoded: Uint8Array): void;
   /** Ends the connection abruptly, as a network fault would (no close frame). */
   drop(reason: string): void;
+  /** Sends `node` (a stream error or failure), then closes the connection cleanly. */
+  end(node: BinaryNode, reason: string): void;
 }
 
 /** What the presence and chat-state rules need from the network, kept narrow to avoid an import cycle. */
@@ -97,4 +101,9 @@ export interface NetworkView {
   allPeers(): Iterable<Peer>;
   /** Records a stanza a simulated contact received (bounded log). */
   record(contact: Account, entry: ReceivedStanza): void;
+  /**
+   * Unlinks a companion device: it is forgotten, its noise key can no longer log in, and its live
+   * connections other than `except` end with a device-removed stream error. False when unknown.
+   */
+  removeDevice(account: Account, deviceId: number, except?: Peer): boolean;
 }

@@ -79,7 +79,11 @@ export interface SessionManager {
   start(name: string): Promise<SessionInfo>;
   stop(name: string): Promise<SessionInfo>;
   restart(name: string): Promise<SessionInfo>;
-  /** Unlinks the device and forgets its credentials, presence and subscriptions; a running session starts again for a new QR. */
+  /**
+   * Unlinks the device and forgets its credentials, presence and subscriptions; the session ends
+   * STOPPED and stays so until it is started again (for a new QR). WAHA starts a running session
+   * again at once; issue 4 asks for STOPPED.
+   */
   logout(name: string): Promise<SessionInfo>;
   me(name: string): Promise<Me | null>;
   /** The QR value to scan; only while SCAN_QR_CODE. */
@@ -95,7 +99,11 @@ export interface SessionManager {
   resume(options: ResumeOptions): Promise<void>;
   /** Stops every engine without changing what should run (for a server shutdown). */
   shutdown(): Promise<void>;
-  /** Resolves when every event reported so far is handled and the renewal in progress has ended (tests, shutdown). */
+  /**
+   * Resolves when every event reported so far is handled, with the commands it queued (the release
+   * of an engine that stopped by itself), and the renewal in progress has ended (tests). Never call
+   * it from inside a session command: it waits for the commands queued before it.
+   */
   settled(name: string): Promise<void>;
   /**
    * Several servers: stops the session's engine here without changing whether it should run (its
@@ -121,6 +129,8 @@ interface Runtime {
   readonly control: SerialQueue;
   stored: StoredSession;
   status: SessionStatus;
+  /** Why the last status change happened, when the engine said (in memory only). */
+  reason: string | null;
   qr: string | null;
   engine: Engine | null;
   /** Bumped whenever an engine is started or stopped: events of an older engine are dropped. */
@@ -134,7 +144,7 @@ const WORKING_HINT: Readonly<Record<SessionStatus, string>> = {
   STARTING: 'it is connecting: retry in a few seconds',
   SCAN_QR_CODE: 'link it first: scan GET /api/{session}/auth/qr or use POST /api/{session}/auth/request-code',
   WORKING: 'retry',
-  FAILED: 'restart it with POST /api/sessions/{session}/restart; the server log says why it failed',
+  FAILED: 'deal with the cause, then start it with POST /api/sessions/{session}/start',
 };
 
 const defaultSleep: Sleep = (ms, signal) => delay(ms, undefined, { signal });
@@ -172,6 +182,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       control: createSerialQueue((error) => sessionLogger.error({ err: error }, 'session command failed')),
       stored,
       status: 'STOPPED',
+      reason: null,
       qr: null,
       engine: null,
       generation: 0,
@@ -206,7 +217,14 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   }
 
   function info(runtime: Runtime): SessionInfo {
-    const base = { name: runtime.name, status: runtime.status, config: runtime.stored.config, me: runtime.stored.me, engine: { engine: runtime.stored.engine } };
+    const base: SessionInfo = {
+      name: runtime.name,
+      status: runtime.status,
+      config: runtime.stored.config,
+      me: runtime.stored.me,
+      engine: { engine: runtime.stored.engine },
+      ...(runtime.reason === null ? {} : { reason: runtime.reason }),
+    };
     return deps.serverId !== undefined && runtime.engine !== null ? { ...base, worker: deps.serverId } : base;
   }
 
@@ -243,11 +261,12 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       return;
     }
     runtime.status = to;
+    runtime.reason = reason ?? null;
     if (to !== 'SCAN_QR_CODE') runtime.qr = null;
     runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
     if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));
     if (to === 'WORKING') startRenewal(runtime);
-    await publish(runtime, makeEnvelope('session.status', { status: to }, source(runtime), clock()));
+    await publish(runtime, makeEnvelope('session.status', reason === undefined ? { status: to } : { status: to, reason }, source(runtime), clock()));
   }
 
   /**
@@ -311,6 +330,14 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     switch (event.type) {
       case 'status':
         await changeStatus(runtime, event.status, event.reason);
+        // The engine stopped by itself (logged out from the phone, replaced, banned, …): it will not
+        // reconnect, so the session is no longer one that should run (no restart after a server
+        // restart, no takeover by another server) until someone starts it again.
+        if (event.status === 'STOPPED' || event.status === 'FAILED') {
+          const status = event.status;
+          const unlinked = event.unlinked === true;
+          runtime.control.post(() => releaseEngine(runtime, generation, status, unlinked));
+        }
         return;
       case 'qr':
         runtime.qr = event.value;
@@ -370,11 +397,32 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     });
   }
 
+  /**
+   * After an engine's own final stop: drops the engine and marks the session as not running. An
+   * unlinked device (removed from the phone) leaves the session as a logout does: what belonged to
+   * that login (presence, subscriptions, the account) is forgotten with its credentials.
+   */
+  async function releaseEngine(runtime: Runtime, generation: number, status: 'STOPPED' | 'FAILED', unlinked: boolean): Promise<void> {
+    // A command (stop, restart, logout, …) handled the session since: it decided what runs.
+    if (runtime.generation !== generation || runtime.engine === null) return;
+    await stopEngine(runtime, status);
+    if (unlinked) await forgetLogin(runtime);
+    if (runtime.stored.running) await save(runtime, { running: false });
+    runtime.logger.info({ status, reason: runtime.reason }, 'engine stopped by itself; the session stays stopped until it is started');
+  }
+
+  async function forgetLogin(runtime: Runtime): Promise<void> {
+    await storage.presence.clear(runtime.name);
+    await storage.subscriptions.clear(runtime.name);
+    await save(runtime, { me: null, presence: null });
+  }
+
   async function requireWorking(name: string): Promise<{ runtime: Runtime; engine: Engine }> {
     const runtime = await runtimeOf(name);
     const engine = runtime.engine;
     if (runtime.status !== 'WORKING' || engine === null) {
-      throw new AppError('SESSION_NOT_WORKING', `session "${name}" is ${runtime.status}, not WORKING; ${WORKING_HINT[runtime.status].replaceAll('{session}', name)}`, {
+      const why = runtime.reason === null ? '' : ` (${runtime.reason})`;
+      throw new AppError('SESSION_NOT_WORKING', `session "${name}" is ${runtime.status}, not WORKING${why}; ${WORKING_HINT[runtime.status].replaceAll('{session}', name)}`, {
         session: name,
         status: runtime.status,
       });
@@ -480,7 +528,6 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     async logout(name) {
       const runtime = await runtimeOf(name);
       return runtime.control.run(async () => {
-        const wasRunning = runtime.engine !== null;
         if (runtime.engine !== null) {
           try {
             await runtime.engine.logout();
@@ -491,11 +538,9 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
         } else {
           await storage.auth.forSession(name).clear();
         }
-        await storage.presence.clear(name);
-        await storage.subscriptions.clear(name);
-        await save(runtime, { me: null, presence: null });
+        await forgetLogin(runtime);
+        await save(runtime, { running: false });
         runtime.logger.info('logged out');
-        if (wasRunning) await startEngine(runtime);
         return info(runtime);
       });
     },
@@ -608,6 +653,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     async settled(name) {
       const runtime = await runtimeOf(name);
       await runtime.events.idle();
+      // An engine's own final stop is handled on the control queue (see releaseEngine).
+      await runtime.control.idle();
       await runtime.renewal?.done;
       await runtime.events.idle();
     },

@@ -2,11 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AuthenticationCreds } from 'baileys';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { deserialise } from '../../src/engines/noweb/auth-state.js';
 import { createNowebEngineFactory } from '../../src/engines/noweb/index.js';
 import { createEvents } from '../../src/events/engine.js';
 import type { Events } from '../../src/events/engine.js';
@@ -16,6 +18,7 @@ import type { AccountInfo, ReceivedStanza, Sandbox } from '../../src/sandbox/ind
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { ReceiverDouble } from '../events/receiver-double.js';
+import { connectClient, memoryKeyStore } from '../support/baileys-client.js';
 
 /**
  * Issue 4 end to end: the real HTTP API, the real NOWEB engine, real SQLite storage and the real
@@ -249,18 +252,113 @@ describe('issue 4: NOWEB through the HTTP API against the sandbox', () => {
     expect(session).toMatchObject({ status: 'WORKING', me: { id: me } });
   });
 
-  it('logs out: STOPPED, credentials wiped, device unlinked, then a fresh QR (WAHA restarts a running session)', async () => {
+  it('logs out: STOPPED with why, credentials wiped, device unlinked, typing ended, and it stays stopped', async () => {
+    await api('POST', `/api/${SESSION}/presence`, { presence: 'typing', chatId: CONTACT_ID });
+    await eventually(lastReceived('chatstate'), (s) => s?.state === 'composing');
     const from = hooked().length;
-    await api('POST', `/api/sessions/${SESSION}/logout`);
-    await webhook(from, statusHook('STOPPED'));
-    const session = await eventually(() => api<{ status: string; me: unknown }>('GET', `/api/sessions/${SESSION}`), (s) => s.status === 'SCAN_QR_CODE');
-    expect(session.me).toBeNull();
-    // Whatever the new, unpaired connection stored, nothing of the old login is left.
-    const stored = await storage.auth.forSession(SESSION).get('creds', ['']);
-    expect(stored[''] === undefined || !stored[''].includes(phone)).toBe(true);
+    const after = await api<{ status: string; me: unknown; reason?: string }>('POST', `/api/sessions/${SESSION}/logout`);
+    expect(after).toMatchObject({ status: 'STOPPED', me: null, reason: expect.stringMatching(/^Logged out/) as unknown });
+    const stopped = await webhook(from, statusHook('STOPPED'));
+    expect(stopped.payload).toEqual({ status: 'STOPPED', reason: after.reason });
+    // The typing in progress was ended before the socket went.
+    expect((await lastReceived('chatstate')())?.state).toBe('paused');
+    expect(await storage.auth.forSession(SESSION).get('creds', [''])).toEqual({});
+    // Baileys told the sandbox (remove-companion-device): the device is gone, not just offline.
     await eventually(
-      async () => (await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone)?.connections.length,
-      (n) => n === 0,
+      async () => (await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone),
+      (a) => a?.connections.length === 0 && a.devices.length === 0,
     );
+    // It stays STOPPED: no new QR until someone starts it (WAHA would start it again at once).
+    await server?.app.sessions.settled(SESSION);
+    expect(await api<{ status: string }>('GET', `/api/sessions/${SESSION}`)).toMatchObject({ status: 'STOPPED' });
+    expect(hooked().slice(from).filter((h) => h.event === 'session.status').map((h) => (h.payload as { status: string }).status)).toEqual(['STOPPED']);
+    expect((await storage.sessions.get(SESSION))?.running).toBe(false);
+    await expect(api('GET', `/api/${SESSION}/auth/qr?format=raw`)).rejects.toThrow(/HTTP 422/);
+  });
+});
+
+/** Creates a session with the webhook, links it by QR through the sandbox and waits for WORKING; returns its phone. */
+async function linkSession(name: string): Promise<string> {
+  const from = hooked().length;
+  await api('POST', '/api/sessions', { name, config: { webhooks: [{ url: receiver.url, events: ['session.status'] }] } });
+  const qr = await eventually(() => api<{ value: string }>('GET', `/api/${name}/auth/qr?format=raw`), (body) => typeof body.value === 'string');
+  const { phone } = await admin<{ phone: string }>('POST', '/scan', { qr: qr.value, name: `E2E ${name}` });
+  await webhook(from, (hook) => hook.session === name && statusHook('WORKING')(hook));
+  return phone;
+}
+
+interface SessionBody {
+  readonly status: string;
+  readonly reason?: string;
+  readonly me: { id: string } | null;
+}
+
+/**
+ * The session ended for good: its engine is gone (nothing left to reconnect), it is no longer one
+ * that should run, and the webhook got exactly `statuses` since `from`, the last with `reason`.
+ */
+async function expectEnded(name: string, from: number, status: 'STOPPED' | 'FAILED', reason: RegExp): Promise<SessionBody> {
+  const hook = await webhook(from, (h) => h.session === name && statusHook(status)(h));
+  expect((hook.payload as { reason?: string }).reason).toMatch(reason);
+  await server?.app.sessions.settled(name);
+  expect(server?.app.sessions.hasEngine(name)).toBe(false);
+  expect((await storage.sessions.get(name))?.running).toBe(false);
+  const session = await api<SessionBody>('GET', `/api/sessions/${name}`);
+  expect(session).toMatchObject({ status, reason: (hook.payload as { reason: string }).reason });
+  expect(hooked().slice(from).filter((h) => h.session === name && h.event === 'session.status').map((h) => (h.payload as { status: string }).status)).toEqual([status]);
+  return session;
+}
+
+describe('issue 4: closes that need a person, through the HTTP API against the sandbox', () => {
+  it('replaced by a second login of the same credentials → FAILED saying so, no reconnect (it would replace the other in turn)', async () => {
+    const phone = await linkSession('replaced');
+    // A copy of the session's credentials logs in elsewhere: the sandbox replaces the session's stream.
+    const stored = await storage.auth.forSession('replaced').get('creds', ['']);
+    const creds = deserialise(stored[''] ?? '') as AuthenticationCreds;
+    const from = hooked().length;
+    const other = await connectClient(sandbox, { auth: { creds, keys: memoryKeyStore() }, scan: 'none' });
+    try {
+      await expectEnded('replaced', from, 'FAILED', /replaced this one.*Stop the other one, then start this session again/);
+      // The other login keeps the device: the session did not come back to take it over.
+      const account = (await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone);
+      expect(account?.connections).toHaveLength(1);
+      expect(other.sock.ws.isOpen).toBe(true);
+      await expect(api('POST', '/api/replaced/presence', { presence: 'online' })).rejects.toThrow(/HTTP 422 .*replaced this one/);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('removed from Linked devices on the phone → STOPPED saying so, credentials and that login forgotten; starting again shows a new QR', async () => {
+    const phone = await linkSession('removed');
+    const from = hooked().length;
+    await admin('POST', `/accounts/${phone}/devices/1/remove`);
+    const session = await expectEnded('removed', from, 'STOPPED', /removed from Linked devices on the phone.*credentials were deleted/);
+    expect(session.me).toBeNull();
+    expect(await storage.auth.forSession('removed').get('creds', [''])).toEqual({});
+    const again = hooked().length;
+    await api('POST', '/api/sessions/removed/start');
+    await webhook(again, (h) => h.session === 'removed' && statusHook('SCAN_QR_CODE')(h));
+    await api('POST', '/api/sessions/removed/stop');
+  });
+
+  it('banned → FAILED with the 403 reason, no reconnect; starting while banned fails the same way at login, and works once unbanned', async () => {
+    const phone = await linkSession('banned');
+    let from = hooked().length;
+    await admin('POST', `/accounts/${phone}/ban`);
+    await expectEnded('banned', from, 'FAILED', /403: banned or restricted/);
+    // The sandbox refuses the login itself with <failure reason=403>.
+    from = hooked().length;
+    await api('POST', '/api/sessions/banned/start');
+    const hook = await webhook(from, (h) => h.session === 'banned' && statusHook('FAILED')(h));
+    expect((hook.payload as { reason: string }).reason).toMatch(/403/);
+    await server?.app.sessions.settled('banned');
+    expect(server?.app.sessions.hasEngine('banned')).toBe(false);
+    expect((await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone)?.connections).toEqual([]);
+    await admin('POST', `/accounts/${phone}/unban`);
+    from = hooked().length;
+    await api('POST', '/api/sessions/banned/start');
+    await webhook(from, (h) => h.session === 'banned' && statusHook('WORKING')(h));
+    expect(await api<SessionBody>('GET', '/api/sessions/banned')).not.toHaveProperty('reason');
   });
 });

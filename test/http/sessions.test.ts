@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { FAKE_LOGOUT_REASON } from '../support/fake-engine.js';
 import { silentLogger } from '../support/harness.js';
 import { ME, httpHarness } from '../support/http.js';
 import type { HttpHarness } from '../support/http.js';
@@ -99,13 +100,16 @@ describe('session routes', () => {
     expect((await h.request('GET', '/api/sessions/typo')).statusCode).toBe(404);
   });
 
-  it('logs out: a running session starts again for a new QR', async () => {
+  it('logs out: STOPPED with why, and it stays stopped (no new QR until it is started)', async () => {
     const h = shared;
     await h.working('l');
     const response = await h.request('POST', '/api/sessions/l/logout');
     expect(response.statusCode).toBe(201);
-    expect(response.json()).toMatchObject({ status: 'STARTING', me: null });
-    expect(h.engines.engines.find((engine) => engine.session === 'l')?.state).toBe('logged-out');
+    expect(response.json()).toMatchObject({ status: 'STOPPED', me: null, reason: FAKE_LOGOUT_REASON });
+    expect(h.engines.engines.filter((engine) => engine.session === 'l').map((engine) => engine.state)).toEqual(['logged-out']);
+    await h.sessions.settled('l');
+    expect((await h.request('GET', '/api/sessions/l')).json()).toMatchObject({ status: 'STOPPED' });
+    expect((await h.request('GET', '/api/l/auth/qr?format=raw')).statusCode).toBe(422);
   });
 
   it.each([

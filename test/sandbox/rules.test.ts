@@ -9,7 +9,7 @@ import type { Account, Group, NetworkView, Peer, ReceivedStanza } from '../../sr
 // The presence rules on their own, against a test double of the network (no sockets, no Baileys client).
 
 function account(phone: string, kind: Account['kind'] = 'user', lastSeenPrivacy: Account['lastSeenPrivacy'] = 'everyone'): Account {
-  return { phone, lid: `9${phone}`, kind, name: phone, lastSeenPrivacy, identity: generateKeyPair(), devices: new Map(), nextDeviceId: 1, online: false, lastSeen: null, received: [], createdAt: 0 };
+  return { phone, lid: `9${phone}`, kind, name: phone, lastSeenPrivacy, identity: generateKeyPair(), devices: new Map(), nextDeviceId: 1, online: false, lastSeen: null, banned: false, received: [], createdAt: 0 };
 }
 
 interface TestPeer extends Peer {
@@ -31,6 +31,9 @@ function fakeNetwork() {
     peersOf: (phone) => peers.filter((p) => p.account.phone === phone),
     allPeers: () => peers,
     record: (contact: Account, entry: ReceivedStanza) => contact.received.push(entry),
+    removeDevice: () => {
+      throw new Error('the presence rules never remove devices');
+    },
   };
   const add = (a: Account) => (accounts.set(a.phone, a), a);
   const connect = (a: Account): TestPeer => {
@@ -41,6 +44,9 @@ function fakeNetwork() {
       send: (node) => inbox.push(node),
       sendEncoded: (bytes) => pending.push(decodeBinaryNode(Buffer.from(bytes)).then((node) => void inbox.push(node))),
       drop: () => undefined,
+      end: (node) => {
+        throw new Error(`the presence rules never end a stream (asked to send ${node.tag})`);
+      },
     };
     peers.push(peer);
     return peer;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { createSessionManager } from '../../src/sessions/manager.js';
 import { sessionHarness, silentLogger } from '../support/harness.js';
+import { FAKE_LOGOUT_REASON } from '../support/fake-engine.js';
 import { RecordingPublisher } from '../support/recording-publisher.js';
 
 const me = { id: '15550000001@c.us', pushName: 'Test' };
@@ -115,8 +116,8 @@ describe('session lifecycle', () => {
     await expectCode(manager.get('d'), 'SESSION_NOT_FOUND');
   });
 
-  it('logs out: unlinks, forgets presence and subscriptions, and starts again for a new QR', async () => {
-    const { manager, engines, storage } = await sessionHarness();
+  it('logs out: unlinks, forgets presence and subscriptions, and stays STOPPED until started again', async () => {
+    const { manager, engines, storage, publisher } = await sessionHarness();
     await manager.create({ name: 'l' });
     const engine = engines.latest('l');
     engine.working(me);
@@ -126,10 +127,69 @@ describe('session lifecycle', () => {
     await manager.settled('l');
     const after = await manager.logout('l');
     expect(engine.state).toBe('logged-out');
-    expect(after).toMatchObject({ status: 'STARTING', me: null });
-    expect(engines.count('l')).toBe(2);
+    expect(after).toMatchObject({ status: 'STOPPED', me: null, reason: FAKE_LOGOUT_REASON });
+    await manager.settled('l');
+    expect(await manager.get('l')).toMatchObject({ status: 'STOPPED', me: null });
+    expect(engines.count('l')).toBe(1);
+    expect((await storage.sessions.get('l'))?.running).toBe(false);
     expect(await storage.presence.list('l')).toEqual([]);
     expect(await storage.subscriptions.list('l')).toEqual([]);
+    expect(publisher.envelopes('session.status', 'l').at(-1)?.payload).toEqual({ status: 'STOPPED', reason: FAKE_LOGOUT_REASON });
+    // Started again, it links anew (a fresh engine, which shows a QR).
+    expect((await manager.start('l')).status).toBe('STARTING');
+    expect(engines.count('l')).toBe(2);
+  });
+
+  it.each([
+    ['FAILED', 'replaced by another connection', false],
+    ['FAILED', 'banned', false],
+    ['STOPPED', 'removed from the phone; credentials deleted', true],
+  ] as const)('an engine that ends %s by itself (%s) is released: not running, no restart, the reason in every view', async (status, reason, unlinked) => {
+    const { manager, engines, storage, publisher } = await sessionHarness();
+    await manager.create({ name: 'e' });
+    const engine = engines.latest('e');
+    engine.working(me);
+    await manager.settled('e');
+    await manager.subscribe('e', contact);
+    engine.endedByWhatsApp(status, reason, unlinked);
+    await manager.settled('e');
+    expect(await manager.get('e')).toMatchObject({ status, reason, me: unlinked ? null : me });
+    // An unlinked device takes what belonged to its login with it, as a logout does.
+    expect(await storage.subscriptions.list('e')).toEqual(unlinked ? [] : [contact]);
+    expect(engine.state).toBe('stopped');
+    expect(manager.hasEngine('e')).toBe(false);
+    expect((await storage.sessions.get('e'))?.running).toBe(false);
+    expect(publisher.statuses('e')).toEqual(['STARTING', 'WORKING', status]);
+    expect(publisher.envelopes('session.status', 'e').at(-1)?.payload).toEqual({ status, reason });
+    const refused = await expectCode(manager.setPresence('e', 'online'), 'SESSION_NOT_WORKING');
+    expect(refused.message).toContain(`(${reason})`);
+    // A server restart leaves it alone.
+    await manager.shutdown();
+    const second = createSessionManager({ storage, engines, publisher: new RecordingPublisher(), logger: silentLogger });
+    await second.resume({ startSessions: [], restartAll: false });
+    expect(engines.count('e')).toBe(1);
+    // Someone starts it again: a fresh engine, and the old reason is gone.
+    const started = await second.start('e');
+    expect(started.status).toBe('STARTING');
+    expect(started).not.toHaveProperty('reason');
+    expect(engines.count('e')).toBe(2);
+    await second.shutdown();
+  });
+
+  it('a command that came first wins over the release of an engine that ended by itself', async () => {
+    const { manager, engines } = await sessionHarness();
+    await manager.create({ name: 'c' });
+    const first = engines.latest('c');
+    first.working(me);
+    await manager.settled('c');
+    // The restart is queued before the engine's final status is handled.
+    const restarting = manager.restart('c');
+    first.endedByWhatsApp('FAILED', 'replaced');
+    await restarting;
+    await manager.settled('c');
+    expect(engines.count('c')).toBe(2);
+    expect((await manager.get('c')).status).toBe('STARTING');
+    expect(manager.hasEngine('c')).toBe(true);
   });
 
   it('resumes running sessions and WHATSAPP_START_SESSION ones after a server restart', async () => {

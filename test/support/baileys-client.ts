@@ -113,6 +113,7 @@ export async function connectClient(sandbox: Pick<Sandbox, 'url' | 'network'>, o
               : sandbox.network.scan({ qr: update.qr, ...(options.phone === undefined ? {} : { phone: options.phone }), ...(options.name === undefined ? {} : { name: options.name }) });
             scanned.catch((error: unknown) => {
               clearTimeout(timer);
+              void sock.end(undefined);
               reject(error instanceof Error ? error : new Error(String(error)));
             });
           }

@@ -17,9 +17,12 @@ export type FakeEngineCall =
 
 type Method = FakeEngineCall['method'];
 
+export const FAKE_LOGOUT_REASON = 'Logged out (fake engine)';
+
 export class FakeEngine implements Engine {
   readonly calls: FakeEngineCall[] = [];
-  state: 'created' | 'started' | 'stopped' | 'logged-out' = 'created';
+  /** `ended`: the engine stopped by itself (`endedByWhatsApp`); only `stop` is still expected. */
+  state: 'created' | 'started' | 'stopped' | 'logged-out' | 'ended' = 'created';
   pairingCode = 'ABCD-1234';
   private readonly failures = new Map<Method, Error[]>();
   private readonly holds = new Map<Method, Promise<void>>();
@@ -69,6 +72,15 @@ export class FakeEngine implements Engine {
     this.emit({ type: 'presence', chatId, presences });
   }
 
+  /**
+   * WhatsApp ended the session for good (logged out from the phone, replaced, banned): the engine
+   * reports the final status with its reason and will not reconnect, as the NOWEB engine does.
+   */
+  endedByWhatsApp(status: 'STOPPED' | 'FAILED', reason: string, unlinked = false): void {
+    this.emit({ type: 'status', status, reason, ...(unlinked ? { unlinked } : {}) });
+    this.state = 'ended';
+  }
+
   /** The usual login: the account, then WORKING. */
   working(me: Me = { id: '15550000001@c.us', pushName: 'Test' }): void {
     this.me(me);
@@ -93,12 +105,14 @@ export class FakeEngine implements Engine {
 
   async stop(): Promise<void> {
     // Idempotent, as the interface says; stop after logout is what the session layer does.
-    await this.record({ method: 'stop' }, ['created', 'started', 'stopped', 'logged-out']);
-    if (this.state === 'started' || this.state === 'created') this.state = 'stopped';
+    await this.record({ method: 'stop' }, ['created', 'started', 'stopped', 'logged-out', 'ended']);
+    if (this.state === 'started' || this.state === 'created' || this.state === 'ended') this.state = 'stopped';
   }
 
+  /** Like the NOWEB engine, reports STOPPED with why once the credentials are gone. */
   async logout(): Promise<void> {
     await this.record({ method: 'logout' }, ['started']);
+    this.emit({ type: 'status', status: 'STOPPED', reason: FAKE_LOGOUT_REASON, unlinked: true });
     this.state = 'logged-out';
   }
 

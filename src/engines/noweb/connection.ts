@@ -42,19 +42,23 @@ export interface CloseInfo {
 }
 
 const STOP_REASONS: Readonly<Record<number, { status: SessionStatus; reason: string; wipeAuth: boolean }>> = {
+  // Not a failure: the account holder unlinked the device (or WhatsApp expired it). The session ends
+  // as a logout through the API does, credentials wiped, and says so.
   [DisconnectReason.loggedOut]: {
-    status: 'FAILED',
-    reason: 'WhatsApp logged this device out (it was unlinked from the phone, or its credentials expired). Start the session again and scan a new QR code.',
+    status: 'STOPPED',
+    reason: 'WhatsApp logged this device out: it was removed from Linked devices on the phone, or its credentials expired. Its credentials were deleted; start the session and scan a new QR code to link it again.',
     wipeAuth: true,
   },
+  // FAILED, not a reconnect: reconnecting would replace the other connection in turn, and the two
+  // would take over from each other in a loop.
   [DisconnectReason.connectionReplaced]: {
     status: 'FAILED',
-    reason: 'Another connection opened with the same credentials and replaced this one (is the session running in a second server?). Stop the other one, then start this session again.',
+    reason: 'Another connection logged in with the same credentials and replaced this one (the session running on a second server, or a copy of its credentials in use elsewhere). Stop the other one, then start this session again.',
     wipeAuth: false,
   },
   [DisconnectReason.forbidden]: {
     status: 'FAILED',
-    reason: 'WhatsApp refused this account (403: banned or restricted). Check the account on the phone; the session cannot connect until WhatsApp lifts it.',
+    reason: 'WhatsApp refused this account (403: banned or restricted). Open WhatsApp on the phone to see why and to request a review; start the session again once the ban is lifted.',
     wipeAuth: false,
   },
   [DisconnectReason.badSession]: {

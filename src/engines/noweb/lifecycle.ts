@@ -75,10 +75,10 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
   let reconnectTimer: unknown;
   let qrWaiters: (() => void)[] = [];
 
-  const setStatus = (next: SessionStatus, reason?: string): void => {
+  const setStatus = (next: SessionStatus, reason?: string, unlinked = false): void => {
     if (next === status) return;
     status = next;
-    context.emit(reason === undefined ? { type: 'status', status: next } : { type: 'status', status: next, reason });
+    context.emit({ type: 'status', status: next, ...(reason === undefined ? {} : { reason }), ...(unlinked ? { unlinked } : {}) });
   };
 
   const openSocket = (): WASocket => {
@@ -133,7 +133,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
         logger.error({ err: error }, 'failed to wipe credentials that WhatsApp no longer accepts');
       }
     }
-    setStatus(next, reason);
+    setStatus(next, reason, wipeAuth);
   };
 
   const scheduleReconnect = (): void => {
@@ -292,7 +292,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       } catch (error) {
         throw new AppError('ENGINE_FAILED', `Could not wipe the credentials of session "${context.session}"`, undefined, { cause: error });
       }
-      setStatus('STOPPED');
+      setStatus('STOPPED', 'Logged out: the device was unlinked and its credentials deleted. Start the session and scan a new QR code to link it again.', true);
     },
 
     async setPresence(presence: GlobalPresence) {
@@ -318,6 +318,10 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
         throw new AppError('VALIDATION_FAILED', `durationMs must be a positive whole number of milliseconds, got ${durationMs}`);
       }
       openSocket();
+      if (!wanted) {
+        // Stopping or logging out: a typing started now would outlive the connection.
+        throw new AppError('SESSION_NOT_WORKING', `Session "${context.session}" is stopping; start it again to send "${presence}"`);
+      }
       try {
         if (presence === 'paused') await typing.pause(jid);
         else await typing.start(jid, presence, durationMs);

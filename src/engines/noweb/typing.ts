@@ -57,6 +57,8 @@ export function createTypingKeeper(options: TypingKeeperOptions): TypingKeeper {
   const timers = options.timers ?? REAL_TIMERS;
   const refreshMs = options.refreshMs ?? TYPING_REFRESH_MS;
   const entries = new Map<string, Entry>();
+  /** Bumped by every stopAll: a start whose first send was under way then must keep nothing alive. */
+  let epoch = 0;
 
   const cancel = (jid: string): boolean => {
     const entry = entries.get(jid);
@@ -84,7 +86,16 @@ export function createTypingKeeper(options: TypingKeeperOptions): TypingKeeper {
   return {
     async start(jid, state, durationMs) {
       cancel(jid);
+      const startedIn = epoch;
       await send(jid, state);
+      if (epoch !== startedIn) {
+        // A stop or logout overtook this start while its first send was on the way: a refresh timer
+        // set now would outlive the connection. End the state if the connection still takes it.
+        await sendLogged(jid, 'paused', 'failed to end a typing that a stop overtook');
+        return;
+      }
+      // Another start of the same chat may have finished while this one was sending: one timer a chat.
+      cancel(jid);
       const refresh = timers.setInterval(() => {
         void sendLogged(jid, state, 'failed to refresh typing');
       }, refreshMs);
@@ -99,6 +110,7 @@ export function createTypingKeeper(options: TypingKeeperOptions): TypingKeeper {
     },
     pause,
     async stopAll(sendPaused) {
+      epoch += 1;
       const jids = [...entries.keys()];
       for (const jid of jids) cancel(jid);
       if (!sendPaused) return;

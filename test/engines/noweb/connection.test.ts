@@ -32,8 +32,12 @@ describe('classifyClose', () => {
   ])('reconnects with backoff after %s', (statusCode) => {
     expect(classifyClose({ ...registered, statusCode })).toEqual({ kind: 'reconnect' });
   });
+  it('stops with STOPPED and wipes the credentials after 401 (removed from the phone)', () => {
+    const action = classifyClose({ ...registered, statusCode: DisconnectReason.loggedOut });
+    expect(action).toMatchObject({ kind: 'stop', status: 'STOPPED', wipeAuth: true });
+    if (action.kind === 'stop') expect(action.reason).toMatch(/removed from Linked devices on the phone.*scan a new QR code/);
+  });
   it.each([
-    [DisconnectReason.loggedOut, true, /logged this device out/],
     [DisconnectReason.connectionReplaced, false, /replaced/],
     [DisconnectReason.forbidden, false, /banned/],
     [DisconnectReason.badSession, false, /damaged/],

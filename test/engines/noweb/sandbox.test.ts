@@ -201,11 +201,17 @@ describe('NOWEB engine against the sandbox', () => {
     sut = resumed;
   });
 
-  it('logout unlinks the device and wipes its credentials', async () => {
+  it('logout ends a typing in progress, unlinks the device and wipes its credentials, saying so', async () => {
+    await sut.engine.setChatPresence(`${CONTACT}@c.us`, 'typing');
+    await eventually(lastReceived(CONTACT, 'chatstate'), (s) => s?.state === 'composing');
+    const from = sut.events.length;
     await sut.engine.logout();
-    expect(sut.statuses().at(-1)).toBe('STOPPED');
+    expect(sut.events.slice(from)).toEqual([{ type: 'status', status: 'STOPPED', reason: expect.stringMatching(/^Logged out: .*scan a new QR code/) as unknown, unlinked: true }]);
     expect(sut.auth.data.size).toBe(0);
-    await eventually(async () => (await sandbox.network.accounts()).find((a) => a.phone === phone)?.connections.length, (n) => n === 0);
+    expect((await lastReceived(CONTACT, 'chatstate')())?.state).toBe('paused');
+    // The sandbox got Baileys' remove-companion-device: the device is gone, not just disconnected.
+    await eventually(async () => (await sandbox.network.accounts()).find((a) => a.phone === phone), (a) => a?.connections.length === 0 && a.devices.length === 0);
+    await expectAppError(sut.engine.setChatPresence(`${CONTACT}@c.us`, 'typing'), 'SESSION_NOT_WORKING');
   });
 });
 

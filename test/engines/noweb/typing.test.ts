@@ -26,6 +26,29 @@ function setup(refreshMs = 10_000) {
   return { keeper, sent, fail: (value: boolean) => { failing = value; } };
 }
 
+/** A keeper whose sends wait until the test lets them through, one at a time, in order. */
+function gatedSetup() {
+  const sent: [string, ChatPresenceStatus][] = [];
+  const gates: (() => void)[] = [];
+  const keeper = createTypingKeeper({
+    send: (jid, state) => new Promise<void>((resolve) => {
+      gates.push(() => {
+        sent.push([jid, state]);
+        resolve();
+      });
+    }),
+    logger: pino({ level: 'silent' }),
+    refreshMs: 10_000,
+  });
+  const release = async (): Promise<void> => {
+    const open = gates.shift();
+    if (open === undefined) throw new Error('no send is waiting');
+    open();
+    await vi.advanceTimersByTimeAsync(0);
+  };
+  return { keeper, sent, release, waiting: () => gates.length };
+}
+
 describe('typing keeper', () => {
   beforeEach(() => {
     vi.useFakeTimers({ now: 0 });
@@ -89,6 +112,40 @@ describe('typing keeper', () => {
     fail(false);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(sent.map(([, s, t]) => [s, t])).toEqual([['typing', 0], ['typing', 20_000]]);
+  });
+
+  it('keeps nothing alive when a stop overtakes a start whose first send is under way (logout race)', async () => {
+    const { keeper, sent, release, waiting } = gatedSetup();
+    const started = keeper.start(JID, 'typing');
+    await keeper.stopAll(true); // nothing is active yet: the typing is still on its way
+    await release();
+    // The typing that got through is ended at once, and nothing refreshes it afterwards.
+    expect(waiting()).toBe(1);
+    await release();
+    await started;
+    expect(keeper.active()).toEqual([]);
+    expect(sent).toEqual([[JID, 'typing'], [JID, 'paused']]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(waiting()).toBe(0);
+  });
+
+  it('keeps one refresh timer a chat when two starts of the same chat overlap', async () => {
+    const { keeper, sent, release, waiting } = gatedSetup();
+    const first = keeper.start(JID, 'typing');
+    const second = keeper.start(JID, 'recording');
+    await release();
+    await release();
+    await Promise.all([first, second]);
+    expect(keeper.active()).toEqual([JID]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(waiting()).toBe(1);
+    await release();
+    const paused = keeper.pause(JID);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(waiting()).toBe(1); // only the paused: no timer of either start is left
+    await release();
+    await paused;
+    expect(sent.map(([, state]) => state)).toEqual(['typing', 'recording', 'recording', 'paused']);
   });
 
   it('rejects start when the first send fails, and keeps nothing', async () => {
