@@ -217,8 +217,11 @@ async function completeBatch(client: PgClient, items: readonly CompleteItem[]): 
  * Accepts and outcomes are group-committed (see group-commit.ts): the calls that arrive while one
  * transaction commits share the next one, so a busy server writes a few transactions a second of
  * many rows each instead of one transaction (and one WAL flush) per event and per delivery. An
- * accept still resolves only once its own transaction committed; an outcome written a moment
- * later than its answer arrived is at worst sent again after a crash (at least once, as always).
+ * accept still resolves only once its own transaction committed and reached the disk. Outcomes
+ * are committed without waiting for the disk: an outcome written a moment later than its answer
+ * arrived, or lost in a database crash, is at worst sent again (at least once, as always). Claims
+ * stay synchronous: a claim lost in a database crash could let a second server send a delivery
+ * the first is still sending.
  */
 export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
   async function promoteHead(client: PgClient, orderKey: string, now: number): Promise<void> {
@@ -256,7 +259,11 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
   });
 
   const complete = createGroupCommit<CompleteItem, boolean>({
-    runBatch: (items) => inTransaction(pool, (client) => completeBatch(client, items)),
+    // Without waiting for the disk: an outcome a database crash loses leaves its delivery pending
+    // and claimed, so it is sent again once the lease runs out (at least once, never lost). The
+    // WAL is written in order, so the claim of a successor this outcome let go (a synchronous
+    // commit) cannot survive a crash without it: order per key holds.
+    runBatch: (items) => inTransaction(pool, (client) => completeBatch(client, items), { synchronousCommit: false }),
     maxWeight: MAX_BATCH_WEIGHT,
     schedule: setImmediate,
   });
