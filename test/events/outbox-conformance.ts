@@ -118,6 +118,37 @@ export function describeOutbox(name: string, createFixture: () => Promise<Outbox
       expect((await claimAt(store, 'srv', T0 + 5000)).map((d) => d.eventId)).toEqual(['e3']);
     });
 
+    it('accepts on one server while another sends: every key keeps one head, in call order, and nothing is left behind', async () => {
+      const other = await fixture.open();
+      const calls: [string, string][] = [];
+      const bursts = 60;
+      const size = 4;
+      for (let burst = 0; burst < bursts; burst += 1) for (let i = 0; i < size; i += 1) calls.push([`e${burst}-${i}`, `c${i % 4}`]);
+      let produced = false;
+      const producer = (async () => {
+        for (let burst = 0; burst < bursts; burst += 1) {
+          await Promise.all(calls.slice(burst * size, burst * size + size).map(([id, chat]) => store.enqueue(event(id), [delivery('a', chat)], T0)));
+        }
+        produced = true;
+      })();
+      const order = new Map<string, string[]>();
+      for (let empty = 0; empty < 3; ) {
+        const claimed = await claimAt(other, 'two', T0);
+        expect(new Set(claimed.map((d) => d.orderKey)).size).toBe(claimed.length);
+        const done = await Promise.all(claimed.map((d) => other.complete(d.id, 'two', { kind: 'delivered', status: 200 }, T0)));
+        expect(done.every(Boolean)).toBe(true);
+        for (const d of claimed) order.set(d.orderKey, [...(order.get(d.orderKey) ?? []), d.eventId]);
+        if (claimed.length === 0 && produced) empty += 1;
+        // Let the producer's writes in between.
+        if (claimed.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await producer;
+      expect(await store.countPending()).toBe(0);
+      for (let i = 0; i < 4; i += 1) {
+        expect(order.get(`a|c${i}`)).toEqual(calls.filter(([, chat]) => chat === `c${i}`).map(([id]) => id));
+      }
+    });
+
     it('an event no webhook wants is accepted with no delivery', async () => {
       expect(await store.enqueue(event('e1'), [], T0)).toBe(true);
       expect(await store.countPending()).toBe(0);
