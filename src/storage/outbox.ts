@@ -1,9 +1,12 @@
 /**
  * The durable webhook outbox: every accepted event and one delivery per webhook that wants it.
  *
- * Semantics every backend keeps (one conformance suite runs against each, test/events/outbox.test.ts):
+ * Semantics every backend keeps (one conformance suite runs against each, test/events/outbox-conformance.ts):
  * - **Accept is durable.** `enqueue` writes the event's exact body and all its deliveries in one
  *   transaction; a crash after it resolves loses nothing, a crash before it leaves nothing.
+ * - **Group commit.** Concurrent `enqueue` (and `complete`) calls may share one transaction; each
+ *   still resolves with its own result, only once that transaction committed, and acts as if the
+ *   calls had been made one after the other in call order (a later duplicate event id gets `false`).
  * - **Order per order key.** Deliveries with the same `orderKey` (a webhook and a chat) are due one
  *   at a time, oldest (lowest id) first: only the oldest *pending* delivery of a key is ever due.
  *   Its successor becomes due when it is delivered, fails for good, or is dropped. Deliveries of

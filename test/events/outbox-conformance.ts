@@ -46,6 +46,109 @@ export function describeOutbox(name: string, createFixture: () => Promise<Outbox
       ]);
     });
 
+    it('concurrent accepts (one group commit) each learn their own result and keep the callers’ order per key', async () => {
+      await store.enqueue(event('old'), [delivery('a', 'c3')], T0);
+      const calls: [string, string][] = [];
+      for (let i = 0; i < 30; i += 1) calls.push([`e${String(i).padStart(2, '0')}`, `c${i % 3}`]);
+      // e05 again in the same burst (the first call wins) and an id accepted before.
+      calls.splice(10, 0, ['e05', 'c0'], ['old', 'c1']);
+      const results = await Promise.all(calls.map(([id, chat]) => store.enqueue(event(id), [delivery('a', chat), delivery('b', chat)], T0)));
+      expect(results).toEqual(calls.map(([id], index) => index !== 10 && index !== 11 && id !== 'old'));
+      expect(await store.countPending()).toBe(1 + 30 * 2);
+      // Deliver everything, one head per key at a time: each key's events come in the order of the calls.
+      const order = new Map<string, string[]>();
+      for (let round = 0; round < 40; round += 1) {
+        const claimed = await claimAt(store, 'srv', T0 + round);
+        if (claimed.length === 0) break;
+        // Only the head of each key is ever due, however the deliveries were written.
+        expect(new Set(claimed.map((d) => d.orderKey)).size).toBe(claimed.length);
+        for (const d of claimed) {
+          const key = d.orderKey;
+          order.set(key, [...(order.get(key) ?? []), d.eventId]);
+          expect(await store.complete(d.id, 'srv', { kind: 'delivered', status: 200 }, T0 + round)).toBe(true);
+        }
+      }
+      expect(await store.countPending()).toBe(0);
+      const expected = (chat: string): string[] => calls.filter(([id, c], index) => c === chat && index !== 10 && index !== 11 && id !== 'old').map(([id]) => id);
+      for (const webhook of ['a', 'b']) {
+        expect(order.get(`${webhook}|c0`)).toEqual(expected('c0'));
+        expect(order.get(`${webhook}|c1`)).toEqual(expected('c1'));
+        expect(order.get(`${webhook}|c2`)).toEqual(expected('c2'));
+      }
+      expect(order.get('a|c3')).toEqual(['old']);
+      // Ids follow the calls too (the operator view lists newest first).
+      const listed = await store.list('s1', { status: null, limit: 100, before: null });
+      expect(listed.filter((d) => d.url === 'http://a.test/hook').map((d) => d.eventId)).toEqual(
+        ['old', ...calls.filter((_, index) => index !== 10 && index !== 11).map(([id]) => id).filter((id) => id !== 'old')].reverse(),
+      );
+    });
+
+    it('concurrent outcomes (one group commit) each learn their own result; finished heads let their successors go', async () => {
+      for (let i = 1; i <= 5; i += 1) await store.enqueue(event(`e${i}`), [delivery('a', `c${i}`)], T0);
+      await store.enqueue(event('next1'), [delivery('a', 'c1')], T0);
+      await store.enqueue(event('next2'), [delivery('a', 'c2')], T0);
+      await store.enqueue(event('next3'), [delivery('a', 'c3')], T0);
+      const claimed = await claimAt(store, 'srv', T0);
+      expect(claimed.map((d) => d.eventId)).toEqual(['e1', 'e2', 'e3', 'e4', 'e5']);
+      const [e1, e2, e3, e4, e5] = claimed;
+      if (e1 === undefined || e2 === undefined || e3 === undefined || e4 === undefined || e5 === undefined) throw new Error('no claim');
+      const results = await Promise.all([
+        store.complete(e1.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 1),
+        store.complete(e2.id, 'srv', { kind: 'failed', error: 'HTTP 410', status: 410 }, T0 + 2),
+        store.complete(e3.id, 'srv', { kind: 'retry', nextAttemptAt: T0 + 5000, error: 'network error: ECONNRESET', status: null }, T0 + 3),
+        // Not this owner's claim, the same delivery twice, a delivery nobody claimed.
+        store.complete(e4.id, 'other', { kind: 'delivered', status: 200 }, T0 + 4),
+        store.complete(e5.id, 'srv', { kind: 'delivered', status: 201 }, T0 + 5),
+        store.complete(e5.id, 'srv', { kind: 'delivered', status: 202 }, T0 + 6),
+        store.complete(e5.id + 1000, 'srv', { kind: 'delivered', status: 200 }, T0 + 7),
+      ]);
+      expect(results).toEqual([true, true, true, false, true, false, false]);
+      const all = await store.list('s1', { status: null, limit: 20, before: null });
+      const byEvent = new Map(all.map((d) => [d.eventId, d]));
+      expect(byEvent.get('e1')).toMatchObject({ status: 'delivered', attempts: 1, lastStatus: 200, lastError: null, deliveredAt: T0 + 1, updatedAt: T0 + 1 });
+      expect(byEvent.get('e2')).toMatchObject({ status: 'failed', attempts: 1, lastStatus: 410, lastError: 'HTTP 410', deliveredAt: null, updatedAt: T0 + 2 });
+      expect(byEvent.get('e3')).toMatchObject({ status: 'pending', attempts: 1, lastStatus: null, lastError: 'network error: ECONNRESET', nextAttemptAt: T0 + 5000 });
+      expect(byEvent.get('e4')).toMatchObject({ status: 'pending', attempts: 0 });
+      expect(byEvent.get('e5')).toMatchObject({ status: 'delivered', attempts: 1, lastStatus: 201, deliveredAt: T0 + 5 });
+      // The successors of the finished heads are due from their outcome's time; the retried head still holds its own.
+      expect(byEvent.get('next1')?.nextAttemptAt).toBe(T0 + 1);
+      expect(byEvent.get('next2')?.nextAttemptAt).toBe(T0 + 2);
+      expect(byEvent.get('next3')?.nextAttemptAt).toBeNull();
+      expect((await claimAt(store, 'srv', T0 + 10)).map((d) => d.eventId)).toEqual(['next1', 'next2']);
+      expect((await claimAt(store, 'srv', T0 + 5000)).map((d) => d.eventId)).toEqual(['e3']);
+    });
+
+    it('accepts on one server while another sends: every key keeps one head, in call order, and nothing is left behind', async () => {
+      const other = await fixture.open();
+      const calls: [string, string][] = [];
+      const bursts = 60;
+      const size = 4;
+      for (let burst = 0; burst < bursts; burst += 1) for (let i = 0; i < size; i += 1) calls.push([`e${burst}-${i}`, `c${i % 4}`]);
+      let produced = false;
+      const producer = (async () => {
+        for (let burst = 0; burst < bursts; burst += 1) {
+          await Promise.all(calls.slice(burst * size, burst * size + size).map(([id, chat]) => store.enqueue(event(id), [delivery('a', chat)], T0)));
+        }
+        produced = true;
+      })();
+      const order = new Map<string, string[]>();
+      for (let empty = 0; empty < 3; ) {
+        const claimed = await claimAt(other, 'two', T0);
+        expect(new Set(claimed.map((d) => d.orderKey)).size).toBe(claimed.length);
+        const done = await Promise.all(claimed.map((d) => other.complete(d.id, 'two', { kind: 'delivered', status: 200 }, T0)));
+        expect(done.every(Boolean)).toBe(true);
+        for (const d of claimed) order.set(d.orderKey, [...(order.get(d.orderKey) ?? []), d.eventId]);
+        if (claimed.length === 0 && produced) empty += 1;
+        // Let the producer's writes in between.
+        if (claimed.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await producer;
+      expect(await store.countPending()).toBe(0);
+      for (let i = 0; i < 4; i += 1) {
+        expect(order.get(`a|c${i}`)).toEqual(calls.filter(([, chat]) => chat === `c${i}`).map(([id]) => id));
+      }
+    });
+
     it('an event no webhook wants is accepted with no delivery', async () => {
       expect(await store.enqueue(event('e1'), [], T0)).toBe(true);
       expect(await store.countPending()).toBe(0);

@@ -1,12 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PgPool } from '../../src/storage/postgres/database.js';
 import { createPool, migratePostgres } from '../../src/storage/postgres/database.js';
 import { POSTGRES_OUTBOX_MIGRATION } from '../../src/storage/postgres/outbox-migration.js';
 import { createPostgresOutboxStore } from '../../src/storage/postgres/outbox.js';
-import { describeOutbox } from './outbox-conformance.js';
+import type { OutboxStore } from '../../src/storage/outbox.js';
+import { delivery, describeOutbox, event } from './outbox-conformance.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+async function dropSchema(schema: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await admin.end();
+  }
+}
 
 describeOutbox('postgres', () => {
   // A fresh schema per test, dropped afterwards.
@@ -22,13 +34,58 @@ describeOutbox('postgres', () => {
     },
     dispose: async () => {
       await Promise.all(pools.map((pool) => pool.end()));
-      const admin = new pg.Client({ connectionString: URL });
-      await admin.connect();
-      try {
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await admin.end();
-      }
+      await dropSchema(schema);
     },
+  });
+});
+
+describe('outbox on PostgreSQL: group commit', () => {
+  const T0 = 1_700_000_000_000;
+  let schema: string;
+  let pool: PgPool;
+  let store: OutboxStore;
+  let transactions: number;
+  beforeEach(async () => {
+    schema = `outbox_${randomBytes(6).toString('hex')}`;
+    pool = createPool({ url: URL, schema, max: 4 });
+    await migratePostgres(pool, schema, [POSTGRES_OUTBOX_MIGRATION]);
+    store = createPostgresOutboxStore(pool);
+    transactions = 0;
+    // Every transaction and every lone statement checks a connection out of the pool.
+    pool.on('acquire', () => {
+      transactions += 1;
+    });
+  });
+  afterEach(async () => {
+    await pool.end();
+    await dropSchema(schema);
+  });
+
+  it('writes a burst of accepts, then of outcomes, in one transaction each', async () => {
+    const accepted = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => store.enqueue(event(`e${i}`), [delivery('a', `c${i % 10}`)], T0)),
+    );
+    expect(accepted.every(Boolean)).toBe(true);
+    expect(transactions).toBe(1);
+    const claimed = await store.claim({ owner: 'srv', now: T0, leaseMs: 30_000, limit: 100, excludeWebhookKeys: [] });
+    expect(claimed).toHaveLength(10);
+    transactions = 0;
+    const completed = await Promise.all(claimed.map((d) => store.complete(d.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 1)));
+    expect(completed.every(Boolean)).toBe(true);
+    expect(transactions).toBe(1);
+    expect(await store.countPending()).toBe(90);
+  });
+
+  it('an event the database refuses fails only its own accept, not the others of its batch', async () => {
+    // PostgreSQL text cannot hold U+0000 (SQLite can): the whole batch's transaction fails on it.
+    const results = await Promise.allSettled([
+      store.enqueue(event('e1'), [delivery('a', 'c1')], T0),
+      store.enqueue(event('bad', 's1', '{"nul":"\u0000"}'), [delivery('a', 'c1')], T0),
+      store.enqueue(event('e2'), [delivery('a', 'c1')], T0),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const listed = await store.list('s1', { status: 'pending', limit: 10, before: null });
+    expect(listed.map((d) => d.eventId)).toEqual(['e2', 'e1']);
+    expect(listed.map((d) => d.nextAttemptAt)).toEqual([null, T0]);
   });
 });

@@ -3,7 +3,8 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeaseLostError, openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
-import { createPool, migratePostgres } from '../../src/storage/postgres/database.js';
+import type { PgClient } from '../../src/storage/postgres/database.js';
+import { createPool, inTransaction, migratePostgres } from '../../src/storage/postgres/database.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { describeStorage, session } from './conformance.js';
 
@@ -182,6 +183,26 @@ describe('postgres leases with a frozen writer', () => {
       expect(await setting(relaxed, 'synchronous_commit')).toBe('off');
     } finally {
       await Promise.all([durable.end(), relaxed.end()]);
+    }
+  });
+
+  it('relaxes one transaction’s commit when asked, and the next transaction on that connection is durable again', async () => {
+    schema = freshSchema();
+    const pool = createPool({ url: TEST_DATABASE_URL, schema, max: 1 });
+    try {
+      const show = async (client: PgClient): Promise<string | undefined> =>
+        (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]?.synchronous_commit;
+      expect(await inTransaction(pool, show, { synchronousCommit: false })).toBe('off');
+      // SET LOCAL ends with its transaction: the pooled connection (max 1: the same one) is back to durable commits.
+      expect(await inTransaction(pool, show)).toBe('on');
+      await expect(
+        inTransaction(pool, async (client) => {
+          await client.query('SELECT 1/0');
+        }, { synchronousCommit: false }),
+      ).rejects.toThrow(/division by zero/);
+      expect(await inTransaction(pool, show)).toBe('on');
+    } finally {
+      await pool.end();
     }
   });
 });
