@@ -4,6 +4,9 @@ import type { LeaseFence, Storage } from '../storage/index.js';
 import { createPool } from '../storage/postgres/database.js';
 import { createPostgresLeaseStore } from '../storage/postgres/leases.js';
 import { createPostgresSessionStore } from '../storage/postgres/sessions.js';
+import { createPostgresStatusStore } from '../storage/postgres/statuses.js';
+import type { StoredSession } from '../storage/sessions.js';
+import type { SharedStatus } from '../sessions/manager.js';
 import type { SessionLocator } from '../http/forward.js';
 import { assertSessionName } from '../sessions/validate.js';
 import { createOwnership } from './ownership.js';
@@ -11,6 +14,7 @@ import type { LocalSessions, Ownership } from './ownership.js';
 import { createEventRelay } from './relay.js';
 import type { EventRelay } from './relay.js';
 import { createServerRegistry } from './servers.js';
+import { createSharedStatuses } from './statuses.js';
 import type { Hub } from '../events/hub.js';
 import type { ServerRegistry } from './servers.js';
 
@@ -40,6 +44,8 @@ export interface Cluster {
   relayEvents(hub: Hub): EventRelay;
   /** Hand this to the session manager (`AppDeps.claim`). */
   claim(session: string): Promise<LeaseFence>;
+  /** Hand this to the session manager (`AppDeps.sharedStatuses`): the list then reports every session as its owner would. */
+  sharedStatuses(sessions: readonly StoredSession[]): Promise<Map<string, SharedStatus>>;
   /** Announces this server at `url`, marks `startSessions` as wanted running, and starts the heartbeat. */
   start(url: string, startSessions: readonly string[]): Promise<void>;
   /** Ends the heartbeat: no session is taken or started from now on (first step of a shutdown). */
@@ -60,6 +66,8 @@ export function createCluster(options: ClusterOptions): Cluster {
   const registry = createServerRegistry(heartbeatPool);
   const lookups = createServerRegistry(lookupPool);
   const leases = createPostgresLeaseStore(heartbeatPool, Date.now);
+  // Reads for requests (the session list) go with the forwarding lookups, off the heartbeat's connections.
+  const sharedStatuses = createSharedStatuses({ statuses: createPostgresStatusStore(lookupPool), leases: createPostgresLeaseStore(lookupPool, Date.now) });
   let advertised: string | null = null;
   const relays: EventRelay[] = [];
 
@@ -87,6 +95,7 @@ export function createCluster(options: ClusterOptions): Cluster {
     registry,
     locator: { self: config.serverId, ownerOf: (session) => lookups.ownerOf(session) },
     claim: (session) => ownership.claim(session),
+    sharedStatuses,
 
     relayEvents(hub) {
       if (config.databaseUrl === null) throw new Error('unreachable: checked above');
