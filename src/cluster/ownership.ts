@@ -163,13 +163,11 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     }
 
     // Only sessions the user wants running are taken: a stopped one has no owner, and whichever
-    // server is asked to start it claims it then. One changed less than a TTL ago is left to the
-    // server that is starting it right now (its claim follows the stored change within moments).
+    // server is asked to start it claims it then. A server that creates or starts a session takes
+    // its lease before it marks it running (SessionManager), so a running session without a live
+    // lease is one that nobody holds: no start in progress elsewhere can lose it to this heartbeat.
     const stored = await options.sessions.list();
-    const settledBefore = clock() - ttlMs;
-    const wanted = stored
-      .filter((session) => session.running && !held.has(session.name) && session.updatedAt <= settledBefore)
-      .map((session) => session.name);
+    const wanted = stored.filter((session) => session.running && !held.has(session.name)).map((session) => session.name);
     let taken: Lease[] = [];
     if (wanted.length > 0) {
       const limit = options.share === undefined ? capacity : Math.min(capacity, await options.share());
@@ -194,7 +192,13 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   const ownership: Ownership = {
     async claim(session) {
       const known = held.get(session);
-      if (known !== undefined) return { owner: known.owner, epoch: known.epoch };
+      if (known !== undefined && known.expiresAt > clock()) return { owner: known.owner, epoch: known.epoch };
+      // Ran out before a renewal (this server stalled): another server may have it by now. Ask
+      // the database again; getting it back is a new epoch.
+      if (known !== undefined) {
+        held.delete(session);
+        startedAt.delete(session);
+      }
       const [taken] = await leases.acquire(serverId, { capacity, ttlMs, sessions: [session] });
       if (taken !== undefined) {
         held.set(session, taken);

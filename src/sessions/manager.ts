@@ -415,9 +415,37 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     });
   }
 
+  /**
+   * Marks the session as wanted running. With several servers, the lease is taken first: a
+   * session that should run and has no live lease is what every server's heartbeat takes, so
+   * marking it first would let another server take it between the two steps and this start
+   * answer SESSION_OWNED_ELSEWHERE for a session it just created. When the lease cannot be had
+   * here (held elsewhere, or this server is full) the session is still marked, so that a server
+   * with room runs it, and the error goes on to the caller.
+   */
+  async function wantRunning(runtime: Runtime): Promise<void> {
+    if (runtime.stored.running) return;
+    if (deps.claim !== undefined) {
+      try {
+        await deps.claim(runtime.name);
+      } catch (error) {
+        if (isAppError(error) && error.code === 'SESSION_OWNED_ELSEWHERE') await save(runtime, { running: true });
+        throw error;
+      }
+    }
+    await save(runtime, { running: true });
+  }
+
   function storedInfo(session: StoredSession, shared: SharedStatus = { status: 'STOPPED' }): SessionInfo {
     const base = { name: session.name, status: shared.status, config: session.config, me: session.me, engine: { engine: session.engine } };
     return shared.worker === undefined ? base : { ...base, worker: shared.worker };
+  }
+
+  /** Several servers: a session that has no engine here, as the cluster sees it. */
+  async function sharedInfo(name: string, sharedStatuses: NonNullable<SessionManagerDeps['sharedStatuses']>): Promise<SessionInfo> {
+    const stored = await storage.sessions.get(name);
+    if (stored === null) throw new AppError('SESSION_NOT_FOUND', `session "${name}" does not exist`, { session: name });
+    return storedInfo(stored, (await sharedStatuses([stored])).get(name));
   }
 
   async function requireWorking(name: string): Promise<{ runtime: Runtime; engine: Engine }> {
@@ -474,7 +502,17 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       }
       logger.info({ session: name }, 'session created');
       if (input.start === false) return manager.get(name);
-      return manager.start(name);
+      try {
+        return await manager.start(name);
+      } catch (error) {
+        // Several servers: the session exists and should run, but not here (another server took
+        // its lease, or this one is full and a server with room will): it was created all the
+        // same, so answer it as the cluster sees it instead of an error the client cannot act on.
+        const sharedStatuses = deps.sharedStatuses;
+        if (sharedStatuses === undefined || !isAppError(error) || error.code !== 'SESSION_OWNED_ELSEWHERE') throw error;
+        logger.info({ session: name, server: error.details?.['server'] ?? null }, 'session created; another server runs it');
+        return sharedInfo(name, sharedStatuses);
+      }
     },
 
     async update(name, config) {
@@ -504,7 +542,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     async start(name) {
       const runtime = await runtimeOf(name);
       return runtime.control.run(async () => {
-        if (!runtime.stored.running) await save(runtime, { running: true });
+        await wantRunning(runtime);
         await startEngine(runtime);
         return info(runtime);
       });
@@ -523,7 +561,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       const runtime = await runtimeOf(name);
       return runtime.control.run(async () => {
         await stopEngine(runtime);
-        if (!runtime.stored.running) await save(runtime, { running: true });
+        await wantRunning(runtime);
         await startEngine(runtime);
         return info(runtime);
       });
