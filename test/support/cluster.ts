@@ -49,6 +49,8 @@ export interface MemberOptions {
   readonly leaseTtlMs?: number;
   readonly heartbeatMs?: number;
   readonly maxSessions?: number;
+  /** See `ClusterOptions.stallBoundMs`. */
+  readonly stallBoundMs?: number;
 }
 
 export async function startMember(schema: string, id: string, options: MemberOptions = {}): Promise<ClusterMember> {
@@ -80,6 +82,7 @@ export async function startMember(schema: string, id: string, options: MemberOpt
       hasEngine: (session) => app !== null && app.sessions.hasEngine(session),
     },
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...(options.stallBoundMs === undefined ? {} : { stallBoundMs: options.stallBoundMs }),
   });
   const built = await buildApp({
     config,
