@@ -16,7 +16,7 @@ import { healthRoutes } from './http/routes/health.js';
 import { presenceRoutes } from './http/routes/presence.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { createSessionManager } from './sessions/manager.js';
-import type { SessionManager } from './sessions/manager.js';
+import type { SessionManager, SessionManagerDeps } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
 import type { Sleep } from './sessions/renewal.js';
 import type { LeaseFence, Storage } from './storage/index.js';
@@ -36,6 +36,8 @@ export interface AppDeps {
   readonly sleep?: Sleep;
   /** Several servers (src/cluster): the lease fence an engine must hold before it starts (see `SessionManagerDeps.claim`). */
   readonly claim?: (session: string) => Promise<LeaseFence>;
+  /** Several servers: the cluster's view of sessions run elsewhere, for the session list (see `SessionManagerDeps.sharedStatuses`). */
+  readonly sharedStatuses?: SessionManagerDeps['sharedStatuses'];
 }
 
 export interface App {
@@ -66,6 +68,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
     ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
     ...(deps.claim === undefined ? {} : { claim: deps.claim, serverId: config.serverId }),
+    ...(deps.sharedStatuses === undefined ? {} : { sharedStatuses: deps.sharedStatuses }),
   });
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 

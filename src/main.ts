@@ -16,6 +16,7 @@ import { wsRoutes } from './http/routes/ws.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/index.js';
 import { openStorage } from './storage/index.js';
+import type { StoredSession } from './storage/sessions.js';
 
 /**
  * `npm start`: the presence server. With `--sandbox` (or WA_PRESENCE_SANDBOX=true) it also runs the
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
     publisher: relay === null ? events.publisher : relay.wrap(events.publisher),
     logger,
     routes,
-    ...(cluster === null ? {} : { claim: (session: string) => cluster.claim(session) }),
+    ...(cluster === null ? {} : { claim: (session: string) => cluster.claim(session), sharedStatuses: (sessions: readonly StoredSession[]) => cluster.sharedStatuses(sessions) }),
   });
   app = built;
   await events.start();

@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { LeaseFence, Storage } from '../storage/index.js';
+import type { Lease, LeaseFence, Storage } from '../storage/index.js';
 import { createPool } from '../storage/postgres/database.js';
 import { createPostgresLeaseStore } from '../storage/postgres/leases.js';
 import { createPostgresSessionStore } from '../storage/postgres/sessions.js';
+import { createPostgresStatusStore } from '../storage/postgres/statuses.js';
+import type { StoredSession } from '../storage/sessions.js';
+import type { SharedStatus } from '../sessions/manager.js';
 import type { SessionLocator } from '../http/forward.js';
 import { assertSessionName } from '../sessions/validate.js';
 import { createOwnership } from './ownership.js';
@@ -11,6 +14,8 @@ import type { LocalSessions, Ownership } from './ownership.js';
 import { createEventRelay } from './relay.js';
 import type { EventRelay } from './relay.js';
 import { createServerRegistry } from './servers.js';
+import { createSharedStatuses } from './statuses.js';
+import { startLeaseRenewer } from './renewer.js';
 import type { Hub } from '../events/hub.js';
 import type { ServerRegistry } from './servers.js';
 
@@ -24,6 +29,8 @@ export interface ClusterOptions {
   readonly local: LocalSessions;
   /** Tests shorten it; a third of the lease TTL by default. */
   readonly heartbeatMs?: number;
+  /** How long the main thread may stall before its leases are left to run out; 3 × TTL by default (tests shorten it). */
+  readonly stallBoundMs?: number;
 }
 
 /**
@@ -40,6 +47,8 @@ export interface Cluster {
   relayEvents(hub: Hub): EventRelay;
   /** Hand this to the session manager (`AppDeps.claim`). */
   claim(session: string): Promise<LeaseFence>;
+  /** Hand this to the session manager (`AppDeps.sharedStatuses`): the list then reports every session as its owner would. */
+  sharedStatuses(sessions: readonly StoredSession[]): Promise<Map<string, SharedStatus>>;
   /** Announces this server at `url`, marks `startSessions` as wanted running, and starts the heartbeat. */
   start(url: string, startSessions: readonly string[]): Promise<void>;
   /** Ends the heartbeat: no session is taken or started from now on (first step of a shutdown). */
@@ -59,7 +68,24 @@ export function createCluster(options: ClusterOptions): Cluster {
   const lookupPool = createPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 4, logger });
   const registry = createServerRegistry(heartbeatPool);
   const lookups = createServerRegistry(lookupPool);
-  const leases = createPostgresLeaseStore(heartbeatPool, Date.now);
+  const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(config.leaseTtlMs / 3));
+  // The renewer is built first and tells the ownership loop of its own renewals once that exists.
+  let refresh: ((renewed: readonly Lease[]) => void) | null = null;
+  // Renewals run in a thread of their own (renewer.ts), so that a stall of this event loop
+  // (Baileys' crypto, a burst of pairings) shorter than the bound does not lose every lease.
+  const renewer = startLeaseRenewer({
+    url: config.databaseUrl,
+    schema: config.databaseSchema,
+    serverId: config.serverId,
+    ttlMs: config.leaseTtlMs,
+    periodMs: heartbeatMs,
+    ...(options.stallBoundMs === undefined ? {} : { boundMs: options.stallBoundMs }),
+    logger,
+    onRenewed: (renewed) => refresh?.(renewed),
+  });
+  const leases = { ...createPostgresLeaseStore(heartbeatPool, Date.now), renew: (owner: string, ttlMs: number) => renewer.renew(owner, ttlMs) };
+  // Reads for requests (the session list) go with the forwarding lookups, off the heartbeat's connections.
+  const sharedStatuses = createSharedStatuses({ statuses: createPostgresStatusStore(lookupPool), leases: createPostgresLeaseStore(lookupPool, Date.now) });
   let advertised: string | null = null;
   const relays: EventRelay[] = [];
 
@@ -70,7 +96,7 @@ export function createCluster(options: ClusterOptions): Cluster {
     local: options.local,
     capacity: config.maxSessions,
     ttlMs: config.leaseTtlMs,
-    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    heartbeatMs,
     logger,
     onHeartbeat: async () => {
       if (advertised !== null) await registry.announce({ id: config.serverId, url: advertised }, config.leaseTtlMs);
@@ -81,12 +107,14 @@ export function createCluster(options: ClusterOptions): Cluster {
       return Math.ceil(count / Math.max(1, live.length));
     },
   });
+  refresh = (renewed) => ownership.refresh(renewed);
 
   return {
     ownership,
     registry,
     locator: { self: config.serverId, ownerOf: (session) => lookups.ownerOf(session) },
     claim: (session) => ownership.claim(session),
+    sharedStatuses,
 
     relayEvents(hub) {
       if (config.databaseUrl === null) throw new Error('unreachable: checked above');
@@ -117,6 +145,8 @@ export function createCluster(options: ClusterOptions): Cluster {
     async close() {
       try {
         await Promise.all(relays.map((relay) => relay.close()));
+        // The engines have stopped: nothing needs the leases extended any more; then hand them back at once.
+        await renewer.close();
         await ownership.release();
         await registry.withdraw(config.serverId);
       } finally {

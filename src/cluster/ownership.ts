@@ -71,6 +71,8 @@ export interface Ownership {
   release(): Promise<string[]>;
   /** Leases this server believes it holds, by session name. */
   held(): Lease[];
+  /** Renewals done in the background (the renewer thread): extends the expiry of held leases they returned at the same epoch; takes nothing new. */
+  refresh(renewed: readonly Lease[]): void;
   /** Resolves when the engine starts fired by heartbeats so far have ended (tests). */
   idle(): Promise<void>;
 }
@@ -118,11 +120,10 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   }
 
   async function heartbeat(): Promise<TickReport> {
-    // Leases held past their expiry may be someone else's already: stop before even asking (a
-    // server that was paused resumes here with every timer overdue).
-    const expired = [...held.values()].filter((lease) => lease.expiresAt <= clock()).map((lease) => lease.session);
-    for (const session of expired) held.delete(session);
-    await detachAll(expired, 'leases expired before they could be renewed');
+    // The renewal says which leases are still this server's, whatever the expiries in `held`
+    // say: the renewer thread (renewer.ts) may have kept them alive through a stall of this
+    // thread, and a lease that did run out is not returned (and is stopped below). A server that
+    // was paused resumes here with every timer overdue, and its engines stop one query later.
     const before = new Map(held);
     let renewed: Lease[];
     try {
@@ -134,7 +135,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       const doubtful = [...held.values()].filter((lease) => lease.expiresAt - heartbeatMs <= now).map((lease) => lease.session);
       for (const session of doubtful) held.delete(session);
       await detachAll(doubtful, 'leases could not be renewed in time');
-      return { lost: [...expired, ...doubtful], acquired: [], started: [] };
+      return { lost: doubtful, acquired: [], started: [] };
     }
     const back = new Map(renewed.map((lease) => [lease.session, lease]));
     const lost: string[] = [];
@@ -152,7 +153,6 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       if (known === undefined || known.epoch === lease.epoch) held.set(lease.session, lease);
     }
     await detachAll(lost, 'lease not renewed (expired or taken)');
-    lost.unshift(...expired);
     // After the renewal, which is what keeps the sessions here: a slow hook must not delay it.
     if (options.onHeartbeat !== undefined) {
       try {
@@ -163,13 +163,11 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     }
 
     // Only sessions the user wants running are taken: a stopped one has no owner, and whichever
-    // server is asked to start it claims it then. One changed less than a TTL ago is left to the
-    // server that is starting it right now (its claim follows the stored change within moments).
+    // server is asked to start it claims it then. A server that creates or starts a session takes
+    // its lease before it marks it running (SessionManager), so a running session without a live
+    // lease is one that nobody holds: no start in progress elsewhere can lose it to this heartbeat.
     const stored = await options.sessions.list();
-    const settledBefore = clock() - ttlMs;
-    const wanted = stored
-      .filter((session) => session.running && !held.has(session.name) && session.updatedAt <= settledBefore)
-      .map((session) => session.name);
+    const wanted = stored.filter((session) => session.running && !held.has(session.name)).map((session) => session.name);
     let taken: Lease[] = [];
     if (wanted.length > 0) {
       const limit = options.share === undefined ? capacity : Math.min(capacity, await options.share());
@@ -194,7 +192,13 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   const ownership: Ownership = {
     async claim(session) {
       const known = held.get(session);
-      if (known !== undefined) return { owner: known.owner, epoch: known.epoch };
+      if (known !== undefined && known.expiresAt > clock()) return { owner: known.owner, epoch: known.epoch };
+      // Ran out before a renewal (this server stalled): another server may have it by now. Ask
+      // the database again; getting it back is a new epoch.
+      if (known !== undefined) {
+        held.delete(session);
+        startedAt.delete(session);
+      }
       const [taken] = await leases.acquire(serverId, { capacity, ttlMs, sessions: [session] });
       if (taken !== undefined) {
         held.set(session, taken);
@@ -204,7 +208,13 @@ export function createOwnership(options: OwnershipOptions): Ownership {
         return { owner: taken.owner, epoch: taken.epoch };
       }
       const lease = await leases.get(session);
-      if (lease !== null && lease.owner !== serverId) {
+      if (lease !== null && lease.owner === serverId) {
+        // Still this server's: the renewer thread kept it alive while this thread stalled.
+        held.set(session, lease);
+        startedAt.set(session, lease.epoch);
+        return { owner: lease.owner, epoch: lease.epoch };
+      }
+      if (lease !== null) {
         throw new AppError('SESSION_OWNED_ELSEWHERE', `session "${session}" runs on server "${lease.owner}"; send the request there or retry`, {
           session,
           server: lease.owner,
@@ -256,6 +266,13 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       startedAt.clear();
       if (released.length > 0) logger.info({ sessions: released }, 'leases released');
       return released;
+    },
+
+    refresh(renewed) {
+      for (const lease of renewed) {
+        const known = held.get(lease.session);
+        if (known !== undefined && known.epoch === lease.epoch && known.expiresAt < lease.expiresAt) held.set(lease.session, lease);
+      }
     },
 
     held() {

@@ -15,6 +15,7 @@ import type { AuthStores } from '../storage/auth.js';
 import type { LeaseFence } from '../storage/leases.js';
 import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore, StoredSession } from '../storage/sessions.js';
+import type { RuntimeStatusStore } from '../storage/statuses.js';
 import { createSerialQueue } from './queue.js';
 import type { SerialQueue } from './queue.js';
 import { DEFAULT_RENEWAL_POLICY, renew } from './renewal.js';
@@ -27,6 +28,8 @@ export interface SessionStorage {
   readonly auth: AuthStores;
   readonly presence: PresenceStore;
   readonly subscriptions: SubscriptionStore;
+  /** Written only with several servers (`sharedStatuses`). */
+  readonly statuses: RuntimeStatusStore;
 }
 
 export interface SessionManagerDeps {
@@ -48,7 +51,16 @@ export interface SessionManagerDeps {
   readonly claim?: (session: string) => Promise<LeaseFence>;
   /** Several servers: this server's id, reported as `worker` of the sessions it runs. */
   readonly serverId?: string;
+  /**
+   * Several servers: what the cluster knows of these sessions' runtime (src/cluster/statuses.ts),
+   * for the sessions that have no engine here. The list answers with it, so that every server
+   * lists every session as its owner would. Absent on one server: the list answers from memory.
+   */
+  readonly sharedStatuses?: (sessions: readonly StoredSession[]) => Promise<ReadonlyMap<string, SharedStatus>>;
 }
+
+/** A session's runtime as the cluster sees it: its status and, while a server runs it, that server. */
+export type SharedStatus = Pick<SessionInfo, 'status' | 'worker'>;
 
 export interface CreateSessionInput {
   readonly name?: string;
@@ -136,6 +148,10 @@ interface Runtime {
   /** Bumped whenever an engine is started or stopped: events of an older engine are dropped. */
   generation: number;
   renewal: Renewal | null;
+  /** Several servers: the lease the last engine was started under (its status writes carry it). */
+  fence: LeaseFence | null;
+  /** Several servers: what was last written to the shared runtime statuses, to write only changes. */
+  recorded: { readonly status: SessionStatus; readonly engine: boolean; readonly epoch: number } | null;
 }
 
 /** What to do to get a session to WORKING, by its status (said in SESSION_NOT_WORKING). */
@@ -187,6 +203,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       engine: null,
       generation: 0,
       renewal: null,
+      fence: null,
+      recorded: null,
     };
     runtimes.set(stored.name, runtime);
     return runtime;
@@ -236,6 +254,28 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     runtime.stored = next;
   }
 
+  /**
+   * Several servers: shares the session's status (and whether an engine runs here) with the other
+   * servers, fenced by the lease it runs under. Called inside the session's event queue, so rows
+   * are written in the order of the changes. A failed write is logged and retried at the next
+   * change: the status itself has changed either way.
+   */
+  async function shareStatus(runtime: Runtime): Promise<void> {
+    const fence = runtime.fence;
+    if (deps.sharedStatuses === undefined || fence === null) return;
+    const next = { status: runtime.status, engine: runtime.engine !== null, epoch: fence.epoch };
+    const last = runtime.recorded;
+    if (last !== null && last.status === next.status && last.engine === next.engine && last.epoch === next.epoch) return;
+    try {
+      const written = await storage.statuses.put({ session: runtime.name, server: fence.owner, at: clock(), ...next });
+      runtime.recorded = next;
+      // Refused: the lease went to another server, whose rows are the ones to believe.
+      if (!written) runtime.logger.debug({ status: next.status, epoch: fence.epoch }, 'runtime status not shared: the lease moved on');
+    } catch (error) {
+      runtime.logger.warn({ err: error, status: next.status }, 'could not share the runtime status with the other servers');
+    }
+  }
+
   function source(runtime: Runtime): EnvelopeSource {
     return { session: runtime.name, metadata: runtime.stored.config.metadata ?? null, me: runtime.stored.me, engine: runtime.stored.engine };
   }
@@ -266,6 +306,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
     if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));
     if (to === 'WORKING') startRenewal(runtime);
+    await shareStatus(runtime);
     await publish(runtime, makeEnvelope('session.status', reason === undefined ? { status: to } : { status: to, reason }, source(runtime), clock()));
   }
 
@@ -360,7 +401,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     }
     const fence = deps.claim === undefined ? undefined : await deps.claim(runtime.name);
     const generation = (runtime.generation += 1);
-    await runtime.events.run(() => changeStatus(runtime, 'STARTING'));
+    // The engine exists before STARTING is reported, so that STARTING says where it runs (worker).
     const engine = engines.create({
       session: runtime.name,
       config: runtime.stored.config,
@@ -369,6 +410,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       emit: (event) => runtime.events.post(() => onEngineEvent(runtime, generation, event)),
     });
     runtime.engine = engine;
+    runtime.fence = fence ?? null;
+    await runtime.events.run(() => changeStatus(runtime, 'STARTING'));
     try {
       await engine.start();
     } catch (error) {
@@ -394,6 +437,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     await runtime.events.run(async () => {
       runtime.qr = null;
       await changeStatus(runtime, finalStatus);
+      // Already in that status (an engine that reported FAILED): still no engine here any more.
+      await shareStatus(runtime);
     });
   }
 
@@ -415,6 +460,39 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     await storage.presence.clear(runtime.name);
     await storage.subscriptions.clear(runtime.name);
     await save(runtime, { me: null, presence: null });
+  }
+
+  /**
+   * Marks the session as wanted running. With several servers, the lease is taken first: a
+   * session that should run and has no live lease is what every server's heartbeat takes, so
+   * marking it first would let another server take it between the two steps and this start
+   * answer SESSION_OWNED_ELSEWHERE for a session it just created. When the lease cannot be had
+   * here (held elsewhere, or this server is full) the session is still marked, so that a server
+   * with room runs it, and the error goes on to the caller.
+   */
+  async function wantRunning(runtime: Runtime): Promise<void> {
+    if (runtime.stored.running) return;
+    if (deps.claim !== undefined) {
+      try {
+        await deps.claim(runtime.name);
+      } catch (error) {
+        if (isAppError(error) && error.code === 'SESSION_OWNED_ELSEWHERE') await save(runtime, { running: true });
+        throw error;
+      }
+    }
+    await save(runtime, { running: true });
+  }
+
+  function storedInfo(session: StoredSession, shared: SharedStatus = { status: 'STOPPED' }): SessionInfo {
+    const base = { name: session.name, status: shared.status, config: session.config, me: session.me, engine: { engine: session.engine } };
+    return shared.worker === undefined ? base : { ...base, worker: shared.worker };
+  }
+
+  /** Several servers: a session that has no engine here, as the cluster sees it. */
+  async function sharedInfo(name: string, sharedStatuses: NonNullable<SessionManagerDeps['sharedStatuses']>): Promise<SessionInfo> {
+    const stored = await storage.sessions.get(name);
+    if (stored === null) throw new AppError('SESSION_NOT_FOUND', `session "${name}" does not exist`, { session: name });
+    return storedInfo(stored, (await sharedStatuses([stored])).get(name));
   }
 
   async function requireWorking(name: string): Promise<{ runtime: Runtime; engine: Engine }> {
@@ -442,13 +520,15 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const manager: SessionManager = {
     async list(all) {
       const stored = await storage.sessions.list();
+      const runsHere = (session: StoredSession): boolean => (runtimes.get(session.name)?.engine ?? null) !== null;
+      // Several servers: sessions run here are answered from memory (exact), the others as the cluster sees them.
+      const shared = deps.sharedStatuses === undefined ? null : await deps.sharedStatuses(stored.filter((session) => !runsHere(session)));
       const result: SessionInfo[] = [];
       for (const session of stored) {
         const runtime = runtimes.get(session.name);
-        const sessionInfo: SessionInfo =
-          runtime === undefined
-            ? { name: session.name, status: 'STOPPED', config: session.config, me: session.me, engine: { engine: session.engine } }
-            : info(runtime);
+        let sessionInfo: SessionInfo;
+        if (runtime !== undefined && (shared === null || runtime.engine !== null)) sessionInfo = info(runtime);
+        else sessionInfo = storedInfo(session, shared?.get(session.name));
         if (all || sessionInfo.status !== 'STOPPED') result.push(sessionInfo);
       }
       return result;
@@ -470,7 +550,17 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       }
       logger.info({ session: name }, 'session created');
       if (input.start === false) return manager.get(name);
-      return manager.start(name);
+      try {
+        return await manager.start(name);
+      } catch (error) {
+        // Several servers: the session exists and should run, but not here (another server took
+        // its lease, or this one is full and a server with room will): it was created all the
+        // same, so answer it as the cluster sees it instead of an error the client cannot act on.
+        const sharedStatuses = deps.sharedStatuses;
+        if (sharedStatuses === undefined || !isAppError(error) || error.code !== 'SESSION_OWNED_ELSEWHERE') throw error;
+        logger.info({ session: name, server: error.details?.['server'] ?? null }, 'session created; another server runs it');
+        return sharedInfo(name, sharedStatuses);
+      }
     },
 
     async update(name, config) {
@@ -500,7 +590,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     async start(name) {
       const runtime = await runtimeOf(name);
       return runtime.control.run(async () => {
-        if (!runtime.stored.running) await save(runtime, { running: true });
+        await wantRunning(runtime);
         await startEngine(runtime);
         return info(runtime);
       });
@@ -519,7 +609,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       const runtime = await runtimeOf(name);
       return runtime.control.run(async () => {
         await stopEngine(runtime);
-        if (!runtime.stored.running) await save(runtime, { running: true });
+        await wantRunning(runtime);
         await startEngine(runtime);
         return info(runtime);
       });

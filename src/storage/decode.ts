@@ -1,7 +1,7 @@
 import { ENGINES } from '../presence/sessions.js';
 import type { EngineName, Me, SessionConfig } from '../presence/sessions.js';
-import { isPresenceStatus } from '../presence/status.js';
-import type { PresenceStatus } from '../presence/status.js';
+import { SESSION_STATUSES, isPresenceStatus } from '../presence/status.js';
+import type { PresenceStatus, SessionStatus } from '../presence/status.js';
 import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
 import type { StoredSession } from './sessions.js';
 
@@ -56,6 +56,12 @@ export function decodeSession(row: SessionRowValues): StoredSession {
 export function decodePresenceStatus(value: string, where: string): PresenceStatus {
   if (!isPresenceStatus(value)) throw new StorageCorruptError(`${where} has presence "${value}"`);
   return value;
+}
+
+export function decodeSessionStatus(value: string, where: string): SessionStatus {
+  const status = SESSION_STATUSES.find((known) => known === value);
+  if (status === undefined) throw new StorageCorruptError(`${where} has session status "${value}"`);
+  return status;
 }
 
 /** PostgreSQL `bigint` columns arrive as strings (node-postgres keeps 64-bit precision). */

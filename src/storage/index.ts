@@ -6,6 +6,7 @@ import type { Clock, Storage } from './storage.js';
 export type { Storage, Clock } from './storage.js';
 export type { Lease, LeaseFence, LeaseStore } from './leases.js';
 export { LeaseLostError } from './leases.js';
+export type { RuntimeStatus, RuntimeStatusStore } from './statuses.js';
 
 export interface OpenStorageOptions {
   /** Directory of the embedded SQLite database (used when `databaseUrl` is null). */

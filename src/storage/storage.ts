@@ -4,6 +4,7 @@ import type { OutboxStore } from './outbox.js';
 import type { PresenceStore, SubscriptionStore } from './presence.js';
 import type { SessionStore } from './sessions.js';
 import type { SettingsStore } from './settings.js';
+import type { RuntimeStatusStore } from './statuses.js';
 
 /**
  * Every store of one database, opened together and closed together. `openStorage` (index.ts)
@@ -22,6 +23,8 @@ export interface Storage {
   readonly outbox: OutboxStore;
   /** Session ownership among servers sharing the database (one server on SQLite, same semantics). */
   readonly leases: LeaseStore;
+  /** Runtime statuses written by each session's owner, so any server lists every session (several servers). */
+  readonly statuses: RuntimeStatusStore;
   readonly backend: 'sqlite' | 'postgres';
   /** Closes the database (waits for running queries on PostgreSQL). Idempotent. */
   close(): Promise<void>;

@@ -188,6 +188,30 @@ describe('ownership loop', () => {
     await expect(full).rejects.toThrow(/already runs its 1 sessions/);
   });
 
+  it('does not hand out a held lease that ran out: another server may have taken it', async () => {
+    const { storage, clock } = await setup();
+    await addSessions(storage, ['s1']);
+    const a = server(storage, clock, 'a', 10);
+    const b = server(storage, clock, 'b', 10);
+    await a.ownership.tick();
+    // a stalls past its lease (no heartbeat ran); b takes the session meanwhile.
+    clock.advance(TTL);
+    expect((await b.ownership.tick()).acquired).toEqual(['s1']);
+    await expect(a.ownership.claim('s1')).rejects.toMatchObject({ code: 'SESSION_OWNED_ELSEWHERE', details: { server: 'b' } });
+    // Ran out but nobody took it: a gets it back, under a new epoch.
+    clock.advance(TTL);
+    expect(await a.ownership.claim('s1')).toEqual({ owner: 'a', epoch: 3 });
+  });
+
+  it('takes a session that should run and has no live lease at once, however recently it changed', async () => {
+    const { storage, clock } = await setup();
+    await storage.sessions.create({ name: 's1', engine: 'NOWEB', config: {}, running: true, me: null, presence: null, createdAt: clock.now(), updatedAt: clock.now() });
+    const a = server(storage, clock, 'a', 10);
+    // A server creating or starting a session holds its lease before marking it running, so
+    // nobody is about to claim it: waiting would only delay the start.
+    expect((await a.ownership.tick()).acquired).toEqual(['s1']);
+  });
+
   it('stops its sessions when it cannot renew before the leases would expire', async () => {
     const { storage, clock } = await setup();
     await addSessions(storage, ['s1']);

@@ -377,6 +377,47 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
       });
     });
 
+    describe('runtime statuses', () => {
+      const clock = (): number => 1_800_000_000_000;
+
+      it('records the lease owner\'s status and refuses anyone else\'s', async () => {
+        const storage = await make(clock);
+        await storage.sessions.create(session('a'));
+        await storage.sessions.create(session('b'));
+        const status = { session: 'a', status: 'WORKING', server: 'server-1', epoch: 1, engine: true, at: 5 } as const;
+        // No lease yet: nobody may say what the session is doing.
+        expect(await storage.statuses.put(status)).toBe(false);
+        await storage.leases.acquire('server-1', { capacity: 10, ttlMs: 10_000 });
+        expect(await storage.statuses.put(status)).toBe(true);
+        expect(await storage.statuses.put({ ...status, session: 'b', status: 'STARTING', engine: false, at: 6 })).toBe(true);
+        // Another server, or the owner with another epoch, is refused and changes nothing.
+        expect(await storage.statuses.put({ ...status, server: 'server-2', status: 'STOPPED' })).toBe(false);
+        expect(await storage.statuses.put({ ...status, epoch: 2, status: 'STOPPED' })).toBe(false);
+        expect(await storage.statuses.list()).toEqual([status, { ...status, session: 'b', status: 'STARTING', engine: false, at: 6 }]);
+        // The owner replaces its own row at every change.
+        expect(await storage.statuses.put({ ...status, status: 'STOPPED', engine: false, at: 7 })).toBe(true);
+        expect((await storage.statuses.list())[0]).toEqual({ ...status, status: 'STOPPED', engine: false, at: 7 });
+      });
+
+      it('keeps the new owner\'s status when the old one writes late, and forgets a deleted session\'s', async () => {
+        let now = clock();
+        const storage = await make(() => now);
+        await storage.sessions.create(session('a', { running: true }));
+        await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 1_000 });
+        const old = { session: 'a', status: 'WORKING', server: 'server-1', epoch: 1, engine: true, at: 1 } as const;
+        expect(await storage.statuses.put(old)).toBe(true);
+        now += 1_000;
+        await storage.leases.acquire('server-2', { capacity: 1, ttlMs: 1_000 });
+        const fresh = { session: 'a', status: 'STARTING', server: 'server-2', epoch: 2, engine: true, at: 2 } as const;
+        expect(await storage.statuses.put(fresh)).toBe(true);
+        // server-1 wakes up and reports its engine stopped: refused, the new owner's row stays.
+        expect(await storage.statuses.put({ ...old, status: 'STOPPED', engine: false, at: 3 })).toBe(false);
+        expect(await storage.statuses.list()).toEqual([fresh]);
+        await storage.sessions.delete('a');
+        expect(await storage.statuses.list()).toEqual([]);
+      });
+    });
+
     describe('leases', () => {
       /** A clock the test moves by hand; lease expiry never needs a sleep. */
       function manualClock(start = 1_800_000_000_000): { now: Clock; advance(ms: number): void } {

@@ -75,6 +75,21 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_by_owner ON leases (owner, expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'session runtime statuses (several servers: what each owner last said, for the session list)',
+    // Written by the lease owner on every status change (src/storage/statuses.ts); one row per session.
+    sql: `
+      CREATE TABLE session_statuses (
+        session text COLLATE "C" PRIMARY KEY,
+        status text NOT NULL CHECK (status IN ('STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED')),
+        server text NOT NULL,
+        epoch bigint NOT NULL,
+        engine boolean NOT NULL,
+        at bigint NOT NULL
+      );
+    `,
+  },
   POSTGRES_OUTBOX_MIGRATION,
   {
     version: 200,

@@ -8,6 +8,7 @@ import { createPostgresOutboxStore } from './outbox.js';
 import { createPostgresPresenceStore, createPostgresSubscriptionStore } from './presence.js';
 import { createPostgresSessionStore } from './sessions.js';
 import { createPostgresSettingsStore } from './settings.js';
+import { createPostgresStatusStore } from './statuses.js';
 
 export interface PostgresStorageOptions {
   /** `postgres://…` */
@@ -53,6 +54,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     subscriptions: createPostgresSubscriptionStore(pool),
     settings: createPostgresSettingsStore(pool),
     leases: createPostgresLeaseStore(pool, options.clock ?? Date.now),
+    statuses: createPostgresStatusStore(pool),
     outbox: createPostgresOutboxStore(pool),
     // pool.end() throws when called twice; every caller waits for the one close.
     close: () => (closing ??= Promise.all([pool.end(), relaxedPool.end()]).then(() => undefined)),

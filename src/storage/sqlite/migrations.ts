@@ -75,5 +75,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_by_owner ON leases (owner, expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'session runtime statuses (several servers: what each owner last said, for the session list)',
+    // Written by the lease owner on every status change (src/storage/statuses.ts); one row per session.
+    sql: `
+      CREATE TABLE session_statuses (
+        session TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED')),
+        server TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        engine INTEGER NOT NULL CHECK (engine IN (0, 1)),
+        at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
   SQLITE_OUTBOX_MIGRATION,
 ];

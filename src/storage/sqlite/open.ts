@@ -8,6 +8,7 @@ import { createSqliteOutboxStore } from './outbox.js';
 import { createSqlitePresenceStore, createSqliteSubscriptionStore } from './presence.js';
 import { createSqliteSessionStore } from './sessions.js';
 import { createSqliteSettingsStore } from './settings.js';
+import { createSqliteStatusStore } from './statuses.js';
 
 export interface SqliteStorageOptions {
   /** Holds `wa-presence.sqlite`; created with the file when missing. */
@@ -35,6 +36,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
       subscriptions: createSqliteSubscriptionStore(db),
       settings: createSqliteSettingsStore(db),
       leases: createSqliteLeaseStore(db, options.clock ?? Date.now),
+      statuses: createSqliteStatusStore(db),
       outbox: createSqliteOutboxStore(db),
       close: () =>
         new Promise<void>((done) => {

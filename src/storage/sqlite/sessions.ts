@@ -46,7 +46,7 @@ function fromRow(row: SessionRow): StoredSession {
  * Tables that hold rows per session and go when the session goes. Another store with per-session
  * rows adds its table here (outbox rows are the events module's to delete).
  */
-const SESSION_OWNED_TABLES = ['auth_keys', 'presences', 'subscriptions', 'leases'] as const;
+const SESSION_OWNED_TABLES = ['auth_keys', 'presences', 'subscriptions', 'leases', 'session_statuses'] as const;
 
 export function createSqliteSessionStore(db: SqliteDatabase): SessionStore {
   const columns = 'name, engine, config, running, me, presence, created_at, updated_at';
