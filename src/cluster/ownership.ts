@@ -82,7 +82,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(ttlMs / 3));
   if (heartbeatMs >= ttlMs) throw new RangeError(`lease heartbeat (${heartbeatMs} ms) must be shorter than the lease TTL (${ttlMs} ms)`);
   const clock = options.clock ?? Date.now;
-  const logger = options.logger.child({ area: 'cluster', server: serverId });
+  const logger = options.logger.child({ server: serverId });
   const held = new Map<string, Lease>();
   /** The epoch at which a heartbeat last started each session: it starts a session once per acquisition. */
   const startedAt = new Map<string, number>();
