@@ -15,6 +15,12 @@ export function relayChannel(schema: string): string {
  */
 export const MAX_INLINE_BYTES = 7000;
 
+/** Several messages share one NOTIFY (a JSON array) up to this many bytes, under PostgreSQL's 8000. */
+const MAX_PAYLOAD_BYTES = 7900;
+
+/** Messages waiting for a NOTIFY at most; older ones are dropped beyond it (WebSocket delivery is live-only). */
+const MAX_QUEUED = 10_000;
+
 interface RelayMessage {
   /** The server that published it: it already handed the event to its own clients. */
   readonly from: string;
@@ -74,14 +80,17 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     const client = new pg.Client({ connectionString: options.url });
     client.on('notification', (notification) => {
       if (notification.channel !== channel || notification.payload === undefined) return;
-      let message: RelayMessage;
+      let parsed: RelayMessage | RelayMessage[];
       try {
-        message = JSON.parse(notification.payload) as RelayMessage;
+        parsed = JSON.parse(notification.payload) as RelayMessage | RelayMessage[];
       } catch (error) {
         logger.warn({ err: error }, 'ignoring a malformed event notification');
         return;
       }
-      deliver(message).catch((error: unknown) => logger.error({ err: error, eventId: message.id }, 'could not relay an event from another server'));
+      // An array from this version; a single message from a server not yet upgraded.
+      for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+        deliver(message).catch((error: unknown) => logger.error({ err: error, eventId: message.id }, 'could not relay an event from another server'));
+      }
     });
     client.on('error', (error) => {
       logger.warn({ err: error }, 'event relay connection lost; reconnecting');
@@ -105,6 +114,49 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     }, 1000);
   }
 
+  // Outgoing messages (JSON each), sent by one NOTIFY at a time so that they keep their order, as
+  // many to a NOTIFY as fit: the publisher does not wait for a round trip per event.
+  const outgoing: string[] = [];
+  let sending: Promise<void> | null = null;
+  let dropped = 0;
+
+  async function sendAll(): Promise<void> {
+    try {
+      while (outgoing.length > 0) {
+        const batch: string[] = [];
+        let bytes = 2;
+        while (outgoing.length > 0) {
+          const next = outgoing[0] ?? '';
+          const size = Buffer.byteLength(next) + 1;
+          if (batch.length > 0 && bytes + size > MAX_PAYLOAD_BYTES) break;
+          batch.push(next);
+          bytes += size;
+          outgoing.shift();
+        }
+        try {
+          await options.pool.query('SELECT pg_notify($1, $2)', [channel, `[${batch.join(',')}]`]);
+        } catch (error) {
+          // Accepted already (the webhooks have them); only other servers' live clients miss these.
+          logger.warn({ err: error, events: batch.length }, 'could not relay events to the other servers');
+        }
+      }
+    } finally {
+      // Synchronously after the last look at `outgoing`: a message queued later starts a new sender.
+      sending = null;
+    }
+  }
+
+  function send(message: RelayMessage): void {
+    if (outgoing.length >= MAX_QUEUED) {
+      // PostgreSQL is not keeping up: live-only delivery drops rather than growing without bound.
+      outgoing.shift();
+      dropped += 1;
+      if (dropped === 1 || dropped % 1000 === 0) logger.warn({ dropped }, 'event relay queue full: other servers\' WebSocket clients miss events');
+    }
+    outgoing.push(JSON.stringify(message));
+    sending ??= sendAll();
+  }
+
   return {
     wrap(publisher) {
       return {
@@ -112,19 +164,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
           await publisher.publish(envelope, webhooks);
           const body = JSON.stringify(envelope);
           const inline = Buffer.byteLength(body) <= MAX_INLINE_BYTES;
-          const message: RelayMessage = {
-            from: options.serverId,
-            session: envelope.session,
-            event: envelope.event,
-            id: envelope.id,
-            ...(inline ? { body } : {}),
-          };
-          try {
-            await options.pool.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(message)]);
-          } catch (error) {
-            // Accepted already (the webhooks have it); only other servers' live clients miss it.
-            logger.warn({ err: error, eventId: envelope.id }, 'could not relay an event to the other servers');
-          }
+          send({ from: options.serverId, session: envelope.session, event: envelope.event, id: envelope.id, ...(inline ? { body } : {}) });
         },
       };
     },
@@ -133,6 +173,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     },
     async close() {
       closed = true;
+      await sending;
       if (retry !== null) clearTimeout(retry);
       const client = listener;
       listener = null;

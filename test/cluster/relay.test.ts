@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { MAX_INLINE_BYTES, createEventRelay } from '../../src/cluster/relay.js';
+import { MAX_INLINE_BYTES, createEventRelay, relayChannel } from '../../src/cluster/relay.js';
 import { makeEnvelope } from '../../src/events/envelope.js';
 import { createHub } from '../../src/events/hub.js';
 import type { HubClient } from '../../src/events/hub.js';
@@ -81,5 +81,34 @@ describe('event relay between servers (LISTEN/NOTIFY)', () => {
     await a.client.next(2);
     expect(a.client.received[1]).toBe(body);
     expect(b.client.received).toEqual([JSON.stringify(small), body]);
+  });
+
+  it('relays a burst in order, many events to a NOTIFY', async () => {
+    const schema = `relay_test_${randomBytes(5).toString('hex')}`;
+    const storage = await openPostgresStorage({ url: DATABASE_URL, schema, poolSize: 2 });
+    const counter = new pg.Client({ connectionString: DATABASE_URL });
+    await counter.connect();
+    let notifications = 0;
+    counter.on('notification', () => {
+      notifications += 1;
+    });
+    await counter.query(`LISTEN "${relayChannel(schema)}"`);
+    onTestFinished(async () => {
+      await counter.end();
+      await storage.close();
+      const db = new pg.Client({ connectionString: DATABASE_URL });
+      await db.connect();
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.end();
+    });
+    const a = await server(schema, 'a');
+    const b = await server(schema, 'b');
+    const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
+    const envelopes = Array.from({ length: 300 }, (_, i) => makeEnvelope('session.status', { status: i % 2 === 0 ? 'WORKING' : 'STARTING' }, source, i));
+    await Promise.all(envelopes.map((envelope) => a.publisher.publish(envelope, [])));
+    await b.client.next(300);
+    expect(b.client.received).toEqual(envelopes.map((envelope) => JSON.stringify(envelope)));
+    expect(notifications).toBeGreaterThan(0);
+    expect(notifications).toBeLessThan(300 / 10);
   });
 });
