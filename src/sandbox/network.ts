@@ -37,6 +37,21 @@ export interface AccountInfo {
   readonly connections: readonly { readonly id: number; readonly device: number; readonly available: boolean; readonly subscriptions: readonly string[] }[];
 }
 
+/**
+ * Counters since the network started, for benchmarks and tests: a login or a close more than the
+ * clients asked for is a reconnect, which wall-clock figures alone do not show.
+ */
+export interface SandboxStats {
+  /** Connections that logged in as a known (or adopted) device. */
+  readonly logins: number;
+  /** Logged-in connections that ended, for whatever reason. */
+  readonly closes: number;
+  /** Devices paired by a scanned QR. */
+  readonly pairings: number;
+  /** Connections the sandbox closed itself: protocol problems, handshake or pairing timeouts, refused logins. */
+  readonly failures: number;
+}
+
 export interface NetworkOptions {
   readonly logger: Logger;
   /** Composing / recording not refreshed within this time reaches receivers as paused. */
@@ -81,6 +96,7 @@ export class SandboxNetwork {
   private phoneCounter = FIRST_PHONE;
   private lidCounter = FIRST_LID;
   private groupCounter = 1;
+  private readonly counters = { logins: 0, closes: 0, pairings: 0, failures: 0 };
   /** What connections use; kept as a field so `acceptConnection` gets one stable object. */
   readonly host: ConnectionHost;
   readonly view: NetworkView;
@@ -116,14 +132,19 @@ export class SandboxNetwork {
         let set = this.peers.get(peer.account.phone);
         if (!set) this.peers.set(peer.account.phone, (set = new Set()));
         set.add(peer);
+        this.counters.logins++;
         this.notify();
       },
       detach: (peer) => {
+        this.counters.closes++;
         this.peers.get(peer.account.phone)?.delete(peer);
         peerClosed(this.view, peer);
         this.notify();
       },
       changed: () => this.notify(),
+      failed: () => {
+        this.counters.failures++;
+      },
       awaitScan: (wait) => {
         for (const ref of wait.refs) this.waiting.set(ref, wait);
       },
@@ -293,8 +314,14 @@ export class SandboxNetwork {
       throw new SandboxError('conflict', `pairing failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     account.devices.set(deviceId, { id: deviceId, noiseKey: wait.noiseKey, identityKey: wait.identityKey, preKeyCount: 0, pairedAt: this.now() });
+    this.counters.pairings++;
     this.logger.info({ phone: account.phone, device: deviceId }, 'device paired');
     return { phone: account.phone, jid: deviceJid(account.phone, deviceId), device: deviceId };
+  }
+
+  /** Counters since the network started (a snapshot). */
+  stats(): SandboxStats {
+    return { ...this.counters };
   }
 
   /** Every account with its devices, live connections and presence. */
