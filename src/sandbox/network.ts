@@ -7,6 +7,7 @@ import { generateKeyPair } from './crypto.js';
 import { deviceJid, groupJid, parseJid, pnJid } from './jid.js';
 import { checkPairDeviceSign, pairSuccessNode, parsePairingQr, QrError } from './pairing.js';
 import { peerClosed, presenceNode, resolveUser, setOnline } from './presence.js';
+import { createSubscriptions } from './subscriptions.js';
 import type { Account, Device, Group, LastSeenPrivacy, NetworkView, Peer, ReceivedStanza } from './state.js';
 import { LAST_SEEN_PRIVACIES } from './state.js';
 import { buildCertChain, SERVER_STATIC_KEY_PAIR } from './trust.js';
@@ -86,6 +87,8 @@ export class SandboxNetwork {
   readonly autoPair: boolean;
   readonly chatStateTtlMs: number;
   private readonly accountsByPhone = new Map<string, Account>();
+  private readonly accountsByLid = new Map<string, Account>();
+  private readonly contacts = new Set<Account>();
   private readonly groupsById = new Map<string, Group>();
   private readonly peers = new Map<string, Set<Peer>>();
   private readonly waiting = new Map<string, PairingWait>();
@@ -109,11 +112,12 @@ export class SandboxNetwork {
     this.view = {
       now: () => this.now(),
       account: (phone) => this.accountsByPhone.get(phone),
-      accounts: () => this.accountsByPhone.values(),
+      accountByLid: (lid) => this.accountsByLid.get(lid),
+      contacts: () => this.contacts,
       group: (id) => this.groupsById.get(id),
       groupsOf: (phone) => [...this.groupsById.values()].filter((group) => group.participants.includes(phone)),
       peersOf: (phone) => this.peers.get(phone) ?? [],
-      allPeers: () => [...this.peers.values()].flatMap((set) => [...set]),
+      subscriptions: createSubscriptions(),
       record: (contact, entry) => {
         contact.received.push(entry);
         if (contact.received.length > RECEIVED_LIMIT) contact.received.splice(0, contact.received.length - RECEIVED_LIMIT);
@@ -170,7 +174,16 @@ export class SandboxNetwork {
       createdAt: this.now(),
     };
     this.accountsByPhone.set(phone, account);
+    this.accountsByLid.set(account.lid, account);
+    if (kind === 'contact') this.contacts.add(account);
     return account;
+  }
+
+  /** Removes an account that should never have been created (a pairing that failed). */
+  private forget(account: Account): void {
+    this.accountsByPhone.delete(account.phone);
+    this.accountsByLid.delete(account.lid);
+    this.contacts.delete(account);
   }
 
   private freshPhone(): string {
@@ -310,7 +323,7 @@ export class SandboxNetwork {
         (answer) => checkPairDeviceSign(answer, account, wait.identityKey),
       );
     } catch (error) {
-      if (created) this.accountsByPhone.delete(account.phone);
+      if (created) this.forget(account);
       throw new SandboxError('conflict', `pairing failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     account.devices.set(deviceId, { id: deviceId, noiseKey: wait.noiseKey, identityKey: wait.identityKey, preKeyCount: 0, pairedAt: this.now() });
