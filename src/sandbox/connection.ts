@@ -48,6 +48,8 @@ export interface ConnectionHost {
   detach(peer: Peer): void;
   /** Something about accounts or connections may have changed (wakes `SandboxNetwork.until`). */
   changed(): void;
+  /** The sandbox closed a connection for a protocol problem, a timeout or a refused login (counted in `stats`). */
+  failed(): void;
   awaitScan(wait: PairingWait): void;
   cancelScan(wait: PairingWait): void;
 }
@@ -111,6 +113,7 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
   function fail(reason: string): void {
     if (stage === 'closed') return;
     logger.warn({ reason, stage }, 'closing connection');
+    host.failed();
     cleanup();
     ws.close(1002, reason.slice(0, 120));
   }
@@ -223,6 +226,7 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
     const outcome = host.authenticate({ phone: request.phone, deviceId: request.deviceId, noiseKey: result.clientStaticKey, pushName: request.pushName });
     if ('refused' in outcome) {
       logger.warn({ phone: request.phone, device: request.deviceId, reason: outcome.refused, failure: outcome.failure }, 'login refused');
+      host.failed();
       end(failureNode(outcome.failure));
       return;
     }

@@ -1,4 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, verify as cryptoVerify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { Curve } from 'baileys';
 
 /** A curve25519 key pair as raw 32-byte keys (the form Baileys and the wire use). */
@@ -11,8 +12,18 @@ export interface KeyPair {
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
-function privateKeyObject(privateKey: Buffer) {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
+// Importing a raw key (a DER parse) cost more than the DH it serves: the server's static key takes
+// part in every handshake and each ephemeral key in two DHs, so each buffer is imported once. Key
+// buffers are never written to after they are made, which keeps the cached object right.
+const privateKeyObjects = new WeakMap<Buffer, KeyObject>();
+
+function privateKeyObject(privateKey: Buffer): KeyObject {
+  let key = privateKeyObjects.get(privateKey);
+  if (key === undefined) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
+    privateKeyObjects.set(privateKey, key);
+  }
+  return key;
 }
 
 function publicKeyObject(publicKey: Uint8Array) {
@@ -32,9 +43,11 @@ export function keyPairFromSeed(seed: string): KeyPair {
 }
 
 export function generateKeyPair(): KeyPair {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return keyPairFromPrivate(Buffer.from(pkcs8.subarray(PKCS8_X25519_PREFIX.length)));
+  const { privateKey, publicKey } = generateKeyPairSync('x25519', {
+    privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+    publicKeyEncoding: { format: 'der', type: 'spki' },
+  });
+  return { private: Buffer.from(privateKey.subarray(PKCS8_X25519_PREFIX.length)), public: Buffer.from(publicKey.subarray(SPKI_X25519_PREFIX.length)) };
 }
 
 /** X25519 Diffie-Hellman; throws on a malformed public key (callers close the connection). */

@@ -11,7 +11,7 @@ import { SandboxNetwork } from './network.js';
 
 export { sandboxAdminRoutes } from './admin.js';
 export { SandboxNetwork, SandboxError, CONTACT_PRESENCES } from './network.js';
-export type { AccountInfo, ContactPresence } from './network.js';
+export type { AccountInfo, ContactPresence, SandboxStats } from './network.js';
 export type { ReceivedStanza, LastSeenPrivacy } from './state.js';
 export { SANDBOX_ROOT_PUBLIC_KEY } from './trust.js';
 export { trustSandboxRoot, sandboxAdminUrl, scanSandboxQr } from './client.js';

@@ -9,6 +9,7 @@ import { generateKeyPair } from './crypto.js';
 import { deviceJid, groupJid, parseJid, pnJid } from './jid.js';
 import { checkPairDeviceSign, pairSuccessNode, parsePairingQr, QrError } from './pairing.js';
 import { peerClosed, presenceNode, resolveUser, setOnline } from './presence.js';
+import { createSubscriptions } from './subscriptions.js';
 import type { Account, Device, Group, LastSeenPrivacy, NetworkView, Peer, ReceivedStanza } from './state.js';
 import { LAST_SEEN_PRIVACIES } from './state.js';
 import { buildCertChain, SERVER_STATIC_KEY_PAIR } from './trust.js';
@@ -39,6 +40,21 @@ export interface AccountInfo {
   readonly banned: boolean;
   readonly devices: readonly { readonly id: number; readonly jid: string; readonly preKeys: number }[];
   readonly connections: readonly { readonly id: number; readonly device: number; readonly available: boolean; readonly subscriptions: readonly string[] }[];
+}
+
+/**
+ * Counters since the network started, for benchmarks and tests: a login or a close more than the
+ * clients asked for is a reconnect, which wall-clock figures alone do not show.
+ */
+export interface SandboxStats {
+  /** Connections that logged in as a known (or adopted) device. */
+  readonly logins: number;
+  /** Logged-in connections that ended, for whatever reason. */
+  readonly closes: number;
+  /** Devices paired by a scanned QR. */
+  readonly pairings: number;
+  /** Connections the sandbox closed itself: protocol problems, handshake or pairing timeouts, refused logins. */
+  readonly failures: number;
 }
 
 export interface NetworkOptions {
@@ -75,6 +91,8 @@ export class SandboxNetwork {
   readonly autoPair: boolean;
   readonly chatStateTtlMs: number;
   private readonly accountsByPhone = new Map<string, Account>();
+  private readonly accountsByLid = new Map<string, Account>();
+  private readonly contacts = new Set<Account>();
   private readonly groupsById = new Map<string, Group>();
   private readonly peers = new Map<string, Set<Peer>>();
   private readonly waiting = new Map<string, PairingWait>();
@@ -87,6 +105,7 @@ export class SandboxNetwork {
   private phoneCounter = FIRST_PHONE;
   private lidCounter = FIRST_LID;
   private groupCounter = 1;
+  private readonly counters = { logins: 0, closes: 0, pairings: 0, failures: 0 };
   /** What connections use; kept as a field so `acceptConnection` gets one stable object. */
   readonly host: ConnectionHost;
   readonly view: NetworkView;
@@ -99,11 +118,12 @@ export class SandboxNetwork {
     this.view = {
       now: () => this.now(),
       account: (phone) => this.accountsByPhone.get(phone),
-      accounts: () => this.accountsByPhone.values(),
+      accountByLid: (lid) => this.accountsByLid.get(lid),
+      contacts: () => this.contacts,
       group: (id) => this.groupsById.get(id),
       groupsOf: (phone) => [...this.groupsById.values()].filter((group) => group.participants.includes(phone)),
       peersOf: (phone) => this.peers.get(phone) ?? [],
-      allPeers: () => [...this.peers.values()].flatMap((set) => [...set]),
+      subscriptions: createSubscriptions(),
       record: (contact, entry) => {
         contact.received.push(entry);
         if (contact.received.length > RECEIVED_LIMIT) contact.received.splice(0, contact.received.length - RECEIVED_LIMIT);
@@ -127,15 +147,20 @@ export class SandboxNetwork {
         // the account never looks as if it lost every connection in between.
         const replaced = [...set].filter((other) => other.device.id === peer.device.id);
         set.add(peer);
+        this.counters.logins++;
         for (const old of replaced) old.end(replacedNode(), `replaced by connection ${peer.id}, a new login of the same device`);
         this.notify();
       },
       detach: (peer) => {
+        this.counters.closes++;
         this.peers.get(peer.account.phone)?.delete(peer);
         peerClosed(this.view, peer);
         this.notify();
       },
       changed: () => this.notify(),
+      failed: () => {
+        this.counters.failures++;
+      },
       awaitScan: (wait) => {
         for (const ref of wait.refs) this.waiting.set(ref, wait);
       },
@@ -162,7 +187,16 @@ export class SandboxNetwork {
       createdAt: this.now(),
     };
     this.accountsByPhone.set(phone, account);
+    this.accountsByLid.set(account.lid, account);
+    if (kind === 'contact') this.contacts.add(account);
     return account;
+  }
+
+  /** Removes an account that should never have been created (a pairing that failed). */
+  private forget(account: Account): void {
+    this.accountsByPhone.delete(account.phone);
+    this.accountsByLid.delete(account.lid);
+    this.contacts.delete(account);
   }
 
   private freshPhone(): string {
@@ -306,12 +340,18 @@ export class SandboxNetwork {
         (answer) => checkPairDeviceSign(answer, account, wait.identityKey),
       );
     } catch (error) {
-      if (created) this.accountsByPhone.delete(account.phone);
+      if (created) this.forget(account);
       throw new SandboxError('conflict', `pairing failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     account.devices.set(deviceId, { id: deviceId, noiseKey: wait.noiseKey, identityKey: wait.identityKey, preKeyCount: 0, pairedAt: this.now() });
+    this.counters.pairings++;
     this.logger.info({ phone: account.phone, device: deviceId }, 'device paired');
     return { phone: account.phone, jid: deviceJid(account.phone, deviceId), device: deviceId };
+  }
+
+  /** Counters since the network started (a snapshot). */
+  stats(): SandboxStats {
+    return { ...this.counters };
   }
 
   /** Every account with its devices, live connections and presence. */

@@ -36,7 +36,7 @@ export function deliverable(peer: Peer): boolean {
 /** Sends the target's current presence to every available connection subscribed to it, and logs it for contacts. */
 function broadcast(view: NetworkView, target: Account): void {
   const encoded = new Map<string, Uint8Array>(); // one encoding per JID form, not per subscriber
-  for (const peer of view.allPeers()) {
+  for (const peer of view.subscriptions.subscribersOf(target.phone)) {
     const form = peer.subscriptions.get(target.phone);
     if (form === undefined || !deliverable(peer)) continue;
     let bytes = encoded.get(form);
@@ -46,8 +46,7 @@ function broadcast(view: NetworkView, target: Account): void {
   // Rule (sandbox) — simulated contacts watch every real account: they record each presence change
   // of a user account, whatever their own state, so tests can see what a session put on the wire.
   if (target.kind !== 'user') return;
-  for (const contact of view.accounts()) {
-    if (contact.kind !== 'contact') continue;
+  for (const contact of view.contacts()) {
     const node = presenceNode(target, pnJid(target.phone));
     view.record(contact, {
       timestamp: view.now(),
@@ -99,7 +98,7 @@ export function handlePresence(view: NetworkView, peer: Peer, node: BinaryNode):
     const parsed = parseJid(to);
     if (parsed?.kind === 'pn' || parsed?.kind === 'lid') {
       const target = resolveUser(view, to);
-      if (target) peer.subscriptions.delete(target.phone);
+      if (target) view.subscriptions.remove(peer, target.phone);
     }
     return;
   }
@@ -121,8 +120,7 @@ export function resolveUser(view: NetworkView, jid: string): Account | undefined
   const parsed = parseJid(jid);
   if (parsed === null || parsed.kind === 'group') return undefined;
   if (parsed.kind === 'pn') return view.account(parsed.user);
-  for (const account of view.accounts()) if (account.lid === parsed.user) return account;
-  return undefined;
+  return view.accountByLid(parsed.user);
 }
 
 /**
@@ -145,14 +143,14 @@ export function subscribe(view: NetworkView, peer: Peer, to: string): void {
     if (account) targets.push([account, parsed?.kind === 'lid' ? lidJid(account.lid) : pnJid(account.phone)]);
   }
   for (const [target, form] of targets) {
-    peer.subscriptions.set(target.phone, form);
+    view.subscriptions.add(peer, target.phone, form);
     if (deliverable(peer)) peer.send(presenceNode(target, form));
   }
 }
 
 /** Rule — a closed connection loses its subscriptions and, if it was the last available one, takes its account offline. */
 export function peerClosed(view: NetworkView, peer: Peer): void {
-  peer.subscriptions.clear();
+  view.subscriptions.removeAll(peer);
   peer.available = false;
   recomputeUserPresence(view, peer.account);
 }

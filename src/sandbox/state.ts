@@ -76,7 +76,10 @@ export interface Peer {
   readonly device: Device;
   /** What this connection last declared (`<presence type=available|unavailable>`); false until it does. */
   available: boolean;
-  /** Accounts this connection subscribed to (phone → the JID form it used, echoed in `from`). */
+  /**
+   * Accounts this connection subscribed to (phone → the JID form it used, echoed in `from`). Change
+   * it only through `NetworkView.subscriptions`, which keeps the reverse index in step.
+   */
   readonly subscriptions: Map<string, string>;
   readonly connectedAt: number;
   send(node: BinaryNode): void;
@@ -88,17 +91,34 @@ export interface Peer {
   end(node: BinaryNode, reason: string): void;
 }
 
-/** What the presence and chat-state rules need from the network, kept narrow to avoid an import cycle. */
+/** Who is subscribed to whose presence, both ways (implemented in subscriptions.ts). */
+export interface Subscriptions {
+  /** `peer` subscribes to `target` (a phone number), which it names by `form`; a repeat updates the form. */
+  add(peer: Peer, target: string, form: string): void;
+  remove(peer: Peer, target: string): void;
+  /** Drops every subscription of `peer` (its connection closed). */
+  removeAll(peer: Peer): void;
+  /** The peers subscribed to `target`, available or not. */
+  subscribersOf(target: string): Iterable<Peer>;
+}
+
+/**
+ * What the presence and chat-state rules need from the network, kept narrow to avoid an import cycle.
+ * Lookups are indexed: one login or presence change must not cost a scan of every account or connection.
+ */
 export interface NetworkView {
   /** Milliseconds since the epoch. */
   now(): number;
   account(phone: string): Account | undefined;
-  accounts(): Iterable<Account>;
+  /** The account with this LID (the user part, without `@lid`). */
+  accountByLid(lid: string): Account | undefined;
+  /** The simulated contacts. */
+  contacts(): Iterable<Account>;
   group(id: string): Group | undefined;
   /** The groups `phone` takes part in. */
   groupsOf(phone: string): Iterable<Group>;
   peersOf(phone: string): Iterable<Peer>;
-  allPeers(): Iterable<Peer>;
+  readonly subscriptions: Subscriptions;
   /** Records a stanza a simulated contact received (bounded log). */
   record(contact: Account, entry: ReceivedStanza): void;
   /**

@@ -4,6 +4,7 @@ import { decodeBinaryNode } from 'baileys';
 import { createChatStates } from '../../src/sandbox/chatstate.js';
 import { generateKeyPair } from '../../src/sandbox/crypto.js';
 import { handlePresence, peerClosed, setOnline, subscribe } from '../../src/sandbox/presence.js';
+import { createSubscriptions } from '../../src/sandbox/subscriptions.js';
 import type { Account, Group, NetworkView, Peer, ReceivedStanza } from '../../src/sandbox/state.js';
 
 // The presence rules on their own, against a test double of the network (no sockets, no Baileys client).
@@ -25,11 +26,12 @@ function fakeNetwork() {
   const view: NetworkView = {
     now: () => now,
     account: (phone) => accounts.get(phone),
-    accounts: () => accounts.values(),
+    accountByLid: (lid) => [...accounts.values()].find((a) => a.lid === lid),
+    contacts: () => [...accounts.values()].filter((a) => a.kind === 'contact'),
     group: (id) => groups.get(id),
     groupsOf: (phone) => [...groups.values()].filter((g) => g.participants.includes(phone)),
     peersOf: (phone) => peers.filter((p) => p.account.phone === phone),
-    allPeers: () => peers,
+    subscriptions: createSubscriptions(),
     record: (contact: Account, entry: ReceivedStanza) => contact.received.push(entry),
     removeDevice: () => {
       throw new Error('the presence rules never remove devices');
@@ -127,6 +129,29 @@ describe('presence rules', () => {
     subscribe(net.view, b, `${dan.lid}@lid`);
     expect(b.inbox.at(-1)?.attrs).toEqual({ from: `${dan.lid}@lid`, type: 'unavailable', last: 'deny' });
     await net.flush();
+  });
+
+  it('stops delivering to a connection that unsubscribed or closed, and keeps delivering to the others', async () => {
+    const net = fakeNetwork();
+    const dan = net.add(account('4910000003', 'contact'));
+    const [b, c, d] = [net.connect(net.add(account('4910000002'))), net.connect(net.add(account('4910000004'))), net.connect(net.add(account('4910000005')))];
+    for (const peer of [b, c, d]) {
+      handlePresence(net.view, peer, presence('available'));
+      subscribe(net.view, peer, '4910000003@s.whatsapp.net');
+    }
+    handlePresence(net.view, b, presence('unsubscribe', { to: '4910000003@s.whatsapp.net' }));
+    net.disconnect(c);
+    const before = [b.inbox.length, c.inbox.length];
+    setOnline(net.view, dan, true);
+    await net.flush();
+    expect([b.inbox.length, c.inbox.length]).toEqual(before);
+    expect(d.inbox.at(-1)?.attrs).toEqual({ from: '4910000003@s.whatsapp.net' });
+
+    // Subscribing again after an unsubscribe works like the first time.
+    subscribe(net.view, b, '4910000003@s.whatsapp.net');
+    setOnline(net.view, dan, false);
+    await net.flush();
+    expect(b.inbox.at(-1)?.attrs).toMatchObject({ from: '4910000003@s.whatsapp.net', type: 'unavailable' });
   });
 
   it('lets simulated contacts record every presence change of user accounts; a bare <presence/> changes nothing', async () => {
