@@ -30,11 +30,12 @@ export interface PairingWait {
   /** The device's latest request to link by code (`companion_hello`); null while it only shows QRs. */
   linkCode(): LinkCodeRequest | null;
   /**
-   * Relays the phone's `primary_hello` (`build(id)`) and resolves with the device's `companion_finish`
-   * for the current code request, which the connection has already acknowledged. Rejects if the device
-   * goes away, asks for a new code meanwhile, or does not answer within the handshake timeout.
+   * Relays the phone's `primary_hello` (`build(id)`) for `request` and resolves with the device's
+   * `companion_finish`, which the connection has already acknowledged. Rejects if `request` is no
+   * longer the device's current one (it asked for a new code), if the device goes away, or if it does
+   * not answer within the handshake timeout.
    */
-  primaryHello(build: (id: string) => BinaryNode): Promise<CompanionFinish>;
+  primaryHello(request: LinkCodeRequest, build: (id: string) => BinaryNode): Promise<CompanionFinish>;
   /**
    * Sends the node `build(id)` (pair-success), waits for the client's answer and lets `check` judge
    * it; on success ends the stream with 515 (restart required). Rejects if the client goes away,
@@ -194,11 +195,14 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
       noiseKey,
       identityKey,
       linkCode: () => linkRequest,
-      primaryHello: (build) =>
+      primaryHello: (request, build) =>
         new Promise<CompanionFinish>((resolve, reject) => {
-          const request = linkRequest;
-          if (stage !== 'pairing' || request === null) {
+          if (stage !== 'pairing' || linkRequest === null) {
             reject(new Error('the device is no longer waiting for a pairing code'));
+            return;
+          }
+          if (linkRequest !== request) {
+            reject(new Error('the device asked for a new pairing code meanwhile; enter the new one'));
             return;
           }
           finishWaiter?.reject(new Error('another primary_hello was sent to the device'));
@@ -303,7 +307,7 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
       case 'companion_hello': {
         let request: LinkCodeRequest;
         try {
-          request = { ...readCompanionHello(link.reg, wait.noiseKey), ref: newLinkCodeRef() };
+          request = { ...readCompanionHello(link.reg, wait.noiseKey), ref: newLinkCodeRef(), sequence: (linkRequest?.sequence ?? 0) + 1 };
         } catch (error) {
           badRequest(error);
           return;

@@ -59,6 +59,8 @@ export interface LinkCodeRequest {
   readonly ref: string;
   /** `companion_platform_display`, e.g. "Chrome (Ubuntu)". */
   readonly platform: string;
+  /** 1 for the device's first code request on its connection, 2 for the one that replaced it, … */
+  readonly sequence: number;
 }
 
 /** What a companion sent in `companion_finish`. */
@@ -82,7 +84,7 @@ export function linkCodeStage(node: BinaryNode): { stage: string; reg: BinaryNod
 }
 
 /** Reads `companion_hello`; `noiseKey` is the key the connection's handshake proved. Throws LinkCodeError. */
-export function readCompanionHello(reg: BinaryNode, noiseKey: Buffer): Omit<LinkCodeRequest, 'ref'> {
+export function readCompanionHello(reg: BinaryNode, noiseKey: Buffer): Omit<LinkCodeRequest, 'ref' | 'sequence'> {
   const jid = parseJid(reg.attrs.jid ?? '');
   if (jid?.kind !== 'pn' || jid.device !== 0) throw new LinkCodeError(`companion_hello names no phone number: jid="${reg.attrs.jid ?? ''}"`);
   const wrappedEphemeral = childBytes(reg, 'link_code_pairing_wrapped_companion_ephemeral_pub');

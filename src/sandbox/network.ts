@@ -396,7 +396,7 @@ export class SandboxNetwork {
     const wrapped = await wrapEphemeral(primaryEphemeral.public, code);
     let finish;
     try {
-      finish = await wait.primaryHello((id) =>
+      finish = await wait.primaryHello(request, (id) =>
         primaryHelloNode({ id, ref: request.ref, wrappedEphemeral: wrapped, primaryIdentity: account.identity.public, nowSeconds: Math.floor(this.now() / 1000) }));
     } catch (error) {
       throw new SandboxError('conflict', `linking by code failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -528,13 +528,18 @@ export class SandboxNetwork {
   }
 
   /**
-   * Resolves once a device waits for its pairing code to be typed for `phone`; rejects after
-   * `timeoutMs`. For tests: Baileys' requestPairingCode returns as soon as its request is sent, so
-   * an in-process `enterLinkCode` right after it can overtake the request.
+   * Resolves once a device waits for its pairing code to be typed for `phone`, having asked for a
+   * code `times` times on its connection (default 1); rejects after `timeoutMs`. For tests: Baileys'
+   * requestPairingCode returns as soon as its request is sent, so an in-process `enterLinkCode`
+   * right after it can overtake the request.
    */
-  async untilCodeRequested(phone: string, timeoutMs = 5000): Promise<void> {
+  async untilCodeRequested(phone: string, options: { times?: number; timeoutMs?: number } = {}): Promise<void> {
     const number = phoneOf(phone, 'phone');
-    await this.until(() => this.codeWaits.get(number)?.linkCode()?.phone === number, `a device asked to link to ${number} by code`, timeoutMs);
+    const times = options.times ?? 1;
+    await this.until(() => {
+      const request = this.codeWaits.get(number)?.linkCode();
+      return request?.phone === number && request.sequence >= times;
+    }, `a device asked to link to ${number} by code (${times} time${times === 1 ? '' : 's'})`, options.timeoutMs);
   }
 
   /** Whether the account `phone` has a live connection and all of its connections are (un)available. */
