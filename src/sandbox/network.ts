@@ -305,9 +305,7 @@ export class SandboxNetwork {
    * or a new one. `created` says whether to forget it again if pairing fails.
    */
   private pairingAccount(phone: string, name: string | undefined): { account: Account; created: boolean } {
-    const existing = this.accountsByPhone.get(phone);
-    if (existing?.kind === 'contact') throw new SandboxError('conflict', `${phone} is a simulated contact; devices pair only to device accounts`);
-    if (existing?.banned === true) throw new SandboxError('conflict', `account ${phone} is banned; unban it first with POST /api/sandbox/accounts/${phone}/unban`);
+    const existing = this.linkableAccount(phone);
     if (existing !== undefined) {
       if (name !== undefined) existing.name = name;
       return { account: existing, created: false };
@@ -335,6 +333,14 @@ export class SandboxNetwork {
     account.devices.set(deviceId, { id: deviceId, noiseKey: wait.noiseKey, identityKey: wait.identityKey, preKeyCount: 0, pairedAt: this.now() });
     this.logger.info({ phone: account.phone, device: deviceId }, 'device paired');
     return { phone: account.phone, jid: deviceJid(account.phone, deviceId), device: deviceId };
+  }
+
+  /** The account `phone`, if there is one, when devices may be linked to it; throws why not. */
+  private linkableAccount(phone: string): Account | undefined {
+    const existing = this.accountsByPhone.get(phone);
+    if (existing?.kind === 'contact') throw new SandboxError('conflict', `${phone} is a simulated contact; devices pair only to device accounts`);
+    if (existing?.banned === true) throw new SandboxError('conflict', `account ${phone} is banned; unban it first with POST /api/sandbox/accounts/${phone}/unban`);
+    return existing;
   }
 
   /** A device asked to be linked to `request.phone` by code (`companion_hello`). */
@@ -365,6 +371,8 @@ export class SandboxNetwork {
     if (code === null) {
       throw new SandboxError('invalid', `code must be the 8 characters the device showed (letters and digits, e.g. "ABCD-EFGH"; no 0, I, O or U), got "${input.code}"`);
     }
+    // Said first: a code request for such a number was refused, and "request a code" would not help.
+    this.linkableAccount(phone);
     const wait = this.codeWaits.get(phone);
     const request = wait?.linkCode() ?? null;
     if (wait === undefined || request === null) {

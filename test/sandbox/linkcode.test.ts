@@ -108,7 +108,7 @@ describe('sandbox: linking a device by phone number (pairing code)', () => {
     expect(await accountOf(phone)).toBeUndefined();
   });
 
-  it('says what to fix: a malformed number or code (400), nobody waiting for a code (404)', async () => {
+  it('says what to fix: a malformed number or code (400), nobody waiting for a code (404), a contact (409)', async () => {
     expect(await linkCode({ phone: '12ab', code: 'ABCD-EFGH' })).toMatchObject({ status: 400, body: { message: expect.stringContaining('phone must be') as unknown } });
     expect(await linkCode({ phone: '4915550001004', code: 'ABCD-EFG0' })).toMatchObject({ status: 400, body: { message: expect.stringContaining('8 characters') as unknown } });
     expect(await linkCode({ phone: '4915550001004' })).toMatchObject({ status: 400 });
@@ -116,6 +116,8 @@ describe('sandbox: linking a device by phone number (pairing code)', () => {
     const nobody = await linkCode({ phone: '4915550001004', code: 'ABCDEFGH' });
     expect(nobody.status).toBe(404);
     expect(nobody.body.message).toContain('request-code');
+    await sandbox.network.createContact({ phone: '4915550001006' });
+    expect(await linkCode({ phone: '4915550001006', code: 'ABCDEFGH' })).toMatchObject({ status: 409, body: { message: expect.stringContaining('simulated contact') as unknown } });
   });
 
   it('forgets a code request when its device disconnects', async () => {
