@@ -191,6 +191,10 @@ export class SandboxNetwork {
     let account = this.accountsByPhone.get(login.phone);
     if (account?.kind === 'contact') return { refused: `${login.phone} is a simulated contact, not a device account`, failure: 401 };
     if (this.revokedNoiseKeys.has(login.noiseKey.toString('hex'))) return { refused: 'this device was removed from its account', failure: 401 };
+    // Device 0 is the phone itself, never a companion. Baileys logs in as it with the bare JID that
+    // requestPairingCode writes into creds.me before anything is linked: adopting that would link a
+    // device without its code.
+    if (login.deviceId === 0) return { refused: 'device 0 is the phone itself; a companion logs in with the device id it was linked as', failure: 401 };
     // A banned account is refused before anything else about its devices: WhatsApp answers 403.
     if (account?.banned === true) return { refused: `account ${login.phone} is banned`, failure: 403 };
     if (!account) {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { SandboxError, startSandbox } from '../../src/sandbox/index.js';
 import { normaliseLinkCode } from '../../src/sandbox/linkcode.js';
-import { connectClient } from '../support/baileys-client.js';
+import { connectClient, memoryAuthState } from '../support/baileys-client.js';
 
 /**
  * Linking by phone number with real Baileys clients: the client asks for a code
@@ -149,5 +149,28 @@ describe('pairing codes as people type them', () => {
     expect(normaliseLinkCode('abcd-efgh')).toBe('ABCDEFGH');
     expect(normaliseLinkCode(' 1234 5678 ')).toBe('12345678');
     for (const bad of ['ABCDEFG', 'ABCDEFGHJ', 'ABCDEFG0', 'ABCDEFGI', 'ABCDEFGO', 'ABCDEFGU', 'ABCD_EFG']) expect(normaliseLinkCode(bad)).toBeNull();
+  });
+});
+
+describe('sandbox: credentials of a code request that was never completed', () => {
+  it('are refused with 401 (device 0 is the phone), not adopted as the phone itself', async () => {
+    const phone = '4915550001007';
+    const state = memoryAuthState();
+    await expect(connectClient(sandbox, {
+      auth: state,
+      scan: 'none',
+      linkCode: {
+        phone,
+        enter: async () => {
+          await sandbox.network.untilCodeRequested(phone);
+          throw new Error('never typed');
+        },
+      },
+    })).rejects.toThrow('never typed');
+    // What Baileys' requestPairingCode left behind: the bare phone JID, no device, no signed identity.
+    expect(state.creds.me?.id).toBe(`${phone}@s.whatsapp.net`);
+    expect(state.creds.account).toBeUndefined();
+    await expect(connectClient(sandbox, { auth: state, scan: 'none', timeoutMs: 5_000 })).rejects.toThrow(/status 401/);
+    expect(await accountOf(phone)).toBeUndefined();
   });
 });
