@@ -132,7 +132,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Client frames are ignored by our routes: a small frame limit keeps a client from making us buffer.
   await server.register(websocket, { options: { maxPayload: 4096 } });
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
-  healthRoutes(server, { network: config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox', storage: storage.backend });
+  const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
+  healthRoutes(server, { network, storage: storage.backend });
 
   await server.register(async (scope) => {
     requireApiKey(scope, apiKey, config.apiKeyExcludePaths);
@@ -142,7 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const response = (route.schema.response ?? {}) as Record<string, unknown>;
       route.schema.response = { 401: ErrorSchema, ...response };
     });
-    sessionRoutes(scope, { sessions });
+    sessionRoutes(scope, { sessions, network });
     presenceRoutes(scope, { sessions });
     authRoutes(scope, { sessions });
     for (const register of deps.routes ?? []) await register(scope);

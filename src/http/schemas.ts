@@ -92,6 +92,16 @@ export const SessionConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    sandbox: Type.Optional(
+      Type.Object(
+        {
+          autoPair: Type.Optional(
+            Type.Boolean({ description: 'false: the sandbox does not scan this session\'s QR by itself, so it waits for a scan or a pairing code (default: WA_PRESENCE_SANDBOX_AUTOPAIR)' }),
+          ),
+        },
+        { additionalProperties: false, description: 'Only on a server on the sandbox network (ours, not WAHA\'s)' },
+      ),
+    ),
     proxy: Type.Optional(
       Type.Union(
         [Type.Object({ server: Type.String(), username: Type.Optional(Type.String()), password: Type.Optional(Type.String()) }, { additionalProperties: false }), Type.Null()],

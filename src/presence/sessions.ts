@@ -35,6 +35,13 @@ export interface SessionConfig {
     /** WAHA's; kept, not used. */
     readonly store?: { readonly enabled?: boolean; readonly fullSync?: boolean };
   };
+  /**
+   * Ours, not WAHA's, and only for a server on the sandbox network. `autoPair: false` keeps this
+   * session's QR away from the sandbox's automatic scanner, so that it waits to be linked by hand:
+   * by its QR (`POST /api/sandbox/scan`) or by a pairing code typed on the sandbox's phone
+   * (`POST /api/sandbox/link-code`). Default: the server's WA_PRESENCE_SANDBOX_AUTOPAIR.
+   */
+  readonly sandbox?: { readonly autoPair?: boolean };
   /** WAHA's fields with no meaning for a presence server: accepted from WAHA clients and kept, not used. */
   readonly proxy?: { readonly server: string; readonly username?: string; readonly password?: string } | null;
   readonly ignore?: { readonly status?: boolean; readonly groups?: boolean; readonly channels?: boolean; readonly broadcast?: boolean };

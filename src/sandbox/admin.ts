@@ -22,7 +22,7 @@ const FORMATS: Record<string, string> = {
   device: 'a linked device id, a whole number from 1 to 999 (GET /api/sandbox/accounts lists each account\'s devices)',
 };
 
-const STATUS: Record<SandboxError['kind'], number> = { invalid: 400, not_found: 404, conflict: 409 };
+const STATUS: Record<SandboxError['kind'], number> = { invalid: 400, not_found: 404, conflict: 409, rejected: 422 };
 
 export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }> = (instance, { network }) => {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
@@ -56,6 +56,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
       'GET /api/sandbox/contacts/{phone}/received',
       'POST /api/sandbox/groups {subject, participants: [chatId]}',
       'POST /api/sandbox/scan {qr, phone?, name?}',
+      'POST /api/sandbox/link-code {phone, code, name?}',
       'GET /api/sandbox/accounts',
       'POST /api/sandbox/accounts/{phone}/drop',
       'POST /api/sandbox/accounts/{phone}/devices/{device}/remove',
@@ -119,6 +120,19 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
   }, async (request) => {
     const { qr, phone, name } = request.body;
     return network.scan({ qr, ...(phone === undefined ? {} : { phone }), ...(name === undefined ? {} : { name }) });
+  });
+
+  app.post('/api/sandbox/link-code', {
+    schema: {
+      body: Type.Object({
+        phone: Phone,
+        code: Type.String({ minLength: 1, maxLength: 20, description: 'the code the device shows, e.g. "ABCD-EFGH" (case and dash do not matter)' }),
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+      }, { additionalProperties: false }),
+    },
+  }, async (request) => {
+    const { phone, code, name } = request.body;
+    return network.enterLinkCode({ phone, code, ...(name === undefined ? {} : { name }) });
   });
 
   app.get('/api/sandbox/accounts', {}, async () => network.accounts());

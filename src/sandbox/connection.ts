@@ -14,17 +14,28 @@ import type { FailureReason } from './closes.js';
 import { offlineNode, readClientPayload, successNode } from './login.js';
 import type { Transport } from './noise.js';
 import { createNoiseResponder } from './noise.js';
+import { companionHelloAnswer, LinkCodeError, linkCodeStage, newLinkCodeRef, readCompanionFinish, readCompanionHello } from './linkcode.js';
+import type { CompanionFinish, LinkCodeRequest } from './linkcode.js';
 import { newPairRefs, pairDeviceNode } from './pairing.js';
 import { handlePresence } from './presence.js';
 import { SERVER_JID } from './jid.js';
 import type { Account, Device, NetworkView, Peer } from './state.js';
 
-/** A device waiting for its QR to be scanned. */
+/** A device waiting for its QR to be scanned, or for its pairing code to be typed on the phone. */
 export interface PairingWait {
   readonly connectionId: number;
   readonly refs: readonly string[];
   readonly noiseKey: Buffer;
   readonly identityKey: Buffer;
+  /** The device's latest request to link by code (`companion_hello`); null while it only shows QRs. */
+  linkCode(): LinkCodeRequest | null;
+  /**
+   * Relays the phone's `primary_hello` (`build(id)`) for `request` and resolves with the device's
+   * `companion_finish`, which the connection has already acknowledged. Rejects if `request` is no
+   * longer the device's current one (it asked for a new code), if the device goes away, or if it does
+   * not answer within the handshake timeout.
+   */
+  primaryHello(request: LinkCodeRequest, build: (id: string) => BinaryNode): Promise<CompanionFinish>;
   /**
    * Sends the node `build(id)` (pair-success), waits for the client's answer and lets `check` judge
    * it; on success ends the stream with 515 (restart required). Rejects if the client goes away,
@@ -51,6 +62,12 @@ export interface ConnectionHost {
   /** The sandbox closed a connection for a protocol problem, a timeout or a refused login (counted in `stats`). */
   failed(): void;
   awaitScan(wait: PairingWait): void;
+  /**
+   * The device asked to link to `request.phone` by code; null when the network lets it wait for the
+   * code, or why not (answered as an iq error with that code and text).
+   */
+  awaitCode(wait: PairingWait, request: LinkCodeRequest): { readonly code: number; readonly text: string } | null;
+  /** The device is gone or paired: it waits neither for a scan nor for a code any more. */
   cancelScan(wait: PairingWait): void;
 }
 
@@ -74,6 +91,9 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
   let transport: Transport | null = null;
   let peer: Peer | null = null;
   let pairing: PairingWait | null = null;
+  /** The current code request of a device being paired, and who waits for its `companion_finish`. */
+  let linkRequest: LinkCodeRequest | null = null;
+  let finishWaiter: { readonly ref: string; resolve(finish: CompanionFinish): void; reject(error: Error): void } | null = null;
   let queue: Promise<void> = Promise.resolve();
   let nextIqId = 1;
 
@@ -105,6 +125,8 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
     stage = 'closed';
     clearTimeout(handshakeTimer);
     pendingAnswers.clear();
+    finishWaiter?.reject(new Error('the device disconnected before it finished linking by code'));
+    finishWaiter = null;
     if (pairing) host.cancelScan(pairing);
     if (peer) host.detach(peer);
   }
@@ -175,6 +197,36 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
       refs,
       noiseKey,
       identityKey,
+      linkCode: () => linkRequest,
+      primaryHello: (request, build) =>
+        new Promise<CompanionFinish>((resolve, reject) => {
+          if (stage !== 'pairing' || linkRequest === null) {
+            reject(new Error('the device is no longer waiting for a pairing code'));
+            return;
+          }
+          if (linkRequest !== request) {
+            reject(new Error('the device asked for a new pairing code meanwhile; enter the new one'));
+            return;
+          }
+          finishWaiter?.reject(new Error('another primary_hello was sent to the device'));
+          const timer = setTimeout(() => {
+            if (finishWaiter === waiter) finishWaiter = null;
+            reject(new Error('the device did not answer primary_hello with companion_finish in time'));
+          }, host.handshakeTimeoutMs);
+          const waiter = {
+            ref: request.ref,
+            resolve: (finish: CompanionFinish) => {
+              clearTimeout(timer);
+              resolve(finish);
+            },
+            reject: (error: Error) => {
+              clearTimeout(timer);
+              reject(error);
+            },
+          };
+          finishWaiter = waiter;
+          send(build(nextId()));
+        }),
       complete: (build, check) =>
         new Promise<void>((resolve, reject) => {
           if (stage !== 'pairing') {
@@ -237,7 +289,75 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
     const xmlns = node.attrs.xmlns ?? '';
     const handler = IQ_HANDLERS[xmlns];
     if (!handler) logger.debug({ xmlns, xml: binaryNodeToString(node).slice(0, 300) }, 'unhandled iq answered with an empty result');
-    const answer: IqAnswer = handler ? handler({ view: host.view, peer: current, node }) : [];
+    sendAnswer(node, handler ? handler({ view: host.view, peer: current, node }) : []);
+  }
+
+  /**
+   * An iq from a device being paired: only linking by code (`link_code_companion_reg`) is answered;
+   * see linkcode.ts for the stages. Anything else is ignored, as before pairing nothing else is due.
+   */
+  function answerPairingIq(wait: PairingWait, node: BinaryNode): void {
+    const link = node.attrs.xmlns === 'md' && node.attrs.type === 'set' ? linkCodeStage(node) : null;
+    if (link === null) {
+      logger.debug({ xml: binaryNodeToString(node).slice(0, 300) }, 'iq from a device being paired ignored');
+      return;
+    }
+    const badRequest = (error: unknown): void => {
+      if (!(error instanceof LinkCodeError)) throw error;
+      logger.info({ stage: link.stage, reason: error.message }, 'link code request refused');
+      sendAnswer(node, { error: { code: 400, text: 'bad-request' } });
+    };
+    switch (link.stage) {
+      case 'companion_hello': {
+        let request: LinkCodeRequest;
+        try {
+          request = { ...readCompanionHello(link.reg, wait.noiseKey), ref: newLinkCodeRef(), sequence: (linkRequest?.sequence ?? 0) + 1 };
+        } catch (error) {
+          badRequest(error);
+          return;
+        }
+        // Set before the network hears of it, so whoever it wakes sees the request; undone if refused.
+        const previous = linkRequest;
+        linkRequest = request;
+        const refused = host.awaitCode(wait, request);
+        if (refused !== null) {
+          linkRequest = previous;
+          logger.info({ phone: request.phone, refused }, 'link code request refused');
+          sendAnswer(node, { error: refused });
+          return;
+        }
+        // A new code replaces the old one: a phone still busy with the old code gets nowhere.
+        finishWaiter?.reject(new Error('the device asked for a new pairing code meanwhile'));
+        finishWaiter = null;
+        sendAnswer(node, companionHelloAnswer(request.ref));
+        logger.info({ phone: request.phone, platform: request.platform }, 'device waiting for its pairing code to be entered on the phone');
+        return;
+      }
+      case 'companion_finish': {
+        let finish: CompanionFinish;
+        try {
+          finish = readCompanionFinish(link.reg);
+        } catch (error) {
+          badRequest(error);
+          return;
+        }
+        const waiter = finishWaiter;
+        if (waiter === null || waiter.ref !== finish.ref) {
+          sendAnswer(node, { error: { code: 404, text: 'item-not-found' } });
+          return;
+        }
+        finishWaiter = null;
+        // WhatsApp accepts companion_finish whatever the phone makes of the bundle.
+        sendAnswer(node, []);
+        waiter.resolve(finish);
+        return;
+      }
+      default:
+        sendAnswer(node, { error: { code: 400, text: 'bad-request' } });
+    }
+  }
+
+  function sendAnswer(node: BinaryNode, answer: IqAnswer): void {
     const attrs: Record<string, string> = { from: node.attrs.to ?? SERVER_JID, id: node.attrs.id ?? '' };
     if (Array.isArray(answer)) {
       send({ tag: 'iq', attrs: { ...attrs, type: 'result' }, ...(answer.length > 0 ? { content: answer } : {}) });
@@ -277,7 +397,11 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
       }
       return;
     }
-    if (stage !== 'open' || peer === null) return; // a device being paired sends only answers that matter
+    if (stage === 'pairing' && pairing !== null) {
+      if (node.tag === 'iq') answerPairingIq(pairing, node);
+      return; // acks and the like from a device being paired carry nothing
+    }
+    if (stage !== 'open' || peer === null) return;
     const handler = NODE_HANDLERS[node.tag];
     if (handler) handler(peer, node);
     else logger.debug({ tag: node.tag }, 'unhandled node ignored');

@@ -5,19 +5,25 @@ import { createChatStates } from './chatstate.js';
 import { deviceRemovedNode, failureNode, replacedNode } from './closes.js';
 import type { FailureReason } from './closes.js';
 import type { ConnectionHost, PairingWait } from './connection.js';
-import { generateKeyPair } from './crypto.js';
+import { generateKeyPair, sharedKey } from './crypto.js';
 import { deviceJid, groupJid, parseJid, pnJid } from './jid.js';
+import { deriveAdvSecret, normaliseLinkCode, openKeyBundle, primaryHelloNode, unwrapEphemeral, wrapEphemeral } from './linkcode.js';
+import type { LinkCodeRequest } from './linkcode.js';
 import { checkPairDeviceSign, pairSuccessNode, parsePairingQr, QrError } from './pairing.js';
+import type { PairingSecrets } from './pairing.js';
 import { peerClosed, presenceNode, resolveUser, setOnline } from './presence.js';
 import { createSubscriptions } from './subscriptions.js';
 import type { Account, Device, Group, LastSeenPrivacy, NetworkView, Peer, ReceivedStanza } from './state.js';
 import { LAST_SEEN_PRIVACIES } from './state.js';
 import { buildCertChain, SERVER_STATIC_KEY_PAIR } from './trust.js';
 
-/** An admin request that cannot be done; `kind` picks the HTTP status in the admin routes. */
+/**
+ * An admin request that cannot be done; `kind` picks the HTTP status in the admin routes.
+ * `rejected`: well-formed, but the phone refuses it (a wrong pairing code).
+ */
 export class SandboxError extends Error {
   override readonly name = 'SandboxError';
-  constructor(readonly kind: 'invalid' | 'not_found' | 'conflict', message: string) {
+  constructor(readonly kind: 'invalid' | 'not_found' | 'conflict' | 'rejected', message: string) {
     super(message);
   }
 }
@@ -96,6 +102,10 @@ export class SandboxNetwork {
   private readonly groupsById = new Map<string, Group>();
   private readonly peers = new Map<string, Set<Peer>>();
   private readonly waiting = new Map<string, PairingWait>();
+  /** Devices waiting for their pairing code to be typed on the phone, by the number they asked for. */
+  private readonly codeWaits = new Map<string, PairingWait>();
+  /** Devices whose code is being checked right now: one attempt at a time per device. */
+  private readonly codeAttempts = new Set<PairingWait>();
   private readonly watchers = new Set<() => void>();
   /** Noise keys of removed devices (hex): they never log in again, adoption notwithstanding. */
   private readonly revokedNoiseKeys = new Set<string>();
@@ -164,8 +174,10 @@ export class SandboxNetwork {
       awaitScan: (wait) => {
         for (const ref of wait.refs) this.waiting.set(ref, wait);
       },
+      awaitCode: (wait, request) => this.awaitCode(wait, request),
       cancelScan: (wait) => {
         for (const ref of wait.refs) if (this.waiting.get(ref) === wait) this.waiting.delete(ref);
+        for (const [phone, other] of this.codeWaits) if (other === wait) this.codeWaits.delete(phone);
       },
     };
   }
@@ -213,6 +225,10 @@ export class SandboxNetwork {
     let account = this.accountsByPhone.get(login.phone);
     if (account?.kind === 'contact') return { refused: `${login.phone} is a simulated contact, not a device account`, failure: 401 };
     if (this.revokedNoiseKeys.has(login.noiseKey.toString('hex'))) return { refused: 'this device was removed from its account', failure: 401 };
+    // Device 0 is the phone itself, never a companion. Baileys logs in as it with the bare JID that
+    // requestPairingCode writes into creds.me before anything is linked: adopting that would link a
+    // device without its code.
+    if (login.deviceId === 0) return { refused: 'device 0 is the phone itself; a companion logs in with the device id it was linked as', failure: 401 };
     // A banned account is refused before anything else about its devices: WhatsApp answers 403.
     if (account?.banned === true) return { refused: `account ${login.phone} is banned`, failure: 403 };
     if (!account) {
@@ -317,26 +333,35 @@ export class SandboxNetwork {
     const wait = this.waiting.get(qr.ref);
     if (!wait) throw new SandboxError('not_found', 'no device is waiting with this QR: it expired, was scanned already, or its client disconnected');
     if (!wait.noiseKey.equals(qr.noiseKey)) throw new SandboxError('invalid', "the QR's noise key does not match the waiting device's");
-    let account: Account;
-    let created = false;
-    if (input.phone !== undefined) {
-      const phone = phoneOf(input.phone, 'phone');
-      const existing = this.accountsByPhone.get(phone);
-      if (existing?.kind === 'contact') throw new SandboxError('conflict', `${phone} is a simulated contact; devices pair only to device accounts`);
-      if (existing?.banned === true) throw new SandboxError('conflict', `account ${phone} is banned; unban it first with POST /api/sandbox/accounts/${phone}/unban`);
-      created = existing === undefined;
-      account = existing ?? this.newAccount('user', phone, input.name ?? `Sandbox ${phone}`, 'everyone');
-    } else {
-      const phone = this.freshPhone();
-      account = this.newAccount('user', phone, input.name ?? `Sandbox ${phone}`, 'everyone');
-      created = true;
+    if (this.codeAttempts.has(wait)) throw new SandboxError('conflict', 'this device is being linked by its pairing code right now');
+    const target = this.pairingAccount(input.phone === undefined ? this.freshPhone() : phoneOf(input.phone, 'phone'), input.name);
+    return this.pair(wait, target, qr);
+  }
+
+  /**
+   * The account a device is linked to: an existing device account (renamed when `name` is given),
+   * or a new one. `created` says whether to forget it again if pairing fails.
+   */
+  private pairingAccount(phone: string, name: string | undefined): { account: Account; created: boolean } {
+    const existing = this.linkableAccount(phone);
+    if (existing !== undefined) {
+      if (name !== undefined) existing.name = name;
+      return { account: existing, created: false };
     }
-    if (input.name !== undefined && !created) account.name = input.name;
+    return { account: this.newAccount('user', phone, name ?? `Sandbox ${phone}`, 'everyone'), created: true };
+  }
+
+  /**
+   * The end both ways of linking share: the phone signs the device (`pair-success`, HMAC'd with the
+   * adv secret it shares with the device), the device countersigns, and it is told to restart.
+   */
+  private async pair(wait: PairingWait, target: { account: Account; created: boolean }, secrets: PairingSecrets): Promise<{ phone: string; jid: string; device: number }> {
+    const { account, created } = target;
     this.host.cancelScan(wait);
     const deviceId = account.nextDeviceId++;
     try {
       await wait.complete(
-        (id) => pairSuccessNode({ id, account, deviceId, qr, nowSeconds: Math.floor(this.now() / 1000) }),
+        (id) => pairSuccessNode({ id, account, deviceId, secrets, nowSeconds: Math.floor(this.now() / 1000) }),
         (answer) => checkPairDeviceSign(answer, account, wait.identityKey),
       );
     } catch (error) {
@@ -352,6 +377,99 @@ export class SandboxNetwork {
   /** Counters since the network started (a snapshot). */
   stats(): SandboxStats {
     return { ...this.counters };
+  }
+
+  /** The account `phone`, if there is one, when devices may be linked to it; throws why not. */
+  private linkableAccount(phone: string): Account | undefined {
+    const existing = this.accountsByPhone.get(phone);
+    if (existing?.kind === 'contact') throw new SandboxError('conflict', `${phone} is a simulated contact; devices pair only to device accounts`);
+    if (existing?.banned === true) throw new SandboxError('conflict', `account ${phone} is banned; unban it first with POST /api/sandbox/accounts/${phone}/unban`);
+    return existing;
+  }
+
+  /** A device asked to be linked to `request.phone` by code (`companion_hello`). */
+  private awaitCode(wait: PairingWait, request: LinkCodeRequest): { code: number; text: string } | null {
+    const account = this.accountsByPhone.get(request.phone);
+    // A simulated contact has no phone to type the code on; a banned account links nothing.
+    if (account?.kind === 'contact') return { code: 404, text: 'item-not-found' };
+    if (account?.banned === true) return { code: 403, text: 'forbidden' };
+    for (const [phone, other] of this.codeWaits) if (other === wait) this.codeWaits.delete(phone);
+    // The phone shows the latest request for its number; an older device's code no longer links.
+    this.codeWaits.set(request.phone, wait);
+    this.notify();
+    return null;
+  }
+
+  /**
+   * "Types the code on the phone" of account `phone` (Linked devices → Link with phone number): the
+   * phone unwraps the waiting device's ephemeral key with the code, answers with its own
+   * (`primary_hello`), opens the device's key bundle (`companion_finish`) and derives the adv secret
+   * from them, then links the device as a QR scan does. The code is checked by the cryptography
+   * alone: a wrong one leaves the two sides with different keys, the bundle does not open, and the
+   * device is not linked (it keeps waiting, as on WhatsApp, so the right code can still be typed).
+   * The account is created if the number has none yet.
+   */
+  async enterLinkCode(input: { phone: string; code: string; name?: string }): Promise<{ phone: string; jid: string; device: number }> {
+    const phone = phoneOf(input.phone, 'phone');
+    const code = normaliseLinkCode(input.code);
+    if (code === null) {
+      throw new SandboxError('invalid', `code must be the 8 characters the device showed (letters and digits, e.g. "ABCD-EFGH"; no 0, I, O or U), got "${input.code}"`);
+    }
+    // Said first: a code request for such a number was refused, and "request a code" would not help.
+    this.linkableAccount(phone);
+    const wait = this.codeWaits.get(phone);
+    const request = wait?.linkCode() ?? null;
+    if (wait === undefined || request === null) {
+      throw new SandboxError('not_found', `no device is waiting to be linked to ${phone} by code: request a code for this number first (POST /api/{session}/auth/request-code {"phoneNumber":"${phone}"}, or Baileys' requestPairingCode) and enter it while the device waits`);
+    }
+    if (this.codeAttempts.has(wait)) throw new SandboxError('conflict', `a code for ${phone} is being checked already; wait for that attempt to end`);
+    this.codeAttempts.add(wait);
+    try {
+      const target = this.pairingAccount(phone, input.name);
+      let secrets: PairingSecrets;
+      try {
+        secrets = await this.exchangeLinkCode(wait, request, target.account, code);
+      } catch (error) {
+        if (target.created) this.accountsByPhone.delete(phone);
+        throw error;
+      }
+      return await this.pair(wait, target, secrets);
+    } finally {
+      this.codeAttempts.delete(wait);
+    }
+  }
+
+  /** The phone's half of the code exchange (see linkcode.ts); the device's identity key and adv secret, or why not. */
+  private async exchangeLinkCode(wait: PairingWait, request: LinkCodeRequest, account: Account, code: string): Promise<PairingSecrets> {
+    const wrongCode = (): SandboxError =>
+      new SandboxError('rejected', `wrong code: ${code} is not the code the device waiting for ${account.phone} shows, so the phone could not link it (as WhatsApp says "couldn't link device"); the device keeps waiting: enter the code it shows`);
+    const companionEphemeral = await unwrapEphemeral(request.wrappedEphemeral, code);
+    const primaryEphemeral = generateKeyPair();
+    const wrapped = await wrapEphemeral(primaryEphemeral.public, code);
+    let finish;
+    try {
+      finish = await wait.primaryHello(request, (id) =>
+        primaryHelloNode({ id, ref: request.ref, wrappedEphemeral: wrapped, primaryIdentity: account.identity.public, nowSeconds: Math.floor(this.now() / 1000) }));
+    } catch (error) {
+      throw new SandboxError('conflict', `linking by code failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    let ephemeralShared: Buffer;
+    try {
+      ephemeralShared = sharedKey(primaryEphemeral.private, companionEphemeral);
+    } catch {
+      // A wrong code can unwrap to a point X25519 refuses (all-zero result): that is a wrong code too.
+      throw wrongCode();
+    }
+    const bundle = openKeyBundle(finish.wrappedKeyBundle, ephemeralShared);
+    if (bundle === null) throw wrongCode();
+    if (!bundle.primaryIdentity.equals(account.identity.public)) {
+      throw new SandboxError('rejected', "the device's key bundle names another phone's identity key; it was not linked");
+    }
+    if (!bundle.companionIdentity.equals(finish.companionIdentity) || !bundle.companionIdentity.equals(wait.identityKey)) {
+      throw new SandboxError('rejected', "the device's key bundle carries an identity key other than the one it registered with; it was not linked");
+    }
+    const identityShared = sharedKey(account.identity.private, bundle.companionIdentity);
+    return { identityKey: wait.identityKey, advSecret: deriveAdvSecret(ephemeralShared, identityShared, bundle.advRandom) };
   }
 
   /** Every account with its devices, live connections and presence. */
@@ -459,6 +577,21 @@ export class SandboxNetwork {
       }, timeoutMs);
       this.watchers.add(watcher);
     });
+  }
+
+  /**
+   * Resolves once a device waits for its pairing code to be typed for `phone`, having asked for a
+   * code `times` times on its connection (default 1); rejects after `timeoutMs`. For tests: Baileys'
+   * requestPairingCode returns as soon as its request is sent, so an in-process `enterLinkCode`
+   * right after it can overtake the request.
+   */
+  async untilCodeRequested(phone: string, options: { times?: number; timeoutMs?: number } = {}): Promise<void> {
+    const number = phoneOf(phone, 'phone');
+    const times = options.times ?? 1;
+    await this.until(() => {
+      const request = this.codeWaits.get(number)?.linkCode();
+      return request?.phone === number && request.sequence >= times;
+    }, `a device asked to link to ${number} by code (${times} time${times === 1 ? '' : 's'})`, options.timeoutMs);
   }
 
   /** Whether the account `phone` has a live connection and all of its connections are (un)available. */

@@ -6,7 +6,8 @@ import { deviceJid, SERVER_JID } from './jid.js';
 import type { Account } from './state.js';
 
 /**
- * Pairing a new companion device by QR, the phone's side of it:
+ * Pairing a new companion device by QR, the phone's side of it (linking by code ends the same way,
+ * from step 2's pair-success on; see linkcode.ts):
  * 1. a client connects with `ClientPayload.devicePairingData` and no username; the sandbox sends
  *    `<iq type="set" xmlns="md"><pair-device><ref/>…</pair-device></iq>` and the client shows
  *    `https://wa.me/settings/linked_devices#<ref>,<noise key>,<identity key>,<adv secret>,<platform>`
@@ -37,11 +38,9 @@ export function pairDeviceNode(id: string, refs: readonly string[]): BinaryNode 
   };
 }
 
-export interface ScannedQr {
+export interface ScannedQr extends PairingSecrets {
   readonly ref: string;
   readonly noiseKey: Buffer;
-  readonly identityKey: Buffer;
-  readonly advSecret: Buffer;
 }
 
 function key32(value: string, what: string): Buffer {
@@ -67,6 +66,15 @@ export function parsePairingQr(qr: string): ScannedQr {
 }
 
 /**
+ * What the phone knows about a device it links: its identity key, and the adv secret it shares with
+ * it (carried by the QR, or derived from the pairing code's exchange, see linkcode.ts).
+ */
+export interface PairingSecrets {
+  readonly identityKey: Buffer;
+  readonly advSecret: Buffer;
+}
+
+/**
  * Builds `pair-success`: an `ADVDeviceIdentity` signed by the account (prefix 6,0 ‖ details ‖ the
  * device's identity key), wrapped and HMAC'd with the adv secret, plus the device JID and the push
  * name (`<biz name>`; without a name Baileys never sends available/unavailable).
@@ -75,10 +83,10 @@ export function pairSuccessNode(options: {
   id: string;
   account: Account;
   deviceId: number;
-  qr: ScannedQr;
+  secrets: PairingSecrets;
   nowSeconds: number;
 }): BinaryNode {
-  const { account, deviceId, qr } = options;
+  const { account, deviceId, secrets } = options;
   const details = proto.ADVDeviceIdentity.encode({
     rawId: randomInt(1, 2 ** 31),
     timestamp: options.nowSeconds,
@@ -86,13 +94,13 @@ export function pairSuccessNode(options: {
     accountType: proto.ADVEncryptionType.E2EE,
     deviceType: proto.ADVEncryptionType.E2EE,
   }).finish();
-  const accountSignature = sign(account.identity.private, Buffer.concat([ADV_ACCOUNT_SIG_PREFIX, details, qr.identityKey]));
+  const accountSignature = sign(account.identity.private, Buffer.concat([ADV_ACCOUNT_SIG_PREFIX, details, secrets.identityKey]));
   const signed = proto.ADVSignedDeviceIdentity.encode({
     details,
     accountSignatureKey: account.identity.public,
     accountSignature,
   }).finish();
-  const hmac = createHmac('sha256', qr.advSecret).update(signed).digest();
+  const hmac = createHmac('sha256', secrets.advSecret).update(signed).digest();
   return {
     tag: 'iq',
     attrs: { from: SERVER_JID, type: 'set', id: options.id, xmlns: 'md', t: String(options.nowSeconds) },

@@ -277,6 +277,40 @@ describe('issue 4: NOWEB through the HTTP API against the sandbox', () => {
   });
 });
 
+describe('issue 4: linking by phone number (pairing code) through the HTTP API against the sandbox', () => {
+  it('request-code, the code typed on the sandbox phone, WORKING as that number; a wrong code links nothing', async () => {
+    const name = 'by-code';
+    const phone = '4915550004444';
+    const from = hooked().length;
+    await api('POST', '/api/sessions', { name, config: { webhooks: [{ url: receiver.url, events: ['session.status'] }] } });
+    await webhook(from, (hook) => hook.session === name && statusHook('SCAN_QR_CODE')(hook));
+    const { code } = await api<{ code: string }>('POST', `/api/${name}/auth/request-code`, { phoneNumber: `+${phone}` });
+    expect(code).toMatch(/^[1-9A-HJ-NP-TV-Z]{8}$/);
+    const enter = async (typed: string): Promise<{ status: number; body: { message?: string; phone?: string } }> => {
+      const response = await fetch(`${sandbox.adminUrl}/api/sandbox/link-code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ phone, code: typed, name: 'By Code' }),
+      });
+      return { status: response.status, body: (await response.json()) as { message?: string } };
+    };
+    // request-code answers once WhatsApp's request is sent; the sandbox may read it a moment later (404 until then).
+    const wrong = await eventually(() => enter(`${code.startsWith('A') ? 'B' : 'A'}${code.slice(1)}`), (outcome) => outcome.status !== 404);
+    expect(wrong).toMatchObject({ status: 422, body: { message: expect.stringContaining('wrong code') as unknown } });
+    expect((await api<{ status: string }>('GET', `/api/sessions/${name}`)).status).toBe('SCAN_QR_CODE');
+    expect(await enter(code)).toMatchObject({ status: 200, body: { phone } });
+    await webhook(from, (hook) => hook.session === name && statusHook('WORKING')(hook));
+    const session = await api<{ status: string; me: { id: string; pushName: string } | null }>('GET', `/api/sessions/${name}`);
+    expect(session).toMatchObject({ status: 'WORKING', me: { id: `${phone}@c.us`, pushName: 'By Code' } });
+    // STARTING again between the two: WhatsApp ends the pairing stream with 515 and the engine logs in anew.
+    expect(hooked().slice(from).filter((h) => h.session === name && h.event === 'session.status').map((h) => (h.payload as { status: string }).status))
+      .toEqual(['STARTING', 'SCAN_QR_CODE', 'STARTING', 'WORKING']);
+    const account = (await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone);
+    expect(account?.devices.map((device) => device.id)).toEqual([1]);
+    await api('DELETE', `/api/sessions/${name}`);
+  });
+});
+
 /** Creates a session with the webhook, links it by QR through the sandbox and waits for WORKING; returns its phone. */
 async function linkSession(name: string): Promise<string> {
   const from = hooked().length;

@@ -100,6 +100,20 @@ describe('session routes', () => {
     expect((await h.request('GET', '/api/sessions/typo')).statusCode).toBe(404);
   });
 
+  it('takes config.sandbox.autoPair only on a server of the sandbox network, and hands it to the engine', async () => {
+    const real = await shared.request('POST', '/api/sessions', { name: 'manual', start: false, config: { sandbox: { autoPair: false } } });
+    expect(real.statusCode).toBe(400);
+    expect(real.json()).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('config.sandbox applies only') as unknown });
+    expect((await shared.request('PUT', '/api/sessions/existing', { config: { sandbox: {} } })).statusCode).toBe(400);
+    const h = await httpHarness({ WA_PRESENCE_SANDBOX: 'ws://127.0.0.1:1/ws' });
+    const created = await h.request('POST', '/api/sessions', { name: 'manual', config: { sandbox: { autoPair: false } } });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ config: { sandbox: { autoPair: false } } });
+    expect(h.engines.latest('manual').context.config.sandbox).toEqual({ autoPair: false });
+    expect((await h.request('POST', '/api/sessions', { name: 'typo', config: { sandbox: { autopair: false } } })).json())
+      .toMatchObject({ message: 'config.sandbox.autopair is not a known field; remove it' });
+  });
+
   it('logs out: STOPPED with why, and it stays stopped (no new QR until it is started)', async () => {
     const h = shared;
     await h.working('l');

@@ -51,6 +51,12 @@ export interface ClientOptions {
   readonly name?: string;
   /** Baileys' markOnlineOnConnect (default true: the client sends available when open). */
   readonly markOnlineOnConnect?: boolean;
+  /**
+   * Link by phone number instead of a QR scan: at the first QR the client asks for a pairing code for
+   * `phone` (Baileys' requestPairingCode) and hands it to `enter`, which types it on the phone; no QR
+   * is scanned. A rejection of `enter` fails the connect.
+   */
+  readonly linkCode?: { readonly phone: string; readonly enter: (code: string) => Promise<unknown> };
   /** Called with each QR the client shows. */
   readonly onQr?: (qr: string) => void;
   /** Give up after this long (default 25 s: pairing a fresh client costs ~1 s of CPU, more on a loaded machine). */
@@ -103,19 +109,27 @@ export async function connectClient(sandbox: Pick<Sandbox, 'url' | 'network'>, o
         void sock.end(undefined);
         reject(new Error('sandbox client did not open in time'));
       }, Math.max(1, deadline - Date.now()));
+      const fail = (error: unknown): void => {
+        clearTimeout(timer);
+        void sock.end(undefined);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      };
+      let codeRequested = false;
       sock.ev.on('connection.update', (update) => {
         if (update.qr !== undefined) {
           options.onQr?.(update.qr);
           const scan = options.scan ?? 'network';
-          if (scan !== 'none') {
+          const linkCode = options.linkCode;
+          if (linkCode !== undefined) {
+            if (!codeRequested) {
+              codeRequested = true;
+              sock.requestPairingCode(linkCode.phone).then(linkCode.enter).catch(fail);
+            }
+          } else if (scan !== 'none') {
             const scanned = typeof scan === 'function'
               ? scan(update.qr)
               : sandbox.network.scan({ qr: update.qr, ...(options.phone === undefined ? {} : { phone: options.phone }), ...(options.name === undefined ? {} : { name: options.name }) });
-            scanned.catch((error: unknown) => {
-              clearTimeout(timer);
-              void sock.end(undefined);
-              reject(error instanceof Error ? error : new Error(String(error)));
-            });
+            scanned.catch(fail);
           }
         }
         if (update.connection === 'open') {

@@ -81,12 +81,13 @@ export function classifyClose(info: CloseInfo): CloseAction {
     const stop = STOP_REASONS[statusCode];
     if (stop !== undefined) return { kind: 'stop', ...stop };
   }
-  // Baileys ends with 408 "QR refs attempts ended" when nobody scanned any of the QR codes.
+  // Baileys ends with 408 "QR refs attempts ended" when nobody scanned any of the QR codes (~160 s);
+  // a pairing code requested on that connection dies with it.
   if (!info.registered && statusCode === DisconnectReason.timedOut && info.message?.includes('QR refs') === true) {
     return {
       kind: 'stop',
       status: 'FAILED',
-      reason: 'Nobody scanned the QR code in time. Start the session again and scan the new QR code within a minute.',
+      reason: 'Nobody scanned the QR code or entered the pairing code in time. Start the session again, then scan the new QR code or request a new pairing code and enter it within a minute or two.',
       wipeAuth: false,
     };
   }

@@ -1,6 +1,6 @@
 import { WA_CERT_DETAILS } from 'baileys';
 import type { Logger } from 'pino';
-import type { EngineContext, EngineFactory } from '../engine.js';
+import type { Engine, EngineContext, EngineFactory } from '../engine.js';
 import { DEFAULT_BACKOFF } from './connection.js';
 import type { BackoffPolicy } from './connection.js';
 import { createNowebEngine } from './lifecycle.js';
@@ -17,7 +17,8 @@ export type NowebNetwork =
       /**
        * Scan every QR this engine shows through the sandbox's admin API, as a phone would, so a new
        * session pairs by itself. Only the QR carries the device's adv secret, so the sandbox cannot
-       * pair a device on its own: the side that sees the QR has to hand it over.
+       * pair a device on its own: the side that sees the QR has to hand it over. A session's
+       * `config.sandbox.autoPair` overrides it, and a session asked for a pairing code stops it.
        */
       readonly autoPair?: boolean;
     };
@@ -64,23 +65,58 @@ export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFa
     name: 'NOWEB',
     create: (context) => {
       const logger = context.logger.child({ engine: 'NOWEB' });
-      const emit: EngineContext['emit'] =
-        network.kind === 'sandbox' && network.autoPair === true ? autoPairing(context.emit, sandboxAdminUrl(network.url), logger) : context.emit;
-      return createNowebEngine({ ...context, emit, logger }, engineOptions);
+      const autoPair = network.kind === 'sandbox' && (context.config.sandbox?.autoPair ?? network.autoPair === true);
+      if (network.kind !== 'sandbox' || !autoPair) return createNowebEngine({ ...context, logger }, engineOptions);
+      const adminUrl = sandboxAdminUrl(network.url);
+      return autoPairing({ ...context, logger }, (qr) => scanSandboxQr(adminUrl, qr), (autoContext) => createNowebEngine(autoContext, engineOptions));
     },
   };
 }
 
-/** Passes every event on, and hands each new QR to the sandbox's scanner. */
-function autoPairing(emit: EngineContext['emit'], adminUrl: string, logger: Logger): EngineContext['emit'] {
-  return (event) => {
-    emit(event);
-    if (event.type !== 'qr') return;
-    // One attempt per QR: Baileys rotates the QR within seconds, and the next one is scanned again,
-    // so a failed scan is retried by the next rotation rather than by a loop of our own.
-    scanSandboxQr(adminUrl, event.value).then(
-      (account) => logger.info({ phone: account.phone }, 'sandbox auto-pairing: QR scanned'),
-      (error: unknown) => logger.warn({ err: error }, 'sandbox auto-pairing: scan failed; the next QR is tried'),
-    );
-  };
+/**
+ * An engine whose every new QR goes to the sandbox's scanner, until someone asks it for a pairing
+ * code: from then on a person is going to type that code on the phone, and a QR scanned meanwhile
+ * would link the session to another number under their feet. `start` scans again (a code does
+ * not outlive its connection).
+ */
+export function autoPairing(context: EngineContext, scan: (qr: string) => Promise<{ phone: string }>, create: (context: EngineContext) => Engine): Engine {
+  const { logger } = context;
+  let byCode = false;
+  const engine = create({
+    ...context,
+    emit: (event) => {
+      context.emit(event);
+      if (event.type !== 'qr' || byCode) return;
+      // One attempt per QR: Baileys rotates the QR within seconds, and the next one is scanned again,
+      // so a failed scan is retried by the next rotation rather than by a loop of our own.
+      scan(event.value).then(
+        (account) => logger.info({ phone: account.phone }, 'sandbox auto-pairing: QR scanned'),
+        (error: unknown) => logger.warn({ err: error }, 'sandbox auto-pairing: scan failed; the next QR is tried'),
+      );
+    },
+  });
+  // Delegated one by one: an engine may be a class instance, whose methods a spread would not copy.
+  return {
+    stop: () => engine.stop(),
+    logout: () => engine.logout(),
+    setPresence: (presence) => engine.setPresence(presence),
+    setChatPresence: (chatId, presence, options) => engine.setChatPresence(chatId, presence, options),
+    subscribe: (chatId) => engine.subscribe(chatId),
+    async start() {
+      byCode = false;
+      await engine.start();
+    },
+    async requestPairingCode(phoneNumber) {
+      // Before the request, which may wait for the first QR: that QR must not be scanned either.
+      byCode = true;
+      try {
+        const code = await engine.requestPairingCode(phoneNumber);
+        logger.info('sandbox auto-pairing stopped for this session: it waits for its pairing code');
+        return code;
+      } catch (error) {
+        byCode = false;
+        throw error;
+      }
+    },
+  } satisfies Engine;
 }

@@ -1,5 +1,5 @@
 import { Browsers, makeWASocket, proto } from 'baileys';
-import type { BinaryNode, ConnectionState, WASocket } from 'baileys';
+import type { AuthenticationCreds, BinaryNode, ConnectionState, WASocket } from 'baileys';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../../presence/status.js';
@@ -48,6 +48,21 @@ interface Connection {
   readonly socket: WASocket;
   readonly closed: Promise<void>;
   open: boolean;
+}
+
+/**
+ * Baileys' requestPairingCode writes `creds.me = {id: "<phone>@s.whatsapp.net", name: "~"}` at once,
+ * before anything is linked (the companion_hello stanza carries that JID). Only pair-success makes a
+ * linked device: it sets `creds.account` (the signed device identity) and a `me.id` with a device
+ * number. A code request still open is therefore `me` without `account`, with a pairing code.
+ */
+function pendingCodeRequest(creds: AuthenticationCreds): boolean {
+  return creds.me !== undefined && creds.account === undefined && creds.pairingCode !== undefined;
+}
+
+/** Whether these credentials belong to a linked device (paired, or provisioned with its JID). */
+function linked(creds: AuthenticationCreds): boolean {
+  return creds.me?.id !== undefined && !pendingCodeRequest(creds);
 }
 
 function closeInfoOf(update: Partial<ConnectionState>): { statusCode: number | undefined; message: string | undefined } {
@@ -150,7 +165,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
   const onClose = (update: Partial<ConnectionState>): void => {
     if (!wanted || auth === null) return;
     const { statusCode, message } = closeInfoOf(update);
-    const action = classifyClose({ statusCode, message, registered: auth.state.creds.me?.id !== undefined });
+    const action = classifyClose({ statusCode, message, registered: linked(auth.state.creds) });
     logger.info({ statusCode, message, action: action.kind }, 'connection closed');
     switch (action.kind) {
       case 'restart':
@@ -172,6 +187,14 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
   function connect(): void {
     const state = auth;
     if (state === null) return;
+    if (pendingCodeRequest(state.state.creds)) {
+      // A code requested on an earlier connection links nothing now (WhatsApp ties it to that
+      // connection), and with `me` set Baileys would log in as the phone itself (device 0) instead of
+      // asking to be paired: forget the request, so this connection shows a QR again.
+      logger.info('the pairing code requested on the previous connection expired with it; request a new one');
+      delete state.state.creds.me;
+      state.state.creds.pairingCode = undefined;
+    }
     let resolveClosed: () => void = () => undefined;
     const closed = new Promise<void>((resolve) => {
       resolveClosed = resolve;
@@ -346,7 +369,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       if (!/^\d{7,15}$/.test(digits)) {
         throw new AppError('VALIDATION_FAILED', `phoneNumber must be the account's number in international format, digits only (e.g. 12132132130), got "${phoneNumber}"`);
       }
-      if (auth?.state.creds.me?.id !== undefined) {
+      if (auth !== null && linked(auth.state.creds)) {
         throw new AppError('SESSION_NOT_WORKING', `Session "${context.session}" is already linked; log it out before pairing again`);
       }
       if (status !== 'SCAN_QR_CODE') {

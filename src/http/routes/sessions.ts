@@ -2,20 +2,29 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { Static } from '@fastify/type-provider-typebox';
+import { AppError } from '../../errors.js';
 import type { SessionConfig, SessionInfo } from '../../presence/sessions.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import { CreateSessionBodySchema, MeSchema, SessionInfoSchema, SessionParamsSchema, UpdateSessionBodySchema, errors } from '../schemas.js';
 
 export interface SessionRoutesOptions {
   readonly sessions: SessionManager;
+  /** Which network this server serves: `config.sandbox` means something only on the sandbox. */
+  readonly network: 'whatsapp' | 'sandbox';
 }
 
 /**
  * The request body's config as the domain's type. Under `exactOptionalPropertyTypes` the schema's
  * static type (`T | undefined` optionals) differs from the domain's; the validated value is the same.
  */
-function configOf(config: unknown): SessionConfig {
-  return config as SessionConfig;
+function configOf(config: unknown, network: SessionRoutesOptions['network']): SessionConfig {
+  const typed = config as SessionConfig;
+  if (typed.sandbox !== undefined && network !== 'sandbox') {
+    throw new AppError('VALIDATION_FAILED', 'config.sandbox applies only to a server on the sandbox network (--sandbox or WA_PRESENCE_SANDBOX); this one serves the real WhatsApp, so remove it', {
+      field: 'config.sandbox',
+    });
+  }
+  return typed;
 }
 
 type SessionJson = Static<typeof SessionInfoSchema>;
@@ -26,7 +35,7 @@ function toJson(info: SessionInfo): SessionJson {
 }
 
 /** WAHA's session routes, same paths and shapes. */
-export function sessionRoutes(server: FastifyInstance, { sessions }: SessionRoutesOptions): void {
+export function sessionRoutes(server: FastifyInstance, { sessions, network }: SessionRoutesOptions): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['sessions'];
   const SessionResponse = { 200: SessionInfoSchema, 201: SessionInfoSchema, ...errors(404, 502) };
@@ -64,7 +73,7 @@ export function sessionRoutes(server: FastifyInstance, { sessions }: SessionRout
       const info = await sessions.create({
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(body.start === undefined ? {} : { start: body.start }),
-        ...(body.config === undefined ? {} : { config: configOf(body.config) }),
+        ...(body.config === undefined ? {} : { config: configOf(body.config, network) }),
       });
       return reply.code(201).send(toJson(info));
     },
@@ -87,7 +96,7 @@ export function sessionRoutes(server: FastifyInstance, { sessions }: SessionRout
         response: { 200: SessionInfoSchema, ...errors(400, 404, 502) },
       },
     },
-    async (request) => toJson(await sessions.update(request.params.session, configOf(request.body.config))),
+    async (request) => toJson(await sessions.update(request.params.session, configOf(request.body.config, network))),
   );
 
   app.delete(

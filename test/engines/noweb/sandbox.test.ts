@@ -2,13 +2,14 @@ import { initAuthCreds } from 'baileys';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serialise, CREDS_CATEGORY, CREDS_ID } from '../../../src/engines/noweb/auth-state.js';
-import { createNowebEngineFactory } from '../../../src/engines/noweb/index.js';
+import { autoPairing, createNowebEngineFactory } from '../../../src/engines/noweb/index.js';
 import type { EngineEvent, EngineFactory } from '../../../src/engines/engine.js';
 import { isAppError } from '../../../src/errors.js';
 import type { ParticipantPresence } from '../../../src/presence/types.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../../../src/sandbox/index.js';
 import type { ReceivedStanza, Sandbox } from '../../../src/sandbox/index.js';
 import { FakeAuthStore } from '../../support/fake-auth-store.js';
+import { FakeEngine } from '../../support/fake-engine.js';
 import { engineUnderTest } from './harness.js';
 import type { EngineUnderTest } from './harness.js';
 
@@ -292,5 +293,80 @@ describe('NOWEB engine: sandbox auto-pairing', () => {
     } finally {
       await sut.engine.stop();
     }
+  });
+});
+
+describe('NOWEB engine: linking by pairing code against the sandbox', () => {
+  it('links by the code typed on the phone, as that number, with auto-pairing off for the session', async () => {
+    const autoFactory = createNowebEngineFactory({
+      network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: true },
+      logger: pino({ level: 'silent' }),
+    });
+    const phone = '4915550000881';
+    const sut = engineUnderTest(autoFactory, { session: 'by-code', config: { sandbox: { autoPair: false } } });
+    await sut.engine.start();
+    try {
+      await sut.waitForStatus('SCAN_QR_CODE');
+      const first = await sut.engine.requestPairingCode(phone);
+      // A second request on the same connection replaces the first (the number may have been mistyped).
+      const code = await sut.engine.requestPairingCode(`+${phone}`);
+      await sandbox.network.untilCodeRequested(phone, { times: 2 });
+      if (first !== code) {
+        await expect(sandbox.network.enterLinkCode({ phone, code: first })).rejects.toMatchObject({ kind: 'rejected' });
+      }
+      await sandbox.network.enterLinkCode({ phone, code, name: 'By Code' });
+      await sut.waitForStatus('WORKING');
+      expect(sut.statuses()).toEqual(['STARTING', 'SCAN_QR_CODE', 'STARTING', 'WORKING']);
+      expect(sut.events.find((event) => event.type === 'me')).toMatchObject({ me: { id: `${phone}@c.us`, pushName: 'By Code' } });
+      await expectAppError(sut.engine.requestPairingCode(phone), 'SESSION_NOT_WORKING');
+    } finally {
+      await sut.engine.stop();
+    }
+  });
+
+  it('forgets a code request when its connection ends: the next start shows a QR instead of logging in as the phone', async () => {
+    const phone = '4915550000882';
+    const sut = engineUnderTest(factory, { session: 'code-expired' });
+    await sut.engine.start();
+    await sut.engine.requestPairingCode(phone);
+    await sandbox.network.untilCodeRequested(phone);
+    await sut.engine.stop();
+    const from = sut.events.length;
+    await sut.engine.start();
+    try {
+      await sut.waitForStatus('SCAN_QR_CODE', from);
+      expect(sut.statuses().slice(-2)).toEqual(['STARTING', 'SCAN_QR_CODE']);
+      // Neither adopted as the phone's own device 0 nor linked: the number has no account.
+      expect((await sandbox.network.accounts()).find((account) => account.phone === phone)).toBeUndefined();
+      await expect(sandbox.network.enterLinkCode({ phone, code: 'ABCDEFGH' })).rejects.toMatchObject({ kind: 'not_found' });
+      // And a new code can be asked for on this connection.
+      expect(await sut.engine.requestPairingCode(phone)).toMatch(/^[A-Z0-9]{8}$/);
+    } finally {
+      await sut.engine.stop();
+    }
+  });
+});
+
+describe('NOWEB engine: sandbox auto-pairing wrapper', () => {
+  it('scans every QR until a pairing code is asked for; after a failed request it scans again', async () => {
+    const scanned: string[] = [];
+    let fake: FakeEngine | null = null;
+    const context = { session: 'wrapped', config: {}, auth: new FakeAuthStore(), logger: pino({ level: 'silent' }), emit: () => undefined };
+    const engine = autoPairing(context, (qr) => {
+      scanned.push(qr);
+      return Promise.resolve({ phone: '1' });
+    }, (wrapped) => (fake = new FakeEngine(wrapped)));
+    if (fake === null) throw new Error('the wrapper did not create its engine');
+    const inner: FakeEngine = fake;
+    await engine.start();
+    inner.emit({ type: 'qr', value: 'qr-1' });
+    inner.failNext('requestPairingCode', new Error('bad number'));
+    await expect(engine.requestPairingCode('12')).rejects.toThrow('bad number');
+    inner.emit({ type: 'qr', value: 'qr-2' });
+    expect(await engine.requestPairingCode('4915550000883')).toBe(inner.pairingCode);
+    inner.emit({ type: 'qr', value: 'qr-3' });
+    expect(scanned).toEqual(['qr-1', 'qr-2']);
+    await engine.stop();
+    expect(inner.calls.map((call) => call.method)).toEqual(['start', 'requestPairingCode', 'requestPairingCode', 'stop']);
   });
 });
