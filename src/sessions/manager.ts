@@ -96,6 +96,11 @@ export interface SessionManager {
   /** Replaces the config; a running session restarts to apply it (as WAHA does). */
   update(name: string, config: SessionConfig): Promise<SessionInfo>;
   delete(name: string): Promise<void>;
+  /**
+   * Resolves once the engine has begun connecting, or, while `startConcurrency` starts are in
+   * progress, once it waits for its turn (STARTING): a failure in its turn shows as FAILED with the
+   * reason instead of rejecting. A start, restart or create that starts shares this path.
+   */
   start(name: string): Promise<SessionInfo>;
   stop(name: string): Promise<SessionInfo>;
   restart(name: string): Promise<SessionInfo>;
