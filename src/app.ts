@@ -66,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     publisher: deps.publisher,
     logger,
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
+    startConcurrency: config.startConcurrency,
     ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
     ...(deps.claim === undefined ? {} : { claim: deps.claim, serverId: config.serverId }),
     ...(deps.sharedStatuses === undefined ? {} : { sharedStatuses: deps.sharedStatuses }),

@@ -27,6 +27,13 @@ describe('loadConfig', () => {
     );
   });
 
+  it('paces engine starts: 8 at a time unless told, at least 1', () => {
+    expect(loadConfig({}, []).startConcurrency).toBe(8);
+    expect(loadConfig({ WA_PRESENCE_START_CONCURRENCY: '2' }, []).startConcurrency).toBe(2);
+    expect(() => loadConfig({ WA_PRESENCE_START_CONCURRENCY: '0' }, [])).toThrow(/WA_PRESENCE_START_CONCURRENCY must be between 1 and 1000, got 0/);
+    expect(() => loadConfig({ WA_PRESENCE_START_CONCURRENCY: 'many' }, [])).toThrow(/WA_PRESENCE_START_CONCURRENCY must be a whole number, got "many"/);
+  });
+
   it('turns the sandbox on from the flag, the variable or a URL', () => {
     expect(loadConfig({}, ['--sandbox']).sandbox).toEqual({ kind: 'embedded', autoPair: true });
     expect(loadConfig({ WA_PRESENCE_SANDBOX: 'true' }, []).sandbox.kind).toBe('embedded');

@@ -5,7 +5,11 @@ import type { SessionStore } from '../storage/sessions.js';
 
 /** What the ownership loop needs of the session manager: start, let go, and ask. */
 export interface LocalSessions {
-  /** Starts a session's engine here (the manager calls `claim` first, which returns the held fence). */
+  /**
+   * Starts a session's engine here (the manager calls `claim` first, which returns the held fence),
+   * or queues it for a start slot (`WA_PRESENCE_START_CONCURRENCY`): a takeover of many sessions
+   * starts them a few at a time.
+   */
   start(session: string): Promise<unknown>;
   /** Stops the session's engine here without changing whether it should run (the lease is gone). */
   detach(session: string): Promise<void>;
@@ -73,7 +77,7 @@ export interface Ownership {
   held(): Lease[];
   /** Renewals done in the background (the renewer thread): extends the expiry of held leases they returned at the same epoch; takes nothing new. */
   refresh(renewed: readonly Lease[]): void;
-  /** Resolves when the engine starts fired by heartbeats so far have ended (tests). */
+  /** Resolves when the engine starts fired by heartbeats so far have ended or are queued for a start slot (tests). */
   idle(): Promise<void>;
 }
 

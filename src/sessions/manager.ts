@@ -16,6 +16,8 @@ import type { LeaseFence } from '../storage/leases.js';
 import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore, StoredSession } from '../storage/sessions.js';
 import type { RuntimeStatusStore } from '../storage/statuses.js';
+import { createGate } from './gate.js';
+import type { Turn } from './gate.js';
 import { createSerialQueue } from './queue.js';
 import type { SerialQueue } from './queue.js';
 import { DEFAULT_RENEWAL_POLICY, renew } from './renewal.js';
@@ -57,6 +59,12 @@ export interface SessionManagerDeps {
    * lists every session as its owner would. Absent on one server: the list answers from memory.
    */
   readonly sharedStatuses?: (sessions: readonly StoredSession[]) => Promise<ReadonlyMap<string, SharedStatus>>;
+  /**
+   * Most engine starts in progress at once (`WA_PRESENCE_START_CONCURRENCY`): from `engine.start()`
+   * until the engine's first status other than STARTING, its stop, or `START_SLOT_MS`. The others
+   * wait their turn, first come first served, as STARTING. Absent: engines start without waiting.
+   */
+  readonly startConcurrency?: number;
 }
 
 /** A session's runtime as the cluster sees it: its status and, while a server runs it, that server. */
@@ -88,6 +96,11 @@ export interface SessionManager {
   /** Replaces the config; a running session restarts to apply it (as WAHA does). */
   update(name: string, config: SessionConfig): Promise<SessionInfo>;
   delete(name: string): Promise<void>;
+  /**
+   * Resolves once the engine has begun connecting, or, while `startConcurrency` starts are in
+   * progress, once it waits for its turn (STARTING): a failure in its turn shows as FAILED with the
+   * reason instead of rejecting. A start, restart or create that starts shares this path.
+   */
   start(name: string): Promise<SessionInfo>;
   stop(name: string): Promise<SessionInfo>;
   restart(name: string): Promise<SessionInfo>;
@@ -152,6 +165,10 @@ interface Runtime {
   fence: LeaseFence | null;
   /** Several servers: what was last written to the shared runtime statuses, to write only changes. */
   recorded: { readonly status: SessionStatus; readonly engine: boolean; readonly epoch: number } | null;
+  /** The current engine's place at the start gate: waiting for a slot, or holding one while it starts. */
+  turn: Turn | null;
+  /** Whether `engine.start()` was called on the current engine (false while it waits for a start slot). */
+  launched: boolean;
 }
 
 /** What to do to get a session to WORKING, by its status (said in SESSION_NOT_WORKING). */
@@ -162,6 +179,12 @@ const WORKING_HINT: Readonly<Record<SessionStatus, string>> = {
   WORKING: 'retry',
   FAILED: 'deal with the cause, then start it with POST /api/sessions/{session}/start',
 };
+
+/**
+ * Longest an engine start holds its slot without reporting a status (WORKING, SCAN_QR_CODE, …):
+ * past it the next session starts anyway. A start normally reports within seconds.
+ */
+export const START_SLOT_MS = 30_000;
 
 const defaultSleep: Sleep = (ms, signal) => delay(ms, undefined, { signal });
 
@@ -186,6 +209,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const sleep = deps.sleep ?? defaultSleep;
   const clock = deps.clock ?? Date.now;
   const runtimes = new Map<string, Runtime>();
+  const gate = createGate({ slots: deps.startConcurrency ?? Number.POSITIVE_INFINITY, holdMs: START_SLOT_MS });
   /** Loads of a runtime in progress, so two concurrent requests share one runtime. */
   const loading = new Map<string, Promise<Runtime | null>>();
 
@@ -205,6 +229,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       renewal: null,
       fence: null,
       recorded: null,
+      turn: null,
+      launched: false,
     };
     runtimes.set(stored.name, runtime);
     return runtime;
@@ -394,6 +420,12 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
 
   // ---- engine lifecycle (run inside the session's control queue) ----
 
+  /**
+   * Creates the engine and reports STARTING, then starts it once the start gate gives it a slot:
+   * at once when one is free (a failure then rejects), else in its turn, later, on this control
+   * queue (a failure then shows as FAILED with its reason). A command that stops the engine while
+   * it waits (stop, delete, logout, restart, …) gives its place up: it is never started.
+   */
   async function startEngine(runtime: Runtime): Promise<void> {
     if (runtime.engine !== null) {
       if (runtime.status !== 'STOPPED' && runtime.status !== 'FAILED') return;
@@ -401,17 +433,51 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     }
     const fence = deps.claim === undefined ? undefined : await deps.claim(runtime.name);
     const generation = (runtime.generation += 1);
+    let turn: Turn | null = null;
     // The engine exists before STARTING is reported, so that STARTING says where it runs (worker).
     const engine = engines.create({
       session: runtime.name,
       config: runtime.stored.config,
       auth: storage.auth.forSession(runtime.name, fence),
       logger: runtime.logger.child({ area: 'engine' }),
-      emit: (event) => runtime.events.post(() => onEngineEvent(runtime, generation, event)),
+      emit: (event) => {
+        // Its first status past STARTING (a QR to scan, logged in, failed, stopped) ends the costly
+        // part of the start: the slot goes to the next session (one waiting for a scan must not hold it).
+        if (event.type === 'status' && event.status !== 'STARTING') turn?.leave();
+        runtime.events.post(() => onEngineEvent(runtime, generation, event));
+      },
     });
     runtime.engine = engine;
     runtime.fence = fence ?? null;
+    runtime.launched = false;
     await runtime.events.run(() => changeStatus(runtime, 'STARTING'));
+    turn = gate.join(() => runtime.logger.warn({ ms: START_SLOT_MS }, 'no status from the engine since its start; its start slot goes to the next session'));
+    runtime.turn = turn;
+    if (turn.holding) {
+      await launch(runtime, engine);
+      return;
+    }
+    runtime.logger.info({ starting: gate.holding, waiting: gate.waiting }, 'waiting for a start slot (WA_PRESENCE_START_CONCURRENCY)');
+    const mine = turn;
+    void mine.ready.then((granted) => {
+      if (!granted) return;
+      runtime.control.post(async () => {
+        // Stopped or started anew between the grant and now: that command decided what runs.
+        if (runtime.generation !== generation) {
+          mine.leave();
+          return;
+        }
+        try {
+          await launch(runtime, engine);
+        } catch {
+          // Logged by launch; the session shows FAILED with the reason, and nobody awaits this start.
+        }
+      });
+    });
+  }
+
+  async function launch(runtime: Runtime, engine: Engine): Promise<void> {
+    runtime.launched = true;
     try {
       await engine.start();
     } catch (error) {
@@ -423,6 +489,10 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
 
   async function stopEngine(runtime: Runtime, finalStatus: 'STOPPED' | 'FAILED' = 'STOPPED'): Promise<void> {
     runtime.generation += 1;
+    // Out of the start queue (the engine will not be started), or its slot freed.
+    runtime.turn?.leave();
+    runtime.turn = null;
+    runtime.launched = false;
     await cancelRenewal(runtime);
     const engine = runtime.engine;
     runtime.engine = null;
@@ -618,7 +688,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     async logout(name) {
       const runtime = await runtimeOf(name);
       return runtime.control.run(async () => {
-        if (runtime.engine !== null) {
+        if (runtime.engine !== null && runtime.launched) {
           try {
             await runtime.engine.logout();
           } catch (error) {
@@ -626,6 +696,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
           }
           await stopEngine(runtime);
         } else {
+          // Still waiting for a start slot, it has no connection to unlink through: it gives up its turn.
+          if (runtime.engine !== null) await stopEngine(runtime);
           await storage.auth.forSession(name).clear();
         }
         await forgetLogin(runtime);

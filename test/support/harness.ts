@@ -48,12 +48,13 @@ export interface SessionHarness {
   readonly manager: SessionManager;
 }
 
-export async function sessionHarness(): Promise<SessionHarness> {
+/** `startConcurrency`: pace engine starts as the server does (absent: no pacing). */
+export async function sessionHarness(options: { readonly startConcurrency?: number } = {}): Promise<SessionHarness> {
   const { storage, dataDir } = await tempStorage();
   const engines = new FakeEngineFactory();
   const publisher = new RecordingPublisher();
   const sleep = recordingSleep();
-  const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, sleep });
+  const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, sleep, ...options });
   onTestFinished(() => manager.shutdown());
   return { storage, dataDir, engines, publisher, sleep, manager };
 }
