@@ -215,7 +215,14 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     const free = concurrency - inFlight.size;
     if (free <= 0) return pollMs;
     const saturated = [...perKey].filter(([, count]) => count >= perWebhook).map(([key]) => key);
-    const claimed = await outbox.claim({ owner, now, leaseMs, limit: free, excludeWebhookKeys: saturated });
+    const claimed = await outbox.claim({
+      owner,
+      now,
+      leaseMs,
+      limit: free,
+      excludeWebhookKeys: saturated,
+      slots: { perWebhook, inFlight: Object.fromEntries(perKey) },
+    });
     const over: number[] = [];
     for (const delivery of claimed) {
       if (!running || (perKey.get(delivery.webhookKey) ?? 0) >= perWebhook) over.push(delivery.id);

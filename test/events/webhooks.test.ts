@@ -249,6 +249,25 @@ describe('webhook delivery through the outbox', () => {
     await h.waitAttempts((list) => list.filter((a) => a.delivery.url === slowUrl).length >= 2);
   });
 
+  it('claims only what a webhook has slots for: a backlog is never claimed and then given back', async () => {
+    const r = await receiver();
+    const h = await harness({ concurrency: 8, perWebhookConcurrency: 2 }, null, undefined, false);
+    const released: number[][] = [];
+    const outbox = h.storage.outbox;
+    const worker = createDeliveryWorker({
+      outbox: { ...outbox, release: (ids, owner) => (released.push([...ids]), outbox.release(ids, owner)) },
+      owner: 'test-server',
+      logger,
+      perWebhookConcurrency: 2,
+      concurrency: 8,
+    });
+    for (let i = 0; i < 20; i += 1) await h.publish(presence(`${i}@c.us`), [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    await worker.start();
+    teardown.push(() => worker.stop());
+    await r.waitFor(() => r.deliveredIds().length === 20);
+    expect(released).toEqual([]);
+  });
+
   it('past the cap, drops the oldest pending deliveries, counts them, and delivers the rest', async () => {
     const r = await receiver();
     await r.stop();

@@ -118,14 +118,24 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     `UPDATE outbox_deliveries SET next_attempt_at = ?
      WHERE id = (SELECT MIN(id) FROM outbox_deliveries WHERE order_key = ? AND status = 'pending') AND next_attempt_at IS NULL`,
   );
-  const claimDue = db.prepare<[{ owner: string; until: number; now: number; exclude: string; limit: number }], DeliveryRow & { body: string }>(
+  // The first @limit due deliveries (an index range, however large the backlog), then at most
+  // @perWebhook minus those in flight of each webhook among them.
+  const claimDue = db.prepare<
+    [{ owner: string; until: number; now: number; exclude: string; limit: number; perWebhook: number; inFlight: string }],
+    Pick<DeliveryRow, 'id' | 'event_id' | 'session' | 'event' | 'url' | 'webhook_key' | 'order_key' | 'target' | 'attempts'> & { body: string }
+  >(
     `UPDATE outbox_deliveries SET claimed_by = @owner, claim_until = @until
      WHERE id IN (
-       SELECT id FROM outbox_deliveries
-       WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND claim_until <= @now
-         AND webhook_key NOT IN (SELECT value FROM json_each(@exclude))
-       ORDER BY next_attempt_at, id LIMIT @limit)
-     RETURNING *, (SELECT body FROM outbox_events e WHERE e.id = event_id) AS body`,
+       SELECT id FROM (
+         SELECT id, webhook_key, ROW_NUMBER() OVER (PARTITION BY webhook_key ORDER BY next_attempt_at, id) AS rank FROM (
+           SELECT id, webhook_key, next_attempt_at FROM outbox_deliveries
+           WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND claim_until <= @now
+             AND webhook_key NOT IN (SELECT value FROM json_each(@exclude))
+           ORDER BY next_attempt_at, id LIMIT @limit))
+       WHERE rank <= @perWebhook - COALESCE((SELECT value FROM json_each(@inFlight) WHERE key = webhook_key), 0))
+     -- Only what a send needs: every column of each row as a JS object costs more than the update.
+     RETURNING id, event_id, session, event, url, webhook_key, order_key, target, attempts,
+       (SELECT body FROM outbox_events e WHERE e.id = event_id) AS body`,
   );
   // Each outcome updates only the caller's own live claim, and says which order key it freed.
   const markDelivered = db.prepare<[{ status: number; now: number; id: number; owner: string }], { order_key: string }>(
@@ -220,6 +230,10 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     return { kind: 'replayed', id: Number(inserted.lastInsertRowid) };
   });
 
+  const releaseMany = db.transaction((ids: readonly number[], owner: string): void => {
+    for (const id of ids) releaseOne.run(id, owner);
+  });
+
   const prune = db.transaction((before: number, limit: number): number => {
     const deleted = pruneDeliveries.all(before, limit);
     for (const id of new Set(deleted.map((row) => row.event_id))) pruneEvent.run({ id });
@@ -241,6 +255,8 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
             now: request.now,
             exclude: JSON.stringify(request.excludeWebhookKeys),
             limit: request.limit,
+            perWebhook: request.slots?.perWebhook ?? request.limit,
+            inFlight: JSON.stringify(request.slots?.inFlight ?? {}),
           })
           .map(
             (row): ClaimedDelivery => ({
@@ -261,9 +277,7 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     complete: completeGrouped,
     release: (ids, owner) =>
       settle(() => {
-        db.transaction(() => {
-          for (const id of ids) releaseOne.run(id, owner);
-        }).immediate();
+        if (ids.length > 0) releaseMany.immediate(ids, owner);
       }),
     // One server per SQLite file: at startup nothing can be in flight, whoever claimed it.
     recoverClaims: () => settle(() => releaseAll.run().changes),
