@@ -268,6 +268,25 @@ describe('webhook delivery through the outbox', () => {
     expect(released).toEqual([]);
   });
 
+  it('a webhook whose config was replaced gets the new target (key, headers) from the next event on', async () => {
+    const r = await receiver();
+    const h = await harness();
+    const first = { url: r.url, events: ['*'], hmac: { key: 'old-key' }, retries: fastRetries };
+    await h.publish(presence('1@c.us'), [first]);
+    await h.publish(presence('1@c.us'), [{ ...first, hmac: { key: 'new-key' }, customHeaders: [{ name: 'X-Tenant', value: 't2' }] }]);
+    await r.waitFor(() => r.deliveredIds().length === 2);
+    expect(
+      r.requests.map((request) => [
+        request.headers['x-webhook-hmac'] === createHmac('sha512', 'old-key').update(request.raw).digest('hex'),
+        request.headers['x-webhook-hmac'] === createHmac('sha512', 'new-key').update(request.raw).digest('hex'),
+        request.headers['x-tenant'] ?? null,
+      ]),
+    ).toEqual([
+      [true, false, null],
+      [false, true, 't2'],
+    ]);
+  });
+
   it('past the cap, drops the oldest pending deliveries, counts them, and delivers the rest', async () => {
     const r = await receiver();
     await r.stop();
