@@ -1,62 +1,341 @@
 /**
- * Presence updates per second through the session layer: engine event → merge with the stored
- * presence → SQLite write → publish (a publisher that only timestamps), for one session.
- * Run: npx tsx bench/presence-pipeline.ts [updates=20000] [contacts=1000]
+ * The presence hot path end to end, for one session:
+ *
+ *   engine event (test/support/fake-engine.ts) → session manager (merge with the stored presence)
+ *   → SQLite presence store → `presence.update` envelope → outbox (durable accept) → webhook worker
+ *   → HTTP POST to a local receiver
+ *
+ * with the real session manager, SQLite storage, outbox publisher, delivery worker and WebSocket hub
+ * (no client connected) of `createEvents`. The receiver runs in a child process, so
+ * `process.cpuUsage()` here counts the server side only.
+ *
+ *   npx tsx bench/presence-pipeline.ts [--contacts 1000] [--seconds 10] [--window 256] [--rate 1000]
+ *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced]
+ *
+ * 1. Sustained: engine events are emitted as fast as the pipeline takes them, keeping at most
+ *    `--window` updates emitted and not yet finished (received by the webhook and its outcome
+ *    recorded; without a webhook, accepted by the publisher), for `--seconds`. Prints updates/s,
+ *    CPU ms per update, latency (which includes waiting in the window) and heap/RSS.
+ * 2. Paced: `--rate` updates/s offered on a 5 ms tick for `--seconds`: latency from the engine event
+ *    to the receiver having the request (without a webhook: to the publish being accepted).
+ *
+ * Every update changes something (its `lastSeen` is a fresh sequence number, which the receiver
+ * reads back to match it to its emit time); contacts are visited round robin. `--no-webhook`: the
+ * session has no webhook, the path ends at the publisher. `--hmac`: the webhook signs its bodies.
+ * A short warm-up runs first and is not counted. Profile with
+ * `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/presence-pipeline.ts …` and
+ * `npx tsx bench/profile-summary.ts /tmp/prof/<file>.cpuprofile`.
  */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
+import { createEvents } from '../src/events/engine.js';
 import type { EventPublisher } from '../src/events/publisher.js';
+import type { SessionConfig } from '../src/presence/sessions.js';
 import { createSessionManager } from '../src/sessions/manager.js';
 import { openStorage } from '../src/storage/index.js';
 import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
-const updates = Number(process.argv[2] ?? 20_000);
-const contacts = Number(process.argv[3] ?? 1_000);
+// ---- command line --------------------------------------------------------------------------------
+const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced']);
+const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate']);
 
-const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-bench-'));
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  if (index === -1) return fallback;
+  const text = process.argv[index + 1] ?? '';
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: "${text}" is not a positive whole number`);
+  return value;
+}
+
+const args = process.argv.slice(2);
+for (const [i, arg] of args.entries()) {
+  if (!arg.startsWith('--')) {
+    if (!OPTIONS.has(args[i - 1] ?? '')) throw new Error(`unexpected argument "${arg}"`);
+  } else if (!FLAGS.has(arg) && !OPTIONS.has(arg)) {
+    throw new Error(`unknown option ${arg}; known: ${[...OPTIONS, ...FLAGS].join(' ')}`);
+  }
+}
+const contacts = option('--contacts', 1000);
+const seconds = option('--seconds', 10);
+const window = option('--window', 256);
+const rate = option('--rate', 1000);
+const withWebhook = !process.argv.includes('--no-webhook');
+const withHmac = process.argv.includes('--hmac');
+
+const now = (): number => performance.timeOrigin + performance.now();
+const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`;
+
+// ---- receiver (child process) ----------------------------------------------------------------------
+// Plain JavaScript in its own process: its CPU is not ours. It reads the sequence number back from
+// `lastSeen` and reports when each arrived.
+const RECEIVER_SOURCE = `
+const { createServer } = require('node:http');
+const { performance } = require('node:perf_hooks');
+const now = () => performance.timeOrigin + performance.now();
+const seqs = [];
+const times = [];
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    const at = now();
+    const match = /"lastSeen":(\\d+)/.exec(Buffer.concat(chunks).toString('utf8'));
+    if (match !== null) { seqs.push(Number(match[1])); times.push(at); }
+    res.writeHead(204).end();
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+process.on('message', (message) => {
+  if (message === 'report') { process.send({ seqs, times }); seqs.length = 0; times.length = 0; }
+  if (message === 'stop') server.close(() => process.exit(0));
+});
+`;
+
+interface Receiver {
+  readonly url: string;
+  /** Sequence number → arrival time (ms since the epoch) of everything received since the last report. */
+  report(): Promise<Map<number, number>>;
+  stop(): Promise<void>;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const child: ChildProcess = spawn(process.execPath, ['-e', RECEIVER_SOURCE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { port: number }));
+    child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    report: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => {
+          const { seqs, times } = m as { seqs: number[]; times: number[] };
+          resolve(new Map(seqs.map((seq, i) => [seq, times[i] ?? Number.NaN])));
+        });
+        child.send('report');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send('stop');
+      }),
+  };
+}
+
+// ---- the server side ---------------------------------------------------------------------------------
+const BASE_SEQ = 1_700_000_000;
+const silent = pino({ level: 'silent' });
+const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-bench-pipeline-'));
 const storage = await openStorage({ dataDir, databaseUrl: null });
-const emittedAt = new Map<string, number>();
-const latencies: number[] = [];
-let published = 0;
-const publisher: EventPublisher = {
-  publish(envelope) {
-    if (envelope.event === 'presence.update') {
-      published += 1;
-      const entry = envelope.payload.presences[0];
-      const key = `${envelope.payload.id}/${entry?.lastKnownPresence ?? ''}`;
-      const start = emittedAt.get(key);
-      if (start !== undefined) latencies.push(performance.now() - start);
-    }
-    return Promise.resolve();
+const receiver = withWebhook ? await startReceiver() : null;
+
+let finished = 0;
+let onFinished: (() => void) | null = null;
+/** Sequence number → when it was finished here (accepted, or its delivery outcome recorded). */
+const finishedAt = new Map<number, number>();
+function finish(seq: number): void {
+  finished += 1;
+  finishedAt.set(seq, now());
+  onFinished?.();
+}
+function seqOf(payload: unknown): number {
+  const presences = (payload as { presences?: readonly { lastSeen: number | null }[] }).presences;
+  return presences?.[0]?.lastSeen ?? Number.NaN;
+}
+
+const events = createEvents({
+  config: { hook: null, outboxMaxPending: 1_000_000, serverId: 'bench' },
+  outbox: storage.outbox,
+  logger: silent,
+  worker: {
+    onAttempt: (delivery, outcome) => {
+      if (outcome.kind !== 'delivered') throw new Error(`delivery ${delivery.id} not delivered: ${JSON.stringify(outcome)}`);
+      const match = /"lastSeen":(\d+)/.exec(delivery.body);
+      finish(match === null ? Number.NaN : Number(match[1]));
+    },
   },
-};
+});
+// Without a webhook, "finished" is the publish resolving (the event accepted).
+const publisher: EventPublisher = withWebhook
+  ? events.publisher
+  : {
+      async publish(envelope, webhooks) {
+        await events.publisher.publish(envelope, webhooks);
+        if (envelope.event === 'presence.update') finish(seqOf(envelope.payload));
+      },
+    };
+const config: SessionConfig =
+  receiver === null
+    ? {}
+    : { webhooks: [{ url: receiver.url, events: ['presence.update'], ...(withHmac ? { hmac: { key: 'bench-hmac-key' } } : {}) }] };
+
 const engines = new FakeEngineFactory();
-const manager = createSessionManager({ storage, engines, publisher, logger: pino({ level: 'silent' }) });
-await manager.create({ name: 'bench' });
+const manager = createSessionManager({ storage, engines, publisher, logger: silent });
+await events.start();
+await manager.create({ name: 'bench', config });
 const engine = engines.latest('bench');
 engine.working();
 await manager.settled('bench');
 
-const started = performance.now();
-for (let i = 0; i < updates; i += 1) {
+let sequence = 0;
+const emittedAt = new Map<number, number>();
+function emitOne(): void {
+  const i = sequence;
+  sequence += 1;
   const chatId = `${4915550000000 + (i % contacts)}@c.us`;
-  // Alternate so that every update changes something (identical ones are dropped by design).
   const presence = Math.floor(i / contacts) % 2 === 0 ? 'online' : 'offline';
-  emittedAt.set(`${chatId}/${presence}`, performance.now());
-  engine.presence(chatId, [{ participant: chatId, lastKnownPresence: presence, lastSeen: presence === 'offline' ? 1_700_000_000 + i : null }]);
+  const seq = BASE_SEQ + i;
+  emittedAt.set(seq, now());
+  engine.presence(chatId, [{ participant: chatId, lastKnownPresence: presence, lastSeen: seq }]);
 }
-await manager.settled('bench');
-const seconds = (performance.now() - started) / 1000;
 
-latencies.sort((a, b) => a - b);
-const pct = (p: number): string => (latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0).toFixed(1);
-console.log(`updates: ${updates}, contacts: ${contacts}, published: ${published}`);
-console.log(`throughput: ${Math.round(updates / seconds)} updates/s (${seconds.toFixed(2)} s)`);
-console.log(`emit → published latency (all queued at once): p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
-console.log(`rss: ${Math.round(process.memoryUsage().rss / 1024 / 1024)} MB`);
+function waitFinished(count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (finished >= count) {
+        onFinished = null;
+        resolve();
+      }
+    };
+    onFinished = check;
+    check();
+  });
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+interface PhaseResult {
+  readonly updates: number;
+  readonly rate: number;
+  readonly cpuMsPerUpdate: number;
+  /** Of it, in the kernel (system calls: SQLite's writes, sockets). */
+  readonly systemMsPerUpdate: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** Latencies of the updates of one phase: emitted → received (webhook) or → accepted (none). */
+async function latencies(first: number, last: number): Promise<number[]> {
+  const arrived = receiver === null ? finishedAt : await receiver.report();
+  const result: number[] = [];
+  for (let seq = first; seq < last; seq += 1) {
+    const at = arrived.get(seq);
+    const emitted = emittedAt.get(seq);
+    if (at !== undefined && emitted !== undefined) result.push(at - emitted);
+  }
+  emittedAt.clear();
+  finishedAt.clear();
+  return result.sort((a, b) => a - b);
+}
+
+/** Keeps `window` updates in flight for `durationMs`, then waits for the last to finish. */
+async function sustained(durationMs: number): Promise<PhaseResult> {
+  const firstSeq = BASE_SEQ + sequence;
+  const startFinished = finished;
+  const startEmitted = sequence;
+  const cpu = process.cpuUsage();
+  const started = now();
+  let stopEmitting = false;
+  let scheduled = false;
+  // Engine events arrive from socket callbacks, one macrotask each at most: emit from setImmediate.
+  const pump = (): void => {
+    scheduled = false;
+    while (!stopEmitting && sequence - startEmitted - (finished - startFinished) < window) emitOne();
+  };
+  onFinished = () => {
+    if (!scheduled && !stopEmitting) {
+      scheduled = true;
+      setImmediate(pump);
+    }
+  };
+  pump();
+  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  stopEmitting = true;
+  const total = sequence - startEmitted;
+  await waitFinished(startFinished + total);
+  const elapsed = now() - started;
+  const used = process.cpuUsage(cpu);
+  const sorted = await latencies(firstSeq, firstSeq + total);
+  return {
+    updates: total,
+    rate: total / (elapsed / 1000),
+    cpuMsPerUpdate: (used.user + used.system) / 1000 / total,
+    systemMsPerUpdate: used.system / 1000 / total,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
+}
+
+/** Offers `perSecond` updates on a 5 ms tick for `durationMs`. */
+async function paced(perSecond: number, durationMs: number): Promise<PhaseResult> {
+  const firstSeq = BASE_SEQ + sequence;
+  const startFinished = finished;
+  const startEmitted = sequence;
+  const total = Math.round((perSecond * durationMs) / 1000);
+  const cpu = process.cpuUsage();
+  const started = now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((now() - started) / 1000) * perSecond));
+      while (sequence - startEmitted < due) emitOne();
+      if (sequence - startEmitted >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+  await waitFinished(startFinished + total);
+  const elapsed = now() - started;
+  const used = process.cpuUsage(cpu);
+  const sorted = await latencies(firstSeq, firstSeq + total);
+  return {
+    updates: total,
+    rate: total / (elapsed / 1000),
+    cpuMsPerUpdate: (used.user + used.system) / 1000 / total,
+    systemMsPerUpdate: used.system / 1000 / total,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
+}
+
+const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';
+console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}; ${seconds} s a phase`);
+console.log(`start: ${load()}`);
+await sustained(Math.min(2000, seconds * 1000));
+global.gc?.();
+const lines: string[] = [];
+const describe = (name: string, r: PhaseResult): string =>
+  `${name}: ${r.updates} updates, ${r.rate.toFixed(0)} updates/s, CPU ${r.cpuMsPerUpdate.toFixed(3)} ms/update (system ${r.systemMsPerUpdate.toFixed(3)}), ` +
+  `engine event → ${withWebhook ? 'webhook received' : 'accepted'} p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`;
+if (!process.argv.includes('--skip-sustained')) {
+  const r = await sustained(seconds * 1000);
+  lines.push(describe(`sustained (window ${window})`, r));
+  console.log(lines.at(-1));
+}
+if (!process.argv.includes('--skip-paced')) {
+  const r = await paced(rate, seconds * 1000);
+  lines.push(describe(`paced ${rate}/s`, r));
+  console.log(lines.at(-1));
+}
+// With `node --expose-gc`, the heap is measured after a collection (without, it includes garbage).
+global.gc?.();
+const memory = process.memoryUsage();
+console.log(`memory: heap used ${mb(memory.heapUsed)}, RSS ${mb(memory.rss)}; worker ${JSON.stringify(events.worker.stats())}`);
+console.log(`end: ${load()}`);
 
 await manager.shutdown();
+await events.stop();
+await receiver?.stop();
 await storage.close();
 await rm(dataDir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import type { WebhookTarget } from './webhooks.js';
 
 /** Hex HMAC-SHA512 of the exact body bytes, as WAHA's `X-Webhook-Hmac`. */
 export function signBody(key: string, body: string): string {
-  return createHmac('sha512', key).update(Buffer.from(body, 'utf8')).digest('hex');
+  return createHmac('sha512', key).update(body, 'utf8').digest('hex');
 }
 
 export interface RequestStamp {

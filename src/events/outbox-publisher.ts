@@ -2,7 +2,17 @@ import type { GlobalHookConfig } from '../config.js';
 import type { OutboxStore } from '../storage/outbox.js';
 import type { Hub } from './hub.js';
 import type { EventPublisher } from './publisher.js';
+import type { WebhookConfig } from '../presence/sessions.js';
+import type { WebhookTarget } from './webhooks.js';
 import { orderKeyOf, targetOfWebhook, webhookKey, webhookOfGlobalHook, webhookWants } from './webhooks.js';
+
+/** What a delivery stores of its webhook, the same for every event it gets. */
+interface PreparedWebhook {
+  readonly target: WebhookTarget;
+  /** The stored form of `target`, and the identity that de-duplicates a webhook listed twice. */
+  readonly serialised: string;
+  readonly webhookKey: string;
+}
 
 export interface OutboxPublisherOptions {
   readonly outbox: OutboxStore;
@@ -23,6 +33,18 @@ export interface OutboxPublisherOptions {
 export function createOutboxPublisher(options: OutboxPublisherOptions): EventPublisher {
   const now = options.now ?? Date.now;
   const global = options.globalHook === null ? null : webhookOfGlobalHook(options.globalHook);
+  // Keyed by the config object: a session's webhooks stay the same objects until its config is
+  // replaced, so each is serialised and hashed once, not once per event.
+  const prepared = new WeakMap<WebhookConfig, PreparedWebhook>();
+  function prepare(webhook: WebhookConfig): PreparedWebhook {
+    let entry = prepared.get(webhook);
+    if (entry === undefined) {
+      const target = targetOfWebhook(webhook);
+      entry = { target, serialised: JSON.stringify(target), webhookKey: webhookKey(target) };
+      prepared.set(webhook, entry);
+    }
+    return entry;
+  }
   return {
     async publish(envelope, webhooks) {
       const body = JSON.stringify(envelope);
@@ -31,12 +53,11 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
       const deliveries = [];
       for (const webhook of all) {
         if (!webhookWants(webhook, envelope.event)) continue;
-        const target = targetOfWebhook(webhook);
-        const serialised = JSON.stringify(target);
+        const { target, serialised, webhookKey: key } = prepare(webhook);
         // The same webhook listed twice (e.g. a session webhook equal to the global one) gets one copy.
         if (seen.has(serialised)) continue;
         seen.add(serialised);
-        deliveries.push({ url: target.url, webhookKey: webhookKey(target), orderKey: orderKeyOf(target, envelope), target: serialised });
+        deliveries.push({ url: target.url, webhookKey: key, orderKey: orderKeyOf(target, envelope), target: serialised });
       }
       if (deliveries.length > 0) {
         try {

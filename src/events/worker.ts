@@ -8,6 +8,7 @@ import { deliver, describeFailure } from './delivery.js';
 import type { RetryBounds } from './retry.js';
 import { DEFAULT_RETRY_BOUNDS, nextDelay, retryPolicyOf } from './retry.js';
 import { parseTarget } from './target.js';
+import type { WebhookTarget } from './webhooks.js';
 
 /**
  * Sends what the outbox holds. One loop claims due deliveries (never more than it has free slots
@@ -74,6 +75,9 @@ export const WORKER_DEFAULTS = {
   pruneEveryMs: 60_000,
 } as const;
 
+/** Parsed webhook targets kept (one per webhook in practice; cleared when full). */
+const TARGET_CACHE_SIZE = 256;
+
 /** Finished deliveries deleted per transaction when pruning. */
 const PRUNE_BATCH = 2000;
 
@@ -133,11 +137,25 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     return { kind: 'retry', nextAttemptAt: now + delay, error, status };
   }
 
+  /** A few webhooks' targets, parsed once: every delivery to one webhook stores the same text. */
+  const targets = new Map<string, WebhookTarget>();
+  function targetOf(text: string): WebhookTarget {
+    let target = targets.get(text);
+    if (target === undefined) {
+      target = parseTarget(text);
+      if (targets.size >= TARGET_CACHE_SIZE) targets.clear();
+      targets.set(text, target);
+    }
+    return target;
+  }
+
   async function send(delivery: ClaimedDelivery): Promise<void> {
-    const log = logger.child({ deliveryId: delivery.id, eventId: delivery.eventId, url: delivery.url, session: delivery.session });
+    // Built only when something is logged: a child logger per delivery costs more than the rest of
+    // the worker's own work on the way to a 2xx.
+    const log = (): Logger => logger.child({ deliveryId: delivery.id, eventId: delivery.eventId, url: delivery.url, session: delivery.session });
     let outcome: AttemptOutcome;
     try {
-      const target = parseTarget(delivery.target);
+      const target = targetOf(delivery.target);
       const result = await deliver(target, delivery.body, {
         timeoutMs,
         now: () => clock.now(),
@@ -150,23 +168,23 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     }
     try {
       const recorded = await outbox.complete(delivery.id, owner, outcome, clock.now());
-      if (!recorded) log.warn({ outcome: outcome.kind }, 'delivery claim was lost (lease ran out) before its outcome was recorded');
+      if (!recorded) log().warn({ outcome: outcome.kind }, 'delivery claim was lost (lease ran out) before its outcome was recorded');
     } catch (error) {
       // The claim's lease runs out and the delivery is sent again: at least once, never lost.
-      log.error({ err: error, outcome: outcome.kind }, 'could not record a delivery outcome; it will be retried after its lease');
+      log().error({ err: error, outcome: outcome.kind }, 'could not record a delivery outcome; it will be retried after its lease');
     }
     switch (outcome.kind) {
       case 'delivered':
         counters.delivered += 1;
-        log.debug({ status: outcome.status, attempts: delivery.attempts + 1 }, 'webhook delivered');
+        if (logger.isLevelEnabled('debug')) log().debug({ status: outcome.status, attempts: delivery.attempts + 1 }, 'webhook delivered');
         break;
       case 'retry':
         counters.retried += 1;
-        log.info({ error: outcome.error, attempts: delivery.attempts + 1, nextAttemptAt: outcome.nextAttemptAt }, 'webhook delivery failed; will retry');
+        log().info({ error: outcome.error, attempts: delivery.attempts + 1, nextAttemptAt: outcome.nextAttemptAt }, 'webhook delivery failed; will retry');
         break;
       case 'failed':
         counters.failed += 1;
-        log.warn({ error: outcome.error, attempts: delivery.attempts + 1 }, 'webhook delivery failed for good');
+        log().warn({ error: outcome.error, attempts: delivery.attempts + 1 }, 'webhook delivery failed for good');
         break;
     }
     options.onAttempt?.(delivery, outcome);
@@ -215,7 +233,14 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     const free = concurrency - inFlight.size;
     if (free <= 0) return pollMs;
     const saturated = [...perKey].filter(([, count]) => count >= perWebhook).map(([key]) => key);
-    const claimed = await outbox.claim({ owner, now, leaseMs, limit: free, excludeWebhookKeys: saturated });
+    const claimed = await outbox.claim({
+      owner,
+      now,
+      leaseMs,
+      limit: free,
+      excludeWebhookKeys: saturated,
+      slots: { perWebhook, inFlight: Object.fromEntries(perKey) },
+    });
     const over: number[] = [];
     for (const delivery of claimed) {
       if (!running || (perKey.get(delivery.webhookKey) ?? 0) >= perWebhook) over.push(delivery.id);

@@ -49,3 +49,16 @@ export function mergeChatPresence(stored: ChatPresence | null, updates: readonly
     return old === undefined || old.lastKnownPresence !== entry.lastKnownPresence || old.lastSeen !== entry.lastSeen;
   });
 }
+
+/**
+ * What the store holds for the chat once `changed` (the result of `mergeChatPresence`) is written:
+ * the stored entries with the changed participants replaced or added, ordered by participant as the
+ * store lists them.
+ */
+export function withChanges(chatId: string, stored: ChatPresence | null, changed: readonly ParticipantPresence[]): ChatPresence {
+  const entries = new Map<string, ParticipantPresence>();
+  for (const entry of stored?.presences ?? []) entries.set(entry.participant, entry);
+  for (const entry of changed) entries.set(entry.participant, entry);
+  const presences = [...entries.values()].sort((a, b) => (a.participant < b.participant ? -1 : a.participant > b.participant ? 1 : 0));
+  return { id: chatId, presences };
+}

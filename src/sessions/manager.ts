@@ -7,7 +7,7 @@ import type { EnvelopeSource } from '../events/envelope.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { AnyEventEnvelope } from '../presence/events.js';
 import { isTransition } from '../presence/lifecycle.js';
-import { mergeChatPresence } from '../presence/merge.js';
+import { mergeChatPresence, withChanges } from '../presence/merge.js';
 import type { Me, SessionConfig, SessionInfo } from '../presence/sessions.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../presence/status.js';
 import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
@@ -18,6 +18,8 @@ import type { SessionStore, StoredSession } from '../storage/sessions.js';
 import type { RuntimeStatusStore } from '../storage/statuses.js';
 import { createGate } from './gate.js';
 import type { Turn } from './gate.js';
+import { createPresenceCache } from './presence-cache.js';
+import type { PresenceCache } from './presence-cache.js';
 import { createSerialQueue } from './queue.js';
 import type { SerialQueue } from './queue.js';
 import { DEFAULT_RENEWAL_POLICY, renew } from './renewal.js';
@@ -169,6 +171,8 @@ interface Runtime {
   turn: Turn | null;
   /** Whether `engine.start()` was called on the current engine (false while it waits for a start slot). */
   launched: boolean;
+  /** What the presence store holds for chats seen lately (written only from `events`). */
+  readonly presence: PresenceCache;
 }
 
 /** What to do to get a session to WORKING, by its status (said in SESSION_NOT_WORKING). */
@@ -231,6 +235,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       recorded: null,
       turn: null,
       launched: false,
+      presence: createPresenceCache(),
     };
     runtimes.set(stored.name, runtime);
     return runtime;
@@ -382,10 +387,20 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   }
 
   async function applyPresence(runtime: Runtime, chatId: string, presences: readonly ParticipantPresence[]): Promise<void> {
-    const stored = await storage.presence.get(runtime.name, chatId);
+    const cached = runtime.presence.get(chatId);
+    const stored = cached === undefined ? await storage.presence.get(runtime.name, chatId) : cached;
     const changed = mergeChatPresence(stored, presences);
-    if (changed.length === 0) return;
-    await storage.presence.put(runtime.name, chatId, changed);
+    if (changed.length === 0) {
+      if (cached === undefined) runtime.presence.set(chatId, stored);
+      return;
+    }
+    try {
+      await storage.presence.put(runtime.name, chatId, changed);
+    } catch (error) {
+      runtime.presence.delete(chatId);
+      throw error;
+    }
+    runtime.presence.set(chatId, withChanges(chatId, stored, changed));
     await publish(runtime, makeEnvelope('presence.update', { id: chatId, presences: changed }, source(runtime), clock()));
   }
 
@@ -528,6 +543,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
 
   async function forgetLogin(runtime: Runtime): Promise<void> {
     await storage.presence.clear(runtime.name);
+    runtime.presence.clear();
     await storage.subscriptions.clear(runtime.name);
     await save(runtime, { me: null, presence: null });
   }

@@ -34,7 +34,9 @@ export interface OutboxStore {
   /**
    * Claims up to `limit` due deliveries for `owner`, oldest `nextAttemptAt` first: pending, the
    * oldest pending of their order key, `nextAttemptAt <= now`, not claimed by a live lease, and not
-   * to one of `excludeWebhookKeys` (webhooks the caller has no free slot for).
+   * to one of `excludeWebhookKeys` (webhooks the caller has no free slot for). With `slots`, of
+   * those first `limit` due deliveries only as many per webhook as it has free slots are claimed;
+   * the others are left alone, not claimed.
    */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
 
@@ -111,6 +113,12 @@ export interface ClaimRequest {
   readonly leaseMs: number;
   readonly limit: number;
   readonly excludeWebhookKeys: readonly string[];
+  /**
+   * The caller's slots per webhook: at most `perWebhook - (inFlight[webhookKey] ?? 0)` deliveries of
+   * each webhook are claimed. Without it a caller that can send only a few more to a webhook would
+   * claim (and write) a whole batch of its deliveries, then have to release most of them.
+   */
+  readonly slots?: { readonly perWebhook: number; readonly inFlight: Readonly<Record<string, number>> };
 }
 
 export interface ClaimedDelivery {

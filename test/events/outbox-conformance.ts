@@ -224,6 +224,26 @@ export function describeOutbox(name: string, createFixture: () => Promise<Outbox
       expect(again?.attempts).toBe(0);
     });
 
+    it('with slots, claims at most the free slots of each webhook among the first `limit` due, and leaves the rest unclaimed', async () => {
+      for (let i = 0; i < 6; i += 1) await store.enqueue(event(`e${i}`), [delivery('a', `c${i}`), delivery('b', `c${i}`)], T0 + i);
+      await store.enqueue(event('e6'), [delivery('c', 'c6')], T0 + 6);
+      // a: 3 of 4 slots in use → 1; b: none in use → 4; c is past the first 10 due (the limit).
+      const claimed = await store.claim({ owner: 'srv', now: T0 + 10, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [], slots: { perWebhook: 4, inFlight: { a: 3 } } });
+      expect(claimed.map((d) => [d.webhookKey, d.eventId])).toEqual([
+        ['a', 'e0'],
+        ['b', 'e0'],
+        ['b', 'e1'],
+        ['b', 'e2'],
+        ['b', 'e3'],
+      ]);
+      // What was left out is not claimed: another owner gets it at once, oldest first.
+      const rest = await claimAt(store, 'other', T0 + 10);
+      expect(rest.map((d) => `${d.webhookKey}${d.eventId}`).sort()).toEqual(['ae1', 'ae2', 'ae3', 'ae4', 'ae5', 'be4', 'be5', 'ce6']);
+      // A webhook with every slot in use gets nothing.
+      await store.enqueue(event('e7'), [delivery('d', 'c7')], T0);
+      expect(await store.claim({ owner: 'srv', now: T0 + 10, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [], slots: { perWebhook: 2, inFlight: { d: 2 } } })).toEqual([]);
+    });
+
     it('recoverClaims frees a restarted server’s claims at once', async () => {
       await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
       await claimAt(store, 'srv', T0);

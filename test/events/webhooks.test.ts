@@ -249,6 +249,44 @@ describe('webhook delivery through the outbox', () => {
     await h.waitAttempts((list) => list.filter((a) => a.delivery.url === slowUrl).length >= 2);
   });
 
+  it('claims only what a webhook has slots for: a backlog is never claimed and then given back', async () => {
+    const r = await receiver();
+    const h = await harness({ concurrency: 8, perWebhookConcurrency: 2 }, null, undefined, false);
+    const released: number[][] = [];
+    const outbox = h.storage.outbox;
+    const worker = createDeliveryWorker({
+      outbox: { ...outbox, release: (ids, owner) => (released.push([...ids]), outbox.release(ids, owner)) },
+      owner: 'test-server',
+      logger,
+      perWebhookConcurrency: 2,
+      concurrency: 8,
+    });
+    for (let i = 0; i < 20; i += 1) await h.publish(presence(`${i}@c.us`), [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    await worker.start();
+    teardown.push(() => worker.stop());
+    await r.waitFor(() => r.deliveredIds().length === 20);
+    expect(released).toEqual([]);
+  });
+
+  it('a webhook whose config was replaced gets the new target (key, headers) from the next event on', async () => {
+    const r = await receiver();
+    const h = await harness();
+    const first = { url: r.url, events: ['*'], hmac: { key: 'old-key' }, retries: fastRetries };
+    await h.publish(presence('1@c.us'), [first]);
+    await h.publish(presence('1@c.us'), [{ ...first, hmac: { key: 'new-key' }, customHeaders: [{ name: 'X-Tenant', value: 't2' }] }]);
+    await r.waitFor(() => r.deliveredIds().length === 2);
+    expect(
+      r.requests.map((request) => [
+        request.headers['x-webhook-hmac'] === createHmac('sha512', 'old-key').update(request.raw).digest('hex'),
+        request.headers['x-webhook-hmac'] === createHmac('sha512', 'new-key').update(request.raw).digest('hex'),
+        request.headers['x-tenant'] ?? null,
+      ]),
+    ).toEqual([
+      [true, false, null],
+      [false, true, 't2'],
+    ]);
+  });
+
   it('past the cap, drops the oldest pending deliveries, counts them, and delivers the rest', async () => {
     const r = await receiver();
     await r.stop();

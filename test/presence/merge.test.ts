@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeChatPresence, mergePresence } from '../../src/presence/merge.js';
+import { mergeChatPresence, mergePresence, withChanges } from '../../src/presence/merge.js';
 import type { ParticipantPresence } from '../../src/presence/types.js';
 import type { PresenceStatus } from '../../src/presence/status.js';
 
@@ -54,5 +54,16 @@ describe('mergeChatPresence', () => {
   it('drops a change that is undone within the same update', () => {
     const stored = { id: group, presences: [p('online', null, 'a@c.us')] };
     expect(mergeChatPresence(stored, [p('typing', null, 'a@c.us'), p('online', null, 'a@c.us')])).toEqual([]);
+  });
+});
+
+describe('withChanges', () => {
+  it('is the stored chat with the changed participants replaced or added, by participant', () => {
+    const stored = { id: 'g@g.us', presences: [p('offline', 100, '2@c.us'), p('online', null, '3@c.us')] };
+    expect(withChanges('g@g.us', stored, [p('typing', 100, '2@c.us'), p('online', null, '1@c.us')])).toEqual({
+      id: 'g@g.us',
+      presences: [p('online', null, '1@c.us'), p('typing', 100, '2@c.us'), p('online', null, '3@c.us')],
+    });
+    expect(withChanges('1@c.us', null, [p('online', null)])).toEqual({ id: '1@c.us', presences: [p('online', null)] });
   });
 });

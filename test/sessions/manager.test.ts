@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { createSessionManager } from '../../src/sessions/manager.js';
 import { sessionHarness, silentLogger } from '../support/harness.js';
@@ -247,6 +247,73 @@ describe('presence through the session', () => {
       id: contact,
       presences: [{ participant: contact, lastKnownPresence: 'offline', lastSeen: 1_700_000_000 }],
     });
+  });
+
+  it('merges with what the store held before the session ran, and keeps every participant of a group', async () => {
+    const { storage, engines, publisher } = await sessionHarness();
+    const group = '120363000000000001@g.us';
+    const alice = '15550000003@c.us';
+    const bob = '15550000004@c.us';
+    await storage.presence.put('p', group, [{ participant: alice, lastKnownPresence: 'offline', lastSeen: 100 }]);
+    // A manager of its own on the same storage: nothing of this chat was seen by it yet.
+    const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger });
+    await manager.create({ name: 'p' });
+    const engine = engines.latest('p');
+    engine.working(me);
+    engine.presence(group, [{ participant: alice, lastKnownPresence: 'offline', lastSeen: 100 }]);
+    engine.presence(group, [{ participant: alice, lastKnownPresence: 'online', lastSeen: null }]);
+    engine.presence(group, [{ participant: bob, lastKnownPresence: 'typing', lastSeen: null }]);
+    engine.presence(group, [{ participant: alice, lastKnownPresence: 'online', lastSeen: null }]);
+    await manager.settled('p');
+    await manager.shutdown();
+    expect(publisher.envelopes('presence.update', 'p').map((envelope) => envelope.payload)).toEqual([
+      { id: group, presences: [{ participant: alice, lastKnownPresence: 'online', lastSeen: 100 }] },
+      { id: group, presences: [{ participant: bob, lastKnownPresence: 'typing', lastSeen: null }] },
+    ]);
+    expect(await storage.presence.get('p', group)).toEqual({
+      id: group,
+      presences: [
+        { participant: alice, lastKnownPresence: 'online', lastSeen: 100 },
+        { participant: bob, lastKnownPresence: 'typing', lastSeen: null },
+      ],
+    });
+  });
+
+  it('a presence write that failed is not taken as stored: the same update is written and published when it comes again', async () => {
+    const { storage, engines, publisher } = await sessionHarness();
+    let failures = 1;
+    const presence = {
+      ...storage.presence,
+      put: (session: string, chatId: string, entries: Parameters<typeof storage.presence.put>[2]) =>
+        failures-- > 0 ? Promise.reject(new Error('disk full')) : storage.presence.put(session, chatId, entries),
+    };
+    const manager = createSessionManager({ storage: { ...storage, presence }, engines, publisher, logger: silentLogger });
+    onTestFinished(() => manager.shutdown());
+    await manager.create({ name: 'p' });
+    const engine = engines.latest('p');
+    engine.working(me);
+    const online = { participant: contact, lastKnownPresence: 'online', lastSeen: null } as const;
+    engine.presence(contact, [online]);
+    engine.presence(contact, [online]);
+    await manager.settled('p');
+    // The first was neither stored nor published (the event is published only once its presence is stored).
+    expect(publisher.envelopes('presence.update', 'p').map((envelope) => envelope.payload)).toEqual([{ id: contact, presences: [online] }]);
+    expect(await storage.presence.get('p', contact)).toEqual({ id: contact, presences: [online] });
+  });
+
+  it('after a logout the presence it forgot is news again', async () => {
+    const { manager, engines, publisher } = await sessionHarness();
+    await manager.create({ name: 'p' });
+    const online = { participant: contact, lastKnownPresence: 'online', lastSeen: null } as const;
+    engines.latest('p').working(me);
+    engines.latest('p').presence(contact, [online]);
+    await manager.settled('p');
+    await manager.logout('p');
+    await manager.start('p');
+    engines.latest('p').working(me);
+    engines.latest('p').presence(contact, [online]);
+    await manager.settled('p');
+    expect(publisher.envelopes('presence.update', 'p')).toHaveLength(2);
   });
 
   it('keeps handling events when the publisher rejects one', async () => {

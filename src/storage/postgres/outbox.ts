@@ -273,17 +273,28 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
 
     claim: async (request) => {
       const { rows } = await pool.query<DeliveryRow & { body: string }>(
+        // The rows locked but left out by the per-webhook slots are unlocked when the statement ends.
         `WITH due AS (
-           SELECT id FROM outbox_deliveries
+           SELECT id, webhook_key, next_attempt_at FROM outbox_deliveries
            WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1 AND claim_until <= $1
              AND NOT (webhook_key = ANY ($2::text[]))
            ORDER BY next_attempt_at, id
            LIMIT $3
-           FOR UPDATE SKIP LOCKED)
+           FOR UPDATE SKIP LOCKED),
+         ranked AS (
+           SELECT id, webhook_key, row_number() OVER (PARTITION BY webhook_key ORDER BY next_attempt_at, id) AS rank FROM due)
          UPDATE outbox_deliveries d SET claimed_by = $4, claim_until = $5
-         FROM due WHERE d.id = due.id
+         FROM ranked WHERE d.id = ranked.id AND ranked.rank <= $6 - COALESCE(($7::jsonb ->> ranked.webhook_key)::int, 0)
          RETURNING d.*, (SELECT body FROM outbox_events e WHERE e.id = d.event_id) AS body`,
-        [request.now, request.excludeWebhookKeys, request.limit, request.owner, request.now + request.leaseMs],
+        [
+          request.now,
+          request.excludeWebhookKeys,
+          request.limit,
+          request.owner,
+          request.now + request.leaseMs,
+          request.slots?.perWebhook ?? request.limit,
+          JSON.stringify(request.slots?.inFlight ?? {}),
+        ],
       );
       return rows
         .map(

@@ -1,6 +1,7 @@
 import type {
   AttemptOutcome,
   ClaimedDelivery,
+  ClaimRequest,
   DeliveryRecord,
   DeliveryStatus,
   OutboxStore,
@@ -118,14 +119,22 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     `UPDATE outbox_deliveries SET next_attempt_at = ?
      WHERE id = (SELECT MIN(id) FROM outbox_deliveries WHERE order_key = ? AND status = 'pending') AND next_attempt_at IS NULL`,
   );
-  const claimDue = db.prepare<[{ owner: string; until: number; now: number; exclude: string; limit: number }], DeliveryRow & { body: string }>(
+  // The first @limit due deliveries: an index range, however large the backlog.
+  const dueCandidates = db.prepare<[{ now: number; exclude: string; limit: number }], { id: number; webhook_key: string }>(
+    `SELECT id, webhook_key FROM outbox_deliveries
+     WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND claim_until <= @now
+       AND webhook_key NOT IN (SELECT value FROM json_each(@exclude))
+     ORDER BY next_attempt_at, id LIMIT @limit`,
+  );
+  const claimIds = db.prepare<
+    [{ owner: string; until: number; ids: string }],
+    Pick<DeliveryRow, 'id' | 'event_id' | 'session' | 'event' | 'url' | 'webhook_key' | 'order_key' | 'target' | 'attempts'> & { body: string }
+  >(
     `UPDATE outbox_deliveries SET claimed_by = @owner, claim_until = @until
-     WHERE id IN (
-       SELECT id FROM outbox_deliveries
-       WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND claim_until <= @now
-         AND webhook_key NOT IN (SELECT value FROM json_each(@exclude))
-       ORDER BY next_attempt_at, id LIMIT @limit)
-     RETURNING *, (SELECT body FROM outbox_events e WHERE e.id = event_id) AS body`,
+     WHERE id IN (SELECT value FROM json_each(@ids))
+     -- Only what a send needs: every column of each row as a JS object costs more than the update.
+     RETURNING id, event_id, session, event, url, webhook_key, order_key, target, attempts,
+       (SELECT body FROM outbox_events e WHERE e.id = event_id) AS body`,
   );
   // Each outcome updates only the caller's own live claim, and says which order key it freed.
   const markDelivered = db.prepare<[{ status: number; now: number; id: number; owner: string }], { order_key: string }>(
@@ -186,6 +195,25 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     },
   );
 
+  // Read and claim in one immediate transaction: no other process on the file can claim in between.
+  // The per-webhook slots are counted here rather than in SQL (a window over the candidates cost
+  // more than the whole claim).
+  const claim = db.transaction((request: ClaimRequest) => {
+    const candidates = dueCandidates.all({ now: request.now, exclude: JSON.stringify(request.excludeWebhookKeys), limit: request.limit });
+    const slots = request.slots;
+    const taken = new Map<string, number>();
+    const ids: number[] = [];
+    for (const candidate of candidates) {
+      if (slots !== undefined) {
+        const used = taken.get(candidate.webhook_key) ?? (Object.hasOwn(slots.inFlight, candidate.webhook_key) ? slots.inFlight[candidate.webhook_key] : 0) ?? 0;
+        if (used >= slots.perWebhook) continue;
+        taken.set(candidate.webhook_key, used + 1);
+      }
+      ids.push(candidate.id);
+    }
+    return ids.length === 0 ? [] : claimIds.all({ owner: request.owner, until: request.now + request.leaseMs, ids: JSON.stringify(ids) });
+  });
+
   const complete = db.transaction((id: number, owner: string, outcome: AttemptOutcome, now: number): boolean => {
     if (outcome.kind === 'retry') {
       // The head stays the head: nothing to promote.
@@ -220,6 +248,10 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     return { kind: 'replayed', id: Number(inserted.lastInsertRowid) };
   });
 
+  const releaseMany = db.transaction((ids: readonly number[], owner: string): void => {
+    for (const id of ids) releaseOne.run(id, owner);
+  });
+
   const prune = db.transaction((before: number, limit: number): number => {
     const deleted = pruneDeliveries.all(before, limit);
     for (const id of new Set(deleted.map((row) => row.event_id))) pruneEvent.run({ id });
@@ -234,14 +266,8 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     enqueue: enqueueGrouped,
     claim: (request) =>
       settle(() =>
-        claimDue
-          .all({
-            owner: request.owner,
-            until: request.now + request.leaseMs,
-            now: request.now,
-            exclude: JSON.stringify(request.excludeWebhookKeys),
-            limit: request.limit,
-          })
+        claim
+          .immediate(request)
           .map(
             (row): ClaimedDelivery => ({
               id: row.id,
@@ -261,9 +287,7 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     complete: completeGrouped,
     release: (ids, owner) =>
       settle(() => {
-        db.transaction(() => {
-          for (const id of ids) releaseOne.run(id, owner);
-        }).immediate();
+        if (ids.length > 0) releaseMany.immediate(ids, owner);
       }),
     // One server per SQLite file: at startup nothing can be in flight, whoever claimed it.
     recoverClaims: () => settle(() => releaseAll.run().changes),
