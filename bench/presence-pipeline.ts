@@ -24,7 +24,7 @@
  * session has no webhook, the path ends at the publisher. `--hmac`: the webhook signs its bodies.
  * A short warm-up runs first and is not counted. Profile with
  * `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/presence-pipeline.ts …` and
- * `npx tsx bench/profile-summary.ts /tmp/prof/<file>.cpuprofile`.
+ * `npx tsx bench/cpuprofile.ts /tmp/prof/<file>.cpuprofile`.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
