@@ -263,9 +263,15 @@ async function sustained(durationMs: number): Promise<PhaseResult> {
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   stopEmitting = true;
   const total = sequence - startEmitted;
-  await waitFinished(startFinished + total);
-  const elapsed = now() - started;
-  const used = process.cpuUsage(cpu);
+  return measured({ firstSeq, total, until: startFinished + total, started, cpu });
+}
+
+/** Waits for the phase's last update to reach the receiver, then sums the phase up. */
+async function measured(phase: { firstSeq: number; total: number; until: number; started: number; cpu: NodeJS.CpuUsage }): Promise<PhaseResult> {
+  const { firstSeq, total } = phase;
+  await waitFinished(phase.until);
+  const elapsed = now() - phase.started;
+  const used = process.cpuUsage(phase.cpu);
   const sorted = await latencies(firstSeq, firstSeq + total);
   return {
     updates: total,
@@ -295,18 +301,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
       }
     }, 5);
   });
-  await waitFinished(startFinished + total);
-  const elapsed = now() - started;
-  const used = process.cpuUsage(cpu);
-  const sorted = await latencies(firstSeq, firstSeq + total);
-  return {
-    updates: total,
-    rate: total / (elapsed / 1000),
-    cpuMsPerUpdate: (used.user + used.system) / 1000 / total,
-    systemMsPerUpdate: used.system / 1000 / total,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-  };
+  return measured({ firstSeq, total, until: startFinished + total, started, cpu });
 }
 
 const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';

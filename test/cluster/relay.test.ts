@@ -50,17 +50,23 @@ async function server(schema: string, serverId: string): Promise<{ publisher: Ev
   return { publisher: relay.wrap(local), client };
 }
 
+/** A schema of its own with the tables migrated, dropped when the test ends. */
+async function freshSchema() {
+  const schema = `relay_test_${randomBytes(5).toString('hex')}`;
+  const storage = await openPostgresStorage({ url: DATABASE_URL, schema, poolSize: 2 });
+  onTestFinished(async () => {
+    await storage.close();
+    const db = new pg.Client({ connectionString: DATABASE_URL });
+    await db.connect();
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db.end();
+  });
+  return { schema, storage };
+}
+
 describe('event relay between servers (LISTEN/NOTIFY)', () => {
   it('hands every accepted event to the WebSocket clients of the other servers, once each', async () => {
-    const schema = `relay_test_${randomBytes(5).toString('hex')}`;
-    const storage = await openPostgresStorage({ url: DATABASE_URL, schema, poolSize: 2 });
-    onTestFinished(async () => {
-      await storage.close();
-      const db = new pg.Client({ connectionString: DATABASE_URL });
-      await db.connect();
-      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await db.end();
-    });
+    const { schema, storage } = await freshSchema();
     const a = await server(schema, 'a');
     const b = await server(schema, 'b');
     const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
@@ -84,23 +90,15 @@ describe('event relay between servers (LISTEN/NOTIFY)', () => {
   });
 
   it('relays a burst in order, many events to a NOTIFY', async () => {
-    const schema = `relay_test_${randomBytes(5).toString('hex')}`;
-    const storage = await openPostgresStorage({ url: DATABASE_URL, schema, poolSize: 2 });
+    const { schema } = await freshSchema();
     const counter = new pg.Client({ connectionString: DATABASE_URL });
     await counter.connect();
+    onTestFinished(() => counter.end());
     let notifications = 0;
     counter.on('notification', () => {
       notifications += 1;
     });
     await counter.query(`LISTEN "${relayChannel(schema)}"`);
-    onTestFinished(async () => {
-      await counter.end();
-      await storage.close();
-      const db = new pg.Client({ connectionString: DATABASE_URL });
-      await db.connect();
-      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await db.end();
-    });
     const a = await server(schema, 'a');
     const b = await server(schema, 'b');
     const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
