@@ -109,7 +109,7 @@ export interface SessionManager {
   /**
    * Unlinks the device and forgets its credentials, presence and subscriptions; the session ends
    * STOPPED and stays so until it is started again (for a new QR). WAHA starts a running session
-   * again at once; issue 4 asks for STOPPED.
+   * again at once; here nothing is linked again until someone asks.
    */
   logout(name: string): Promise<SessionInfo>;
   me(name: string): Promise<Me | null>;
