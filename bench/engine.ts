@@ -74,6 +74,8 @@ interface PhaseResult {
   readonly p99Ms: number;
   /** Server phase only: contact change → webhook received. */
   readonly webhook?: { readonly deliveries: number; readonly p50Ms: number; readonly p99Ms: number };
+  /** Engine and server phases: every connection dropped at once → every session WORKING again. */
+  readonly storm?: { readonly ms: number; readonly cpuMsPerSession: number; readonly maxDelayMs: number; readonly extraDrops: number };
 }
 
 function argValue(args: readonly string[], name: string, fallback: number): number {
@@ -149,6 +151,8 @@ interface Tracker {
   of: number;
   /** Connections of WORKING sessions that dropped (the engine reconnects; a bare client is retried only while starting). */
   drops: number;
+  /** Told of every WORKING status of a session (engine and server phases), for the storm step. */
+  onWorking: ((session: string) => void) | null;
 }
 
 /**
@@ -289,6 +293,7 @@ async function startEngines(sandbox: Sandbox, n: number, options: Options, rec: 
         if (event.type === 'qr') {
           sandbox.network.scan({ qr: event.value, name: `Bench ${i}` }).catch(reject);
         } else if (event.type === 'status' && event.status === 'WORKING') {
+          tracker.onWorking?.(`bench-${i}`);
           if (!wasWorking) tracker.done++;
           wasWorking = true;
           resolve();
@@ -410,6 +415,7 @@ async function startServers(sandbox: Sandbox, n: number, options: Options, engin
         }
         context.emit(event);
         if (event.type === 'status' && event.status === 'WORKING') {
+          tracker.onWorking?.(context.session);
           if (!wasWorking.has(context.session)) tracker.done++;
           wasWorking.add(context.session);
           working.get(context.session)?.();
@@ -452,7 +458,7 @@ async function startServers(sandbox: Sandbox, n: number, options: Options, engin
 async function runPhase(phase: Phase, n: number, options: Options, limitS: number): Promise<PhaseResult> {
   // The sandbox's own warnings (connections it closes: handshake or pairing timeouts) show with the engines' logs.
   const sandbox = await startSandbox({ autoPair: false, logger: pino({ level: process.env.BENCH_LOG_LEVEL === undefined ? 'silent' : 'warn' }, process.stderr) });
-  const tracker: Tracker = { step: 'setup', unit: '', done: 0, of: 0, drops: 0 };
+  const tracker: Tracker = { step: 'setup', unit: '', done: 0, of: 0, drops: 0, onWorking: null };
   const watch = watchPhase(phase, n, sandbox, tracker, limitS);
   try {
     const contacts = Math.min(options.contacts, n);
@@ -558,12 +564,46 @@ async function runPhase(phase: Phase, n: number, options: Options, limitS: numbe
       }
     }
     const cpuUpdatesMs = cpuMs(cpu);
+    // Taken now: the presences that renewal brings in after the storm below are no deliveries of the updates.
+    const sorted = [...rec.latencies].sort((a, b) => a - b);
+    const hooks = [...hookRec.latencies].sort((a, b) => a - b);
+
+    // Reconnect storm: the network drops every session's connection at once (a network blip); the
+    // engine reconnects each by itself and renews its subscriptions. Bare Baileys has no reconnect.
+    let storm: PhaseResult['storm'];
+    if (phase !== 'baileys') {
+      watch.step('storm', n, 'WORKING again');
+      const again = new Set<string>();
+      let allAgain: () => void = () => undefined;
+      const done = new Promise<void>((resolve) => {
+        allAgain = resolve;
+      });
+      tracker.onWorking = (session) => {
+        again.add(session);
+        tracker.done = again.size;
+        if (again.size === n) allAgain();
+      };
+      const phones = (await sandbox.network.accounts()).filter((account) => account.kind === 'user').map((account) => account.phone);
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
+      const dropsBefore = tracker.drops;
+      cpu = process.cpuUsage();
+      t = performance.now();
+      await Promise.all(phones.map((phone) => sandbox.network.drop(phone)));
+      await done;
+      storm = {
+        ms: Math.round(performance.now() - t),
+        cpuMsPerSession: cpuMs(cpu) / n,
+        maxDelayMs: loop.max / 1e6,
+        extraDrops: tracker.drops - dropsBefore - n,
+      };
+      loop.disable();
+      tracker.onWorking = null;
+    }
     await Promise.all(clients.map((client) => client.stop()));
     await receiver?.close();
     await rm(dataDir, { recursive: true, force: true });
 
-    const sorted = [...rec.latencies].sort((a, b) => a - b);
-    const hooks = [...hookRec.latencies].sort((a, b) => a - b);
     return {
       phase,
       n,
@@ -580,6 +620,7 @@ async function runPhase(phase: Phase, n: number, options: Options, limitS: numbe
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
       ...(phase === 'server' ? { webhook: { deliveries: hooks.length, p50Ms: percentile(hooks, 50), p99Ms: percentile(hooks, 99) } } : {}),
+      ...(storm === undefined ? {} : { storm }),
     };
   } finally {
     watch.stop();
@@ -664,6 +705,10 @@ async function main(): Promise<void> {
       const result = await runChild(phase, n, passOn, limitS);
       results.set(phase, result);
       row(result);
+      if (result.storm !== undefined) {
+        const { ms, cpuMsPerSession, maxDelayMs, extraDrops } = result.storm;
+        console.log(`${String(n).padEnd(6)}${result.phase.padEnd(9)}storm: all ${n} connections dropped at once → all WORKING again in ${ms} ms, CPU ${fmt(cpuMsPerSession, 1)} ms a session, event-loop delay max ${fmt(maxDelayMs, 0)} ms, ${extraDrops} further drops`);
+      }
       if (result.webhook !== undefined) {
         console.log(`${String(n).padEnd(6)}server   webhook deliveries ${result.webhook.deliveries}/${result.expectedDeliveries}, contact change → webhook p50 ${fmt(result.webhook.p50Ms, 3)} ms, p99 ${fmt(result.webhook.p99Ms, 3)} ms`);
       }
