@@ -48,7 +48,11 @@ export interface Engine {
    * (when given) ends; stop/logout end them with a `paused`.
    */
   setChatPresence(chatId: string, presence: ChatPresenceStatus, options?: { readonly durationMs?: number }): Promise<void>;
-  /** Ask WhatsApp for the chat's presence updates while this connection lives. */
+  /**
+   * Ask WhatsApp for the chat's presence updates while this connection lives. No unsubscribe
+   * counterpart: none is known for WhatsApp's multi-device protocol (Baileys rc14 and whatsmeow
+   * have none); a subscription ends with its connection.
+   */
   subscribe(chatId: string): Promise<void>;
   /** Link by phone number instead of QR; resolves with the code to type on the phone. */
   requestPairingCode(phoneNumber: string): Promise<string>;

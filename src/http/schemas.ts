@@ -22,6 +22,21 @@ export const ChatPresenceSchema = Type.Object(
   },
 );
 
+/** Ours, not WAHA's: what `GET /api/{session}/presence/subscriptions` lists. */
+export const SubscriptionSchema = Type.Object({
+  chatId: Type.String({ examples: ['2132132130@c.us'] }),
+  since: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Milliseconds since the epoch when the chat was subscribed; null for subscriptions stored before wa-presence recorded the time',
+  }),
+});
+
+/** Ours, not WAHA's: the answer of `DELETE /api/{session}/presence/{chatId}/subscribe`. */
+export const UnsubscribeResultSchema = Type.Object({
+  chatId: Type.String({ description: 'The chat id, normalised', examples: ['2132132130@c.us'] }),
+  subscribed: Type.Literal(false),
+  removed: Type.Boolean({ description: 'false when the chat was not subscribed (nothing to remove; not an error)' }),
+});
+
 const DurationMs = Type.Integer({
   minimum: 1,
   maximum: 600_000,

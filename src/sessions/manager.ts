@@ -13,7 +13,7 @@ import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../prese
 import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
 import type { AuthStores } from '../storage/auth.js';
 import type { LeaseFence } from '../storage/leases.js';
-import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
+import type { PresenceStore, StoredSubscription, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore, StoredSession } from '../storage/sessions.js';
 import type { RuntimeStatusStore } from '../storage/statuses.js';
 import { createGate } from './gate.js';
@@ -119,6 +119,18 @@ export interface SessionManager {
   setPresence(name: string, presence: GlobalPresence): Promise<void>;
   setChatPresence(name: string, chatId: string, presence: ChatPresenceStatus, options?: { readonly durationMs?: number }): Promise<void>;
   subscribe(name: string, chatId: string): Promise<void>;
+  /**
+   * The chats the session is subscribed to (what the next reconnect renews), in the order they were
+   * subscribed, whatever the session's status: it reads the store.
+   */
+  listSubscriptions(name: string): Promise<StoredSubscription[]>;
+  /**
+   * Forgets a subscription, in any status: it is not renewed after later reconnects, nor by a
+   * renewal in progress that has not reached it yet. Resolves with whether the chat was subscribed.
+   * WhatsApp has no unsubscribe that Baileys sends, so the live connection, if any, keeps receiving
+   * the chat's presence until it ends.
+   */
+  unsubscribe(name: string, chatId: string): Promise<boolean>;
   /** Subscribes first when the chat was not subscribed (as WAHA does). */
   getPresence(name: string, chatId: string): Promise<ChatPresence>;
   listPresence(name: string): Promise<ChatPresence[]>;
@@ -163,6 +175,11 @@ interface Runtime {
   /** Bumped whenever an engine is started or stopped: events of an older engine are dropped. */
   generation: number;
   renewal: Renewal | null;
+  /**
+   * Chats unsubscribed while a renewal runs: it read its list before, and skips them. Emptied when
+   * the next renewal starts (its list is read afterwards, so it no longer has them).
+   */
+  readonly unsubscribed: Set<string>;
   /** Several servers: the lease the last engine was started under (its status writes carry it). */
   fence: LeaseFence | null;
   /** Several servers: what was last written to the shared runtime statuses, to write only changes. */
@@ -231,6 +248,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       engine: null,
       generation: 0,
       renewal: null,
+      unsubscribed: new Set(),
       fence: null,
       recorded: null,
       turn: null,
@@ -353,14 +371,16 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     previous?.controller.abort(new Error('superseded by a newer renewal'));
     const controller = new AbortController();
     const renewalLogger = runtime.logger.child({ area: 'renewal' });
+    runtime.unsubscribed.clear();
     const done = (async () => {
       await previous?.done;
       try {
-        const chatIds = await storage.subscriptions.list(runtime.name);
+        const chatIds = (await storage.subscriptions.list(runtime.name)).map((subscription) => subscription.chatId);
         const report = await renew({
           target: engine,
           presence: runtime.stored.presence,
           chatIds,
+          wanted: (chatId) => !runtime.unsubscribed.has(chatId),
           policy,
           signal: controller.signal,
           sleep,
@@ -600,7 +620,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     } catch (error) {
       throw engineError(runtime.name, `subscribe to ${chatId}`, error);
     }
-    await storage.subscriptions.add(runtime.name, chatId);
+    runtime.unsubscribed.delete(chatId);
+    await storage.subscriptions.add(runtime.name, chatId, clock());
   }
 
   const manager: SessionManager = {
@@ -779,10 +800,25 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       await subscribeChat(runtime, engine, chatId);
     },
 
+    async listSubscriptions(name) {
+      await runtimeOf(name);
+      return storage.subscriptions.list(name);
+    },
+
+    async unsubscribe(name, chatId) {
+      const runtime = await runtimeOf(name);
+      // Before the store: a renewal that reads its list between the two steps still skips the chat.
+      if (runtime.renewal !== null) runtime.unsubscribed.add(chatId);
+      const removed = await storage.subscriptions.remove(name, chatId);
+      runtime.logger.info({ chatId, removed }, 'presence subscription removed; renewed no more');
+      return removed;
+    },
+
     async getPresence(name, chatId) {
       const { runtime, engine } = await requireWorking(name);
       // Stored first: `add` tells whether the chat is new, in one step, without listing them all.
-      if (await storage.subscriptions.add(name, chatId)) {
+      if (await storage.subscriptions.add(name, chatId, clock())) {
+        runtime.unsubscribed.delete(chatId);
         try {
           await engine.subscribe(chatId);
         } catch (error) {

@@ -44,6 +44,8 @@ export interface RenewalJob {
   readonly target: RenewalTarget;
   readonly presence: GlobalPresence | null;
   readonly chatIds: readonly string[];
+  /** Asked before each chat's first attempt: false skips it (unsubscribed since the list was read). */
+  readonly wanted?: (chatId: string) => boolean;
   readonly policy: RenewalPolicy;
   readonly signal: AbortSignal;
   readonly sleep: Sleep;
@@ -89,6 +91,7 @@ export async function renew(job: RenewalJob): Promise<RenewalReport> {
   let subscribed = 0;
   const failed: string[] = [];
   for (const chatId of job.chatIds) {
+    if (job.wanted?.(chatId) === false) continue;
     if (await attempt(`subscribe ${chatId}`, () => job.target.subscribe(chatId))) subscribed += 1;
     else failed.push(chatId);
   }

@@ -15,12 +15,23 @@ export interface PresenceStore {
   clear(session: string): Promise<void>;
 }
 
+/** One chat a session asked presence for. */
+export interface StoredSubscription {
+  readonly chatId: string;
+  /**
+   * Milliseconds since the epoch when the chat was subscribed (the first time: subscribing again
+   * keeps it); null for subscriptions stored before the time was recorded (migration 3).
+   */
+  readonly since: number | null;
+}
+
 /** Chats a session asked presence for; renewed after every reconnect. */
 export interface SubscriptionStore {
-  /** `true` when newly added. */
-  add(session: string, chatId: string): Promise<boolean>;
+  /** `true` when newly added; `since` (ms since the epoch) is stored only then. */
+  add(session: string, chatId: string, since: number): Promise<boolean>;
+  /** `true` when the chat was subscribed. */
   remove(session: string, chatId: string): Promise<boolean>;
   /** In the order they were added. */
-  list(session: string): Promise<string[]>;
+  list(session: string): Promise<StoredSubscription[]>;
   clear(session: string): Promise<void>;
 }

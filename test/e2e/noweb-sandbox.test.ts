@@ -396,3 +396,37 @@ describe('issue 4: closes that need a person, through the HTTP API against the s
     expect(await api<SessionBody>('GET', '/api/sessions/banned')).not.toHaveProperty('reason');
   });
 });
+
+describe('managing subscriptions (ours, not WAHA\'s) through the HTTP API against the sandbox', () => {
+  it('an unsubscribed contact is not renewed after a reconnect; the one kept is', async () => {
+    const name = 'watcher';
+    const later = '4915550001003';
+    await admin('POST', '/contacts', { phone: later, name: 'Later' });
+    const phone = await linkSession(name);
+    const connection = async (): Promise<AccountInfo['connections'][number] | undefined> =>
+      (await admin<AccountInfo[]>('GET', '/accounts')).find((a) => a.phone === phone)?.connections[0];
+    const jid = (number: string): string => `${number}@s.whatsapp.net`;
+
+    await api('POST', `/api/${name}/presence/${CONTACT_ID}/subscribe`);
+    await api('POST', `/api/${name}/presence/${MEMBER}@c.us/subscribe`);
+    const first = await eventually(connection, (c) => c?.subscriptions.length === 2);
+    expect(await api('DELETE', `/api/${name}/presence/${MEMBER}@c.us/subscribe`)).toEqual({ chatId: `${MEMBER}@c.us`, subscribed: false, removed: true });
+    const listed = await api<{ chatId: string; since: number | null }[]>('GET', `/api/${name}/presence/subscriptions`);
+    expect(listed.map((sub) => sub.chatId)).toEqual([CONTACT_ID]);
+    expect(listed[0]?.since).toBeGreaterThan(1_700_000_000_000);
+    // WhatsApp has no unsubscribe that Baileys sends: this connection keeps the subscription until it ends.
+    expect((await connection())?.subscriptions.slice().sort()).toEqual([jid(CONTACT), jid(MEMBER)].sort());
+
+    const from = hooked().length;
+    await admin('POST', `/accounts/${phone}/drop`);
+    await webhook(from, (h) => h.session === name && statusHook('STARTING')(h));
+    await webhook(from, (h) => h.session === name && statusHook('WORKING')(h));
+    await server?.app.sessions.settled(name);
+    // The renewal has finished. A subscribe sent after it, once the sandbox shows it, proves that
+    // every stanza of the renewal (sent before it on the same stream) has been handled too.
+    await api('POST', `/api/${name}/presence/${later}@c.us/subscribe`);
+    const renewed = await eventually(connection, (c) => c !== undefined && c.id !== first?.id && c.subscriptions.includes(jid(later)));
+    expect(renewed?.subscriptions.slice().sort()).toEqual([jid(CONTACT), jid(later)].sort());
+    await api('DELETE', `/api/sessions/${name}`);
+  });
+});

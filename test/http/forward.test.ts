@@ -66,6 +66,23 @@ describe('forwarding a request to the server that runs its session', () => {
     expect(locator.asked.filter((session) => session === 'default')).toHaveLength(3);
   });
 
+  it('forwards the subscription routes (ours): the owner lists and removes from its store', async () => {
+    const { harness: ownerApp, url } = await owner();
+    await ownerApp.working('default');
+    const app = await front(locatorTo(url));
+    const chat = '4915550000001@c.us';
+    expect((await app.request('POST', `/api/default/presence/${chat}/subscribe`)).statusCode).toBe(201);
+    // The front server's own database has no session "default": only the owner can answer these.
+    const listed = await app.request('GET', '/api/default/presence/subscriptions');
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json()).toEqual((await ownerApp.request('GET', '/api/default/presence/subscriptions')).json());
+    expect(listed.json<{ chatId: string }[]>().map((sub) => sub.chatId)).toEqual([chat]);
+    const removed = await app.request('DELETE', `/api/default/presence/${chat}/subscribe`);
+    expect(removed.statusCode).toBe(200);
+    expect(removed.json()).toEqual({ chatId: chat, subscribed: false, removed: true });
+    expect(await ownerApp.storage.subscriptions.list('default')).toEqual([]);
+  });
+
   it('says which server did not answer when the owner is unreachable', async () => {
     const { harness: ownerApp, url } = await owner();
     await ownerApp.server.close();

@@ -45,6 +45,12 @@ const WAHA_ROUTES = [
   'get /health',
 ];
 
+/** Routes beyond WAHA's (ours): documented like the others, and marked as ours in their summary. */
+const OUR_ROUTES = [
+  'get /api/{session}/presence/subscriptions',
+  'delete /api/{session}/presence/{chatId}/subscribe',
+];
+
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 function operations(doc: OpenApi): [string, string, Operation][] {
@@ -86,6 +92,11 @@ describe('OpenAPI document', () => {
     const ops = operations(doc);
     const listed = ops.map(([method, path]) => `${method} ${path}`);
     for (const route of WAHA_ROUTES) expect(listed, route).toContain(route);
+    for (const route of OUR_ROUTES) {
+      expect(listed, route).toContain(route);
+      const [method = '', path = ''] = route.split(' ');
+      expect(doc.paths[path]?.[method]?.summary, route).toContain("ours, not WAHA's");
+    }
 
     // Every route the server registered is documented, except HEAD twins and the hidden ones: the
     // docs themselves and the WebSocket (OpenAPI cannot describe it; the README does).

@@ -133,7 +133,7 @@ describe('presence routes', () => {
       { method: 'subscribe', chatId: chat },
       { method: 'subscribe', chatId: chat },
     ]);
-    expect(await h.storage.subscriptions.list('default')).toContain(chat);
+    expect((await h.storage.subscriptions.list('default')).map((sub) => sub.chatId)).toContain(chat);
   });
 
   it('POST startTyping / stopTyping take the session in the body', async () => {
@@ -166,6 +166,7 @@ describe('presence routes', () => {
   it.each([
     ['GET', `/api/default/presence/12ab@c.us`],
     ['POST', `/api/default/presence/not-a-chat/subscribe`],
+    ['DELETE', `/api/default/presence/not-a-chat/subscribe`],
   ] as const)('%s %s with a malformed chat id → 400 INVALID_CHAT_ID naming the forms', async (method, url) => {
     const response = await h.request(method, url);
     expect(response.statusCode).toBe(400);
@@ -178,6 +179,8 @@ describe('presence routes', () => {
     ['GET', '/api/missing/presence', undefined],
     ['GET', `/api/missing/presence/${contact}`, undefined],
     ['POST', `/api/missing/presence/${contact}/subscribe`, undefined],
+    ['DELETE', `/api/missing/presence/${contact}/subscribe`, undefined],
+    ['GET', '/api/missing/presence/subscriptions', undefined],
     ['POST', '/api/startTyping', { session: 'missing', chatId: contact }],
     ['POST', '/api/stopTyping', { session: 'missing', chatId: contact }],
   ] as const)('%s %s on an unknown session → 404 SESSION_NOT_FOUND', async (method, url, body) => {
@@ -209,5 +212,94 @@ describe('presence routes', () => {
     expect(response.statusCode).toBe(502);
     expect(response.json()).toMatchObject({ code: 'ENGINE_FAILED' });
     expect(response.json<{ message: string }>().message).toContain('connection closed');
+  });
+});
+
+/** Ours, not WAHA's: what a session is subscribed to, and stopping a subscription. */
+describe('subscription routes', () => {
+  let h: HttpHarness;
+  let engine: FakeEngine;
+  const cleanups: (() => Promise<void>)[] = [];
+  const other = '4915550000003@c.us';
+  const listed = async (session = 'subs'): Promise<{ chatId: string; since: number | null }[]> => {
+    const response = await h.request('GET', `/api/${session}/presence/subscriptions`);
+    expect(response.statusCode).toBe(200);
+    return response.json();
+  };
+
+  beforeAll(async () => {
+    h = await httpHarness({}, {}, (fn) => cleanups.push(fn));
+    engine = await h.working('subs');
+    await h.request('POST', '/api/sessions', { name: 'pending' });
+    h.engines.latest('pending').status('SCAN_QR_CODE');
+    await h.sessions.settled('pending');
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('GET subscriptions lists every subscribed chat, oldest first, with since in ms; the path is not taken for a chat id', async () => {
+    expect(await listed()).toEqual([]);
+    const before = Date.now();
+    expect((await h.request('POST', `/api/subs/presence/${contact}/subscribe`)).statusCode).toBe(201);
+    // A GET of a chat subscribes it too; subscribing again keeps the first time.
+    expect((await h.request('GET', `/api/subs/presence/${group}`)).statusCode).toBe(200);
+    expect((await h.request('POST', `/api/subs/presence/2132132130@s.whatsapp.net/subscribe`)).statusCode).toBe(201);
+    const after = Date.now();
+    const subscriptions = await listed();
+    expect(subscriptions.map((sub) => sub.chatId)).toEqual([contact, group]);
+    for (const { since } of subscriptions) {
+      expect(since).toBeGreaterThanOrEqual(before);
+      expect(since).toBeLessThanOrEqual(after);
+    }
+    // Had /presence/:chatId answered, "subscriptions" would be an INVALID_CHAT_ID or a subscribe.
+    expect(engine.callsOf('subscribe').map((call) => call.chatId)).toEqual([contact, group, contact]);
+  });
+
+  it('GET subscriptions answers in any status: a session waiting for its QR', async () => {
+    expect(await listed('pending')).toEqual([]);
+  });
+
+  it('DELETE subscribe removes the chat from the store, sends WhatsApp nothing, and is idempotent', async () => {
+    await h.request('POST', `/api/subs/presence/${other}/subscribe`);
+    engine.calls.length = 0;
+    const response = await h.request('DELETE', `/api/subs/presence/2132132130@s.whatsapp.net/subscribe`);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ chatId: contact, subscribed: false, removed: true });
+    expect((await listed()).map((sub) => sub.chatId)).toEqual([group, other]);
+    const again = await h.request('DELETE', `/api/subs/presence/${contact}/subscribe`);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ chatId: contact, subscribed: false, removed: false });
+    const never = await h.request('DELETE', `/api/subs/presence/4915550000999@c.us/subscribe`);
+    expect(never.json()).toEqual({ chatId: '4915550000999@c.us', subscribed: false, removed: false });
+    expect(engine.calls).toEqual([]);
+  });
+
+  it('4xx change nothing: a malformed chat id is a 400 and an unknown session a 404, the subscriptions stay as they were', async () => {
+    const before = await listed();
+    expect(before.length).toBeGreaterThan(0);
+    engine.calls.length = 0;
+    for (const chat of ['subscriptions', '12ab@c.us', 'nobody']) {
+      const response = await h.request('DELETE', `/api/subs/presence/${chat}/subscribe`);
+      expect(response.statusCode, chat).toBe(400);
+      expect(response.json()).toMatchObject({ statusCode: 400, code: 'INVALID_CHAT_ID', field: 'chatId' });
+    }
+    const missing = await h.request('DELETE', `/api/missing/presence/${group}/subscribe`);
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ code: 'SESSION_NOT_FOUND', session: 'missing' });
+    expect(await listed()).toEqual(before);
+    expect(engine.calls).toEqual([]);
+    expect(await h.storage.sessions.get('missing')).toBeNull();
+    expect(await h.storage.subscriptions.list('missing')).toEqual([]);
+  });
+
+  it('DELETE works on a stopped session, and the next start renews only what is left', async () => {
+    expect((await h.request('POST', '/api/sessions/subs/stop')).statusCode).toBe(201);
+    expect((await h.request('DELETE', `/api/subs/presence/${group}/subscribe`)).json()).toEqual({ chatId: group, subscribed: false, removed: true });
+    expect((await listed()).map((sub) => sub.chatId)).toEqual([other]);
+    expect((await h.request('POST', '/api/sessions/subs/start')).statusCode).toBe(201);
+    h.engines.latest('subs').working();
+    await h.sessions.settled('subs');
+    expect(h.engines.latest('subs').callsOf('subscribe').map((call) => call.chatId)).toEqual([other]);
   });
 });

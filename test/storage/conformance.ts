@@ -111,7 +111,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
           await storage.sessions.create(session(name));
           await storage.auth.forSession(name).set([{ category: 'creds', id: '', value: `${name}-creds` }]);
           await storage.presence.put(name, '1@c.us', [{ participant: '1@c.us', lastKnownPresence: 'online', lastSeen: 10 }]);
-          await storage.subscriptions.add(name, '1@c.us');
+          await storage.subscriptions.add(name, '1@c.us', 1_700_000_000_000);
         }
         expect(await storage.sessions.delete('gone')).toBe(true);
         expect(await storage.sessions.get('gone')).toBeNull();
@@ -123,7 +123,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         expect(await storage.sessions.get('kept')).not.toBeNull();
         expect(await storage.auth.forSession('kept').get('creds', [''])).toEqual({ '': 'kept-creds' });
         expect(await storage.presence.list('kept')).toHaveLength(1);
-        expect(await storage.subscriptions.list('kept')).toEqual(['1@c.us']);
+        expect(await storage.subscriptions.list('kept')).toEqual([{ chatId: '1@c.us', since: 1_700_000_000_000 }]);
       });
     });
 
@@ -276,32 +276,54 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
     });
 
     describe('subscriptions', () => {
+      const chats = async (storage: Storage, name: string): Promise<string[]> => (await storage.subscriptions.list(name)).map((sub) => sub.chatId);
+
       it('adds idempotently and lists in the order of addition', async () => {
         const storage = await make();
-        expect(await storage.subscriptions.add('s', 'z@c.us')).toBe(true);
-        expect(await storage.subscriptions.add('s', 'a@c.us')).toBe(true);
-        expect(await storage.subscriptions.add('s', 'm@g.us')).toBe(true);
-        expect(await storage.subscriptions.add('s', 'z@c.us')).toBe(false);
-        expect(await storage.subscriptions.add('other', 'a@c.us')).toBe(true);
-        expect(await storage.subscriptions.list('s')).toEqual(['z@c.us', 'a@c.us', 'm@g.us']);
-        expect(await storage.subscriptions.list('other')).toEqual(['a@c.us']);
+        expect(await storage.subscriptions.add('s', 'z@c.us', 1)).toBe(true);
+        expect(await storage.subscriptions.add('s', 'a@c.us', 2)).toBe(true);
+        expect(await storage.subscriptions.add('s', 'm@g.us', 3)).toBe(true);
+        expect(await storage.subscriptions.add('s', 'z@c.us', 4)).toBe(false);
+        expect(await storage.subscriptions.add('other', 'a@c.us', 5)).toBe(true);
+        expect(await chats(storage, 's')).toEqual(['z@c.us', 'a@c.us', 'm@g.us']);
+        expect(await chats(storage, 'other')).toEqual(['a@c.us']);
+      });
+
+      it('keeps when each chat was first subscribed, in ms beyond 32 bits; subscribing again keeps it', async () => {
+        const storage = await make();
+        const at = 1_760_000_000_123;
+        await storage.subscriptions.add('s', '1@c.us', at);
+        await storage.subscriptions.add('s', '2@g.us', at + 5);
+        expect(await storage.subscriptions.add('s', '1@c.us', at + 10)).toBe(false);
+        expect(await storage.subscriptions.list('s')).toEqual([
+          { chatId: '1@c.us', since: at },
+          { chatId: '2@g.us', since: at + 5 },
+        ]);
+        // Removed and subscribed again: a new subscription, with its own time.
+        await storage.subscriptions.remove('s', '1@c.us');
+        await storage.subscriptions.add('s', '1@c.us', at + 20);
+        expect(await storage.subscriptions.list('s')).toEqual([
+          { chatId: '2@g.us', since: at + 5 },
+          { chatId: '1@c.us', since: at + 20 },
+        ]);
       });
 
       it('removes, re-adds at the end, and clears one session', async () => {
         const storage = await make();
-        for (const chat of ['1@c.us', '2@c.us', '3@c.us']) await storage.subscriptions.add('s', chat);
-        await storage.subscriptions.add('other', '1@c.us');
+        for (const chat of ['1@c.us', '2@c.us', '3@c.us']) await storage.subscriptions.add('s', chat, 1);
+        await storage.subscriptions.add('other', '1@c.us', 1);
         expect(await storage.subscriptions.remove('s', '1@c.us')).toBe(true);
         expect(await storage.subscriptions.remove('s', '1@c.us')).toBe(false);
-        expect(await storage.subscriptions.add('s', '1@c.us')).toBe(true);
-        expect(await storage.subscriptions.list('s')).toEqual(['2@c.us', '3@c.us', '1@c.us']);
+        expect(await storage.subscriptions.remove('s', 'never@c.us')).toBe(false);
+        expect(await storage.subscriptions.add('s', '1@c.us', 2)).toBe(true);
+        expect(await chats(storage, 's')).toEqual(['2@c.us', '3@c.us', '1@c.us']);
         // Removing the newest and adding again still sorts after every other.
         await storage.subscriptions.remove('s', '1@c.us');
-        await storage.subscriptions.add('s', '4@c.us');
-        expect(await storage.subscriptions.list('s')).toEqual(['2@c.us', '3@c.us', '4@c.us']);
+        await storage.subscriptions.add('s', '4@c.us', 3);
+        expect(await chats(storage, 's')).toEqual(['2@c.us', '3@c.us', '4@c.us']);
         await storage.subscriptions.clear('s');
         expect(await storage.subscriptions.list('s')).toEqual([]);
-        expect(await storage.subscriptions.list('other')).toEqual(['1@c.us']);
+        expect(await chats(storage, 'other')).toEqual(['1@c.us']);
       });
     });
 
@@ -340,8 +362,8 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         await first.sessions.create(stored);
         await first.auth.forSession('s').set([{ category: 'creds', id: '', value: 'secret' }]);
         await first.presence.put('s', '1@c.us', [{ participant: '1@c.us', lastKnownPresence: 'online', lastSeen: 7 }]);
-        await first.subscriptions.add('s', '2@c.us');
-        await first.subscriptions.add('s', '1@c.us');
+        await first.subscriptions.add('s', '2@c.us', 10);
+        await first.subscriptions.add('s', '1@c.us', 20);
         await first.settings.set('apiKey', 'k');
         await first.close();
         await first.close();
@@ -353,7 +375,10 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
           id: '1@c.us',
           presences: [{ participant: '1@c.us', lastKnownPresence: 'online', lastSeen: 7 }],
         });
-        expect(await second.subscriptions.list('s')).toEqual(['2@c.us', '1@c.us']);
+        expect(await second.subscriptions.list('s')).toEqual([
+          { chatId: '2@c.us', since: 10 },
+          { chatId: '1@c.us', since: 20 },
+        ]);
         expect(await second.settings.get('apiKey')).toBe('k');
       });
 

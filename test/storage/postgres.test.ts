@@ -5,6 +5,7 @@ import { LeaseLostError, openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import type { PgClient } from '../../src/storage/postgres/database.js';
 import { createPool, inTransaction, migratePostgres } from '../../src/storage/postgres/database.js';
+import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { describeStorage, session } from './conformance.js';
 
@@ -100,6 +101,27 @@ describe('postgres migrations', () => {
       expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       await pool.end();
+    }
+  });
+
+  it('migration 3 keeps the subscriptions stored before it, with no time (null), and times the new ones', async () => {
+    schema = freshSchema();
+    const pool = createPool({ url: TEST_DATABASE_URL, schema, max: 2 });
+    try {
+      await migratePostgres(pool, schema, POSTGRES_MIGRATIONS.filter((migration) => migration.version !== 3));
+      await pool.query("INSERT INTO subscriptions (session, chat_id) VALUES ('s', '1@c.us')");
+    } finally {
+      await pool.end();
+    }
+    const storage = await openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 2 });
+    try {
+      await storage.subscriptions.add('s', '2@c.us', 1_760_000_000_000);
+      expect(await storage.subscriptions.list('s')).toEqual([
+        { chatId: '1@c.us', since: null },
+        { chatId: '2@c.us', since: 1_760_000_000_000 },
+      ]);
+    } finally {
+      await storage.close();
     }
   });
 

@@ -95,6 +95,28 @@ describe('sqlite migrations', () => {
     }
   });
 
+  it('migration 3 keeps the subscriptions stored before it, with no time (null), and times the new ones', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wa-presence-storage-'));
+    const dataDir = dir;
+    const db = openSqliteDatabase(dataDir);
+    try {
+      migrateSqlite(db, SQLITE_MIGRATIONS.filter((migration) => migration.version !== 3));
+      db.prepare("INSERT INTO subscriptions (session, chat_id) VALUES ('s', '1@c.us')").run();
+    } finally {
+      db.close();
+    }
+    const storage = await openSqliteStorage({ dataDir });
+    try {
+      await storage.subscriptions.add('s', '2@c.us', 1_760_000_000_000);
+      expect(await storage.subscriptions.list('s')).toEqual([
+        { chatId: '1@c.us', since: null },
+        { chatId: '2@c.us', since: 1_760_000_000_000 },
+      ]);
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('refuses two migrations with the same version', () => {
     expect(() =>
       checkedMigrationOrder([

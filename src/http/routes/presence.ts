@@ -6,7 +6,17 @@ import { parseChatId } from '../../presence/ids.js';
 import { isChatPresence, isGlobalPresence } from '../../presence/status.js';
 import type { ChatPresence, ParticipantPresence } from '../../presence/types.js';
 import type { SessionManager } from '../../sessions/manager.js';
-import { ChatParamsSchema, ChatPresenceSchema, ResultSchema, SessionParamsSchema, SetPresenceBodySchema, TypingBodySchema, errors } from '../schemas.js';
+import {
+  ChatParamsSchema,
+  ChatPresenceSchema,
+  ResultSchema,
+  SessionParamsSchema,
+  SetPresenceBodySchema,
+  SubscriptionSchema,
+  TypingBodySchema,
+  UnsubscribeResultSchema,
+  errors,
+} from '../schemas.js';
 
 export interface PresenceRoutesOptions {
   readonly sessions: SessionManager;
@@ -24,7 +34,7 @@ function toJson(chat: ChatPresence): { id: string; presences: ParticipantPresenc
   return { id: chat.id, presences: [...chat.presences] };
 }
 
-/** WAHA's presence routes, same paths and shapes. */
+/** WAHA's presence routes, same paths and shapes, and our two for managing subscriptions. */
 export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRoutesOptions): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
@@ -77,6 +87,21 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
     async (request) => (await sessions.listPresence(request.params.session)).map(toJson),
   );
 
+  // Ours, not WAHA's. A static segment: Fastify's router prefers it to `/presence/:chatId` below,
+  // whatever the order of registration (test/http/presence.test.ts checks it).
+  app.get(
+    '/api/:session/presence/subscriptions',
+    {
+      schema: {
+        tags: ['presence'],
+        summary: 'Chats the session is subscribed to, renewed after every reconnect (ours, not WAHA\'s); in any session status',
+        params: SessionParamsSchema,
+        response: { 200: Type.Array(SubscriptionSchema), ...errors(404) },
+      },
+    },
+    async (request) => sessions.listSubscriptions(request.params.session),
+  );
+
   app.get(
     '/api/:session/presence/:chatId',
     {
@@ -103,6 +128,24 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
     async (request, reply) => {
       await sessions.subscribe(request.params.session, chatIdOf(request.params.chatId));
       return reply.code(201).send(null);
+    },
+  );
+
+  app.delete(
+    '/api/:session/presence/:chatId/subscribe',
+    {
+      schema: {
+        tags: ['presence'],
+        summary:
+          "Stop renewing a chat's subscription after reconnects (ours, not WAHA's); in any session status. WhatsApp has no unsubscribe: the live connection keeps receiving the chat's presence until it reconnects",
+        params: ChatParamsSchema,
+        response: { 200: UnsubscribeResultSchema, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      const chatId = chatIdOf(request.params.chatId);
+      const removed = await sessions.unsubscribe(request.params.session, chatId);
+      return { chatId, subscribed: false as const, removed };
     },
   );
 

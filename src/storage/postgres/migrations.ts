@@ -90,6 +90,12 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'subscriptions: since (when each chat was subscribed, for GET /presence/subscriptions)',
+    // Nullable: rows from before this migration were stored without a time, and none is made up for them.
+    sql: `ALTER TABLE subscriptions ADD COLUMN since bigint;`,
+  },
   POSTGRES_OUTBOX_MIGRATION,
   {
     version: 200,

@@ -71,10 +71,10 @@ export function createPostgresPresenceStore(pool: PgPool, putPool: PgPool = pool
 
 export function createPostgresSubscriptionStore(pool: PgPool): SubscriptionStore {
   return {
-    add: async (session, chatId) => {
+    add: async (session, chatId, since) => {
       const result = await pool.query(
-        'INSERT INTO subscriptions (session, chat_id) VALUES ($1, $2) ON CONFLICT (session, chat_id) DO NOTHING',
-        [session, chatId],
+        'INSERT INTO subscriptions (session, chat_id, since) VALUES ($1, $2, $3) ON CONFLICT (session, chat_id) DO NOTHING',
+        [session, chatId, since],
       );
       return result.rowCount === 1;
     },
@@ -83,8 +83,12 @@ export function createPostgresSubscriptionStore(pool: PgPool): SubscriptionStore
       return result.rowCount === 1;
     },
     list: async (session) => {
-      const { rows } = await pool.query<{ chat_id: string }>('SELECT chat_id FROM subscriptions WHERE session = $1 ORDER BY seq', [session]);
-      return rows.map((row) => row.chat_id);
+      const { rows } = await pool.query<{ chat_id: string; since: string | null }>(
+        'SELECT chat_id, since FROM subscriptions WHERE session = $1 ORDER BY seq',
+        [session],
+      );
+      // bigint arrives as a string (node-postgres keeps 64-bit integers exact).
+      return rows.map((row) => ({ chatId: row.chat_id, since: row.since === null ? null : toSafeNumber(row.since, `subscription ${row.chat_id} since`) }));
     },
     clear: async (session) => {
       await pool.query('DELETE FROM subscriptions WHERE session = $1', [session]);

@@ -90,5 +90,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'subscriptions: since (when each chat was subscribed, for GET /presence/subscriptions)',
+    // Nullable: rows from before this migration were stored without a time, and none is made up for them.
+    sql: `ALTER TABLE subscriptions ADD COLUMN since INTEGER;`,
+  },
   SQLITE_OUTBOX_MIGRATION,
 ];

@@ -59,17 +59,17 @@ export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
 }
 
 export function createSqliteSubscriptionStore(db: SqliteDatabase): SubscriptionStore {
-  const add = db.prepare<[string, string]>(
-    'INSERT INTO subscriptions (session, chat_id) VALUES (?, ?) ON CONFLICT (session, chat_id) DO NOTHING',
+  const add = db.prepare<[string, string, number]>(
+    'INSERT INTO subscriptions (session, chat_id, since) VALUES (?, ?, ?) ON CONFLICT (session, chat_id) DO NOTHING',
   );
   const remove = db.prepare<[string, string]>('DELETE FROM subscriptions WHERE session = ? AND chat_id = ?');
-  const list = db.prepare<[string], { chat_id: string }>('SELECT chat_id FROM subscriptions WHERE session = ? ORDER BY seq');
+  const list = db.prepare<[string], { chat_id: string; since: number | null }>('SELECT chat_id, since FROM subscriptions WHERE session = ? ORDER BY seq');
   const clear = db.prepare<[string]>('DELETE FROM subscriptions WHERE session = ?');
 
   return {
-    add: (session, chatId) => settle(() => add.run(session, chatId).changes === 1),
+    add: (session, chatId, since) => settle(() => add.run(session, chatId, since).changes === 1),
     remove: (session, chatId) => settle(() => remove.run(session, chatId).changes === 1),
-    list: (session) => settle(() => list.all(session).map((row) => row.chat_id)),
+    list: (session) => settle(() => list.all(session).map((row) => ({ chatId: row.chat_id, since: row.since }))),
     clear: (session) =>
       settle(() => {
         clear.run(session);
