@@ -78,6 +78,40 @@ describe('postgres storage selection', () => {
   });
 });
 
+describe('postgres outbox cap', () => {
+  let schema: string | null = null;
+  afterEach(async () => {
+    if (schema !== null) await dropSchema(schema);
+  });
+
+  it('drops an excess over more chats than one transaction can hold advisory locks for', async () => {
+    // 64 locks a connection × ~200 backends: one transaction locking 20,000 order keys fails
+    // with "out of shared memory" on a default server.
+    schema = freshSchema();
+    const storage = await openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 4 });
+    try {
+      const count = 20_000;
+      for (let from = 0; from < count; from += 1_000) {
+        await Promise.all(
+          Array.from({ length: 1_000 }, (_, i) => {
+            const n = from + i;
+            const event = { id: `e${n}`, session: 's', event: 'presence.update', body: '{}' };
+            return storage.outbox.enqueue(event, [{ url: 'http://127.0.0.1:9/hook', webhookKey: 'w', orderKey: `w/${n}@c.us`, target: '{}' }], 1);
+          }),
+        );
+      }
+      expect(await storage.outbox.enforceCap(100, 2)).toBe(count - 100);
+      const pending = await withClient((client) => client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM ${schema}.outbox_deliveries WHERE status = 'pending'`));
+      expect(Number(pending.rows[0]?.n)).toBe(100);
+      // The newest are kept.
+      const kept = await storage.outbox.list('s', { status: 'pending', limit: 1, before: null });
+      expect(kept[0]?.eventId).toBe(`e${count - 1}`);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
 describe('postgres migrations', () => {
   let schema: string | null = null;
   afterEach(async () => {

@@ -231,6 +231,28 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
       [now, orderKey],
     );
   }
+  /** Drops up to MAX_BATCH_WEIGHT of the oldest unclaimed pending deliveries past the cap, in one transaction. */
+  function dropChunk(maxPending: number, now: number): Promise<{ dropped: number; more: boolean }> {
+    return inTransaction(pool, async (client) => {
+      const counted = await client.query<{ n: string }>("SELECT COUNT(*) AS n FROM outbox_deliveries WHERE status = 'pending'");
+      const excess = num(counted.rows[0]?.n ?? '0') - maxPending;
+      if (excess <= 0) return { dropped: 0, more: false };
+      const candidates = await client.query<{ id: string; order_key: string }>(
+        "SELECT id, order_key FROM outbox_deliveries WHERE status = 'pending' AND claim_until <= $1 ORDER BY id LIMIT $2",
+        [now, Math.min(excess, MAX_BATCH_WEIGHT)],
+      );
+      await lockOrderKeys(client, candidates.rows.map((row) => row.order_key));
+      const dropped = await client.query<{ order_key: string }>(
+        `UPDATE outbox_deliveries SET status = 'dropped', last_error = $1, claimed_by = NULL, claim_until = 0, updated_at = $2
+         WHERE id = ANY ($3::bigint[]) AND status = 'pending' AND claim_until <= $2
+         RETURNING order_key`,
+        [`dropped: the outbox holds at most ${maxPending} pending deliveries`, now, candidates.rows.map((row) => row.id)],
+      );
+      for (const key of new Set(dropped.rows.map((row) => row.order_key))) await promoteHead(client, key, now);
+      return { dropped: dropped.rowCount ?? 0, more: excess > MAX_BATCH_WEIGHT };
+    });
+  }
+
 
   async function insertDelivery(
     client: PgClient,
@@ -346,26 +368,16 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
       return num(rows[0]?.n ?? '0');
     },
 
-    enforceCap: (maxPending, now) =>
-      inTransaction(pool, async (client) => {
-        const counted = await client.query<{ n: string }>("SELECT COUNT(*) AS n FROM outbox_deliveries WHERE status = 'pending'");
-        const excess = num(counted.rows[0]?.n ?? '0') - maxPending;
-        if (excess <= 0) return 0;
-        const candidates = await client.query<{ id: string; order_key: string }>(
-          "SELECT id, order_key FROM outbox_deliveries WHERE status = 'pending' AND claim_until <= $1 ORDER BY id LIMIT $2",
-          [now, excess],
-        );
-        const keys = candidates.rows.map((row) => row.order_key);
-        await lockOrderKeys(client, keys);
-        const dropped = await client.query<{ order_key: string }>(
-          `UPDATE outbox_deliveries SET status = 'dropped', last_error = $1, claimed_by = NULL, claim_until = 0, updated_at = $2
-           WHERE id = ANY ($3::bigint[]) AND status = 'pending' AND claim_until <= $2
-           RETURNING order_key`,
-          [`dropped: the outbox holds at most ${maxPending} pending deliveries`, now, candidates.rows.map((row) => row.id)],
-        );
-        for (const key of new Set(dropped.rows.map((row) => row.order_key))) await promoteHead(client, key, now);
-        return dropped.rowCount ?? 0;
-      }),
+    enforceCap: async (maxPending, now) => {
+      // In transactions of at most MAX_BATCH_WEIGHT deliveries: one holding an advisory lock per
+      // order key of a large excess (thousands of chats) would run out of the shared lock table.
+      let total = 0;
+      for (;;) {
+        const chunk = await dropChunk(maxPending, now);
+        total += chunk.dropped;
+        if (!chunk.more || chunk.dropped === 0) return total;
+      }
+    },
 
     list: async (session, query) => {
       const before = query.before ?? Number.MAX_SAFE_INTEGER;
