@@ -12,7 +12,7 @@ import type { Me, SessionConfig, SessionInfo } from '../presence/sessions.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../presence/status.js';
 import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
 import type { AuthStores } from '../storage/auth.js';
-import type { LeaseFence } from '../storage/leases.js';
+import type { LeaseFence, LeaseStore } from '../storage/leases.js';
 import type { PresenceStore, StoredSubscription, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore, StoredSession } from '../storage/sessions.js';
 import type { RuntimeStatusStore } from '../storage/statuses.js';
@@ -34,6 +34,8 @@ export interface SessionStorage {
   readonly subscriptions: SubscriptionStore;
   /** Written only with several servers (`sharedStatuses`). */
   readonly statuses: RuntimeStatusStore;
+  /** Read only with several servers: whether a session's lease is still the one its engine ran under. */
+  readonly leases: Pick<LeaseStore, 'get'>;
 }
 
 export interface SessionManagerDeps {
@@ -468,6 +470,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     }
     const fence = deps.claim === undefined ? undefined : await deps.claim(runtime.name);
     const generation = (runtime.generation += 1);
+    // What an earlier engine saw may be stale (another server may have run the session meanwhile).
+    runtime.presence.clear();
     let turn: Turn | null = null;
     // The engine exists before STARTING is reported, so that STARTING says where it runs (worker).
     const engine = engines.create({
@@ -556,9 +560,23 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     // A command (stop, restart, logout, …) handled the session since: it decided what runs.
     if (runtime.generation !== generation || runtime.engine === null) return;
     await stopEngine(runtime, status);
+    // Several servers: a server stalled past its lease sees its old stream replaced by the new
+    // owner's (440) when it wakes up; that is no reason for the session to stop running.
+    if (!(await stillOwned(runtime))) {
+      runtime.logger.info({ status, reason: runtime.reason }, 'engine stopped by itself after the lease moved on; the new owner decides what runs');
+      return;
+    }
     if (unlinked) await forgetLogin(runtime);
     if (runtime.stored.running) await save(runtime, { running: false });
     runtime.logger.info({ status, reason: runtime.reason }, 'engine stopped by itself; the session stays stopped until it is started');
+  }
+
+  /** Whether the lease this session's last engine ran under is still this server's (always, on one server). */
+  async function stillOwned(runtime: Runtime): Promise<boolean> {
+    const fence = runtime.fence;
+    if (fence === null) return true;
+    const lease = await storage.leases.get(runtime.name);
+    return lease !== null && lease.owner === fence.owner && lease.epoch === fence.epoch;
   }
 
   async function forgetLogin(runtime: Runtime): Promise<void> {

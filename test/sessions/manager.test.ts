@@ -176,6 +176,30 @@ describe('session lifecycle', () => {
     await second.shutdown();
   });
 
+  it('several servers: an engine replaced after its lease moved on leaves the session running, for the new owner', async () => {
+    const { storage, engines, publisher } = await sessionHarness();
+    // This server ("a") runs the session under its lease, as the cluster's claim would give it.
+    const claim = async (session: string) => {
+      await storage.leases.acquire('a', { capacity: 10, ttlMs: 60_000, sessions: [session] });
+      const lease = await storage.leases.get(session);
+      if (lease === null) throw new Error('no lease');
+      return { owner: lease.owner, epoch: lease.epoch };
+    };
+    const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, claim, serverId: 'a' });
+    onTestFinished(() => manager.shutdown());
+    await manager.create({ name: 'moved' });
+    const engine = engines.latest('moved');
+    engine.working(me);
+    await manager.settled('moved');
+    // "a" stalled: its lease went to "b", whose login replaced a's stream.
+    await storage.leases.release('a');
+    await storage.leases.acquire('b', { capacity: 10, ttlMs: 60_000, sessions: ['moved'] });
+    engine.endedByWhatsApp('FAILED', 'replaced by another connection', false);
+    await manager.settled('moved');
+    expect(manager.hasEngine('moved')).toBe(false);
+    expect((await storage.sessions.get('moved'))?.running).toBe(true);
+  });
+
   it('a command that came first wins over the release of an engine that ended by itself', async () => {
     const { manager, engines } = await sessionHarness();
     await manager.create({ name: 'c' });
