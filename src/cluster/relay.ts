@@ -146,14 +146,14 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     }
   }
 
-  function send(message: RelayMessage): void {
+  function send(message: string): void {
     if (outgoing.length >= MAX_QUEUED) {
       // PostgreSQL is not keeping up: live-only delivery drops rather than growing without bound.
       outgoing.shift();
       dropped += 1;
       if (dropped === 1 || dropped % 1000 === 0) logger.warn({ dropped }, 'event relay queue full: other servers\' WebSocket clients miss events');
     }
-    outgoing.push(JSON.stringify(message));
+    outgoing.push(message);
     sending ??= sendAll();
   }
 
@@ -162,9 +162,10 @@ export function createEventRelay(options: RelayOptions): EventRelay {
       return {
         async publish(envelope, webhooks) {
           await publisher.publish(envelope, webhooks);
-          const body = JSON.stringify(envelope);
-          const inline = Buffer.byteLength(body) <= MAX_INLINE_BYTES;
-          send({ from: options.serverId, session: envelope.session, event: envelope.event, id: envelope.id, ...(inline ? { body } : {}) });
+          const byId: RelayMessage = { from: options.serverId, session: envelope.session, event: envelope.event, id: envelope.id };
+          const inline = JSON.stringify({ ...byId, body: JSON.stringify(envelope) });
+          // Measured as sent: the body's quotes are escaped inside the message.
+          send(Buffer.byteLength(inline) <= MAX_INLINE_BYTES ? inline : JSON.stringify(byId));
         },
       };
     },

@@ -430,7 +430,8 @@ export class SandboxNetwork {
       try {
         secrets = await this.exchangeLinkCode(wait, request, target.account, code);
       } catch (error) {
-        if (target.created) this.accountsByPhone.delete(phone);
+        // Unless a scan linked a device to it meanwhile, the account made for this attempt goes with it.
+        if (target.created && target.account.devices.size === 0) this.forget(target.account);
         throw error;
       }
       return await this.pair(wait, target, secrets);

@@ -231,15 +231,12 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
       [now, orderKey],
     );
   }
-  /** Drops up to MAX_BATCH_WEIGHT of the oldest unclaimed pending deliveries past the cap, in one transaction. */
-  function dropChunk(maxPending: number, now: number): Promise<{ dropped: number; more: boolean }> {
+  /** Drops the `count` oldest unclaimed pending deliveries (past the cap `maxPending`) in one transaction. */
+  function dropChunk(maxPending: number, count: number, now: number): Promise<number> {
     return inTransaction(pool, async (client) => {
-      const counted = await client.query<{ n: string }>("SELECT COUNT(*) AS n FROM outbox_deliveries WHERE status = 'pending'");
-      const excess = num(counted.rows[0]?.n ?? '0') - maxPending;
-      if (excess <= 0) return { dropped: 0, more: false };
       const candidates = await client.query<{ id: string; order_key: string }>(
         "SELECT id, order_key FROM outbox_deliveries WHERE status = 'pending' AND claim_until <= $1 ORDER BY id LIMIT $2",
-        [now, Math.min(excess, MAX_BATCH_WEIGHT)],
+        [now, count],
       );
       await lockOrderKeys(client, candidates.rows.map((row) => row.order_key));
       const dropped = await client.query<{ order_key: string }>(
@@ -249,7 +246,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
         [`dropped: the outbox holds at most ${maxPending} pending deliveries`, now, candidates.rows.map((row) => row.id)],
       );
       for (const key of new Set(dropped.rows.map((row) => row.order_key))) await promoteHead(client, key, now);
-      return { dropped: dropped.rowCount ?? 0, more: excess > MAX_BATCH_WEIGHT };
+      return dropped.rowCount ?? 0;
     });
   }
 
@@ -371,12 +368,17 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
     enforceCap: async (maxPending, now) => {
       // In transactions of at most MAX_BATCH_WEIGHT deliveries: one holding an advisory lock per
       // order key of a large excess (thousands of chats) would run out of the shared lock table.
+      const counted = await pool.query<{ n: string }>("SELECT COUNT(*) AS n FROM outbox_deliveries WHERE status = 'pending'");
+      // Counted once: a chunk drops at most what it finds, so a concurrent accept is at worst left for the next pass.
+      let excess = num(counted.rows[0]?.n ?? '0') - maxPending;
       let total = 0;
-      for (;;) {
-        const chunk = await dropChunk(maxPending, now);
-        total += chunk.dropped;
-        if (!chunk.more || chunk.dropped === 0) return total;
+      while (excess > 0) {
+        const dropped = await dropChunk(maxPending, Math.min(excess, MAX_BATCH_WEIGHT), now);
+        if (dropped === 0) break;
+        total += dropped;
+        excess -= dropped;
       }
+      return total;
     },
 
     list: async (session, query) => {
