@@ -11,7 +11,8 @@ import type { FromRenewer, RenewerData, ToRenewer } from './renewer.js';
 const port = parentPort;
 if (port === null) throw new Error('renewer-worker.ts runs as a worker thread only');
 const data = workerData as RenewerData;
-const pool = createPool({ url: data.url, schema: data.schema, max: 1 });
+// A renewal answered after the TTL is worth nothing: fail it then, so the heartbeat can act.
+const pool = createPool({ url: data.url, schema: data.schema, max: 1, queryTimeoutMs: data.ttlMs });
 const leases = createPostgresLeaseStore(pool, Date.now);
 let lastPing = Date.now();
 let starved = false;

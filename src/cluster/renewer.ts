@@ -62,6 +62,9 @@ function workerUrl(): URL {
 }
 
 const STOP_TIMEOUT_MS = 5_000;
+/** A thread that exits sooner than this after its start counts as failing to start. */
+const QUICK_EXIT_MS = 5_000;
+const MAX_RESPAWN_DELAY_MS = 30_000;
 
 export function startLeaseRenewer(options: RenewerOptions): LeaseRenewer {
   const logger = options.logger.child({ area: 'lease-renewer' });
@@ -77,6 +80,9 @@ export function startLeaseRenewer(options: RenewerOptions): LeaseRenewer {
   let nextId = 1;
   let closing = false;
   let stopped: (() => void) | null = null;
+  let spawnedAt = 0;
+  let quickExits = 0;
+  let respawn: NodeJS.Timeout | null = null;
   let worker = spawn();
 
   function spawn(): Worker {
@@ -106,12 +112,19 @@ export function startLeaseRenewer(options: RenewerOptions): LeaseRenewer {
       for (const request of pending.values()) request.reject(new Error(`lease renewer thread exited (code ${code})`));
       pending.clear();
       stopped?.();
-      // Without it every lease would run out: start another, unless this is the shutdown.
+      // Without it every lease would run out: start another, unless this is the shutdown; one that
+      // keeps exiting at once (it cannot load, say) is restarted less and less often.
       if (!closing) {
-        logger.error({ code }, 'lease renewer thread exited; starting another');
-        worker = spawn();
+        quickExits = Date.now() - spawnedAt < QUICK_EXIT_MS ? quickExits + 1 : 0;
+        const delayMs = quickExits === 0 ? 0 : Math.min(MAX_RESPAWN_DELAY_MS, 250 * 2 ** quickExits);
+        logger.error({ code, restartInMs: delayMs }, 'lease renewer thread exited; starting another');
+        respawn = setTimeout(() => {
+          respawn = null;
+          if (!closing) worker = spawn();
+        }, delayMs);
       }
     });
+    spawnedAt = Date.now();
     return thread;
   }
 
@@ -126,7 +139,23 @@ export function startLeaseRenewer(options: RenewerOptions): LeaseRenewer {
       if (closing) return Promise.reject(new Error('the lease renewer is closed'));
       const id = nextId++;
       return new Promise<Lease[]>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        // Whatever happens in the thread, the heartbeat gets an answer within the TTL, so that it can
+        // stop the engines of leases it may have lost instead of waiting forever.
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`lease renewal not answered within ${data.ttlMs} ms`));
+        }, data.ttlMs);
+        timer.unref();
+        pending.set(id, {
+          resolve: (leases) => {
+            clearTimeout(timer);
+            resolve(leases);
+          },
+          reject: (error) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        });
         worker.postMessage({ type: 'renew', id } satisfies ToRenewer);
       });
     },
@@ -135,6 +164,7 @@ export function startLeaseRenewer(options: RenewerOptions): LeaseRenewer {
       if (closing) return;
       closing = true;
       clearInterval(ping);
+      if (respawn !== null) clearTimeout(respawn);
       const done = new Promise<void>((resolve) => (stopped = resolve));
       worker.postMessage({ type: 'stop' } satisfies ToRenewer);
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startLeaseRenewer } from '../../src/cluster/renewer.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
@@ -43,6 +44,22 @@ describe('lease renewal in a thread of its own', () => {
     const lease = await storage.leases.get('s1');
     expect(lease).toMatchObject({ owner: 'a', epoch: 1 });
     expect(await storage.leases.acquire('b', { capacity: 1, ttlMs: TTL })).toEqual([]);
+  });
+
+  it('answers a renewal that the database does not answer with an error within the TTL', async () => {
+    const schema = clusterSchema();
+    await storageWithLease(schema);
+    const thread = renewer(schema, 3 * TTL);
+    // Another connection holds the leases table: the thread's renewal waits on it.
+    const blocker = new pg.Client({ connectionString: CLUSTER_DATABASE_URL });
+    await blocker.connect();
+    onTestFinished(() => blocker.end());
+    await blocker.query('BEGIN');
+    await blocker.query(`LOCK TABLE ${schema}.leases IN ACCESS EXCLUSIVE MODE`);
+    const began = Date.now();
+    await expect(thread.renew('a', TTL)).rejects.toThrow(/within 1000 ms|timeout/i);
+    expect(Date.now() - began).toBeLessThan(3 * TTL);
+    await blocker.query('ROLLBACK');
   });
 
   it('lets them run out when the main thread stays silent past the bound (a hung server)', async () => {

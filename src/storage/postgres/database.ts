@@ -28,6 +28,11 @@ export interface PoolOptions {
    * transactions stay atomic and the database consistent either way.
    */
   readonly synchronousCommit?: boolean;
+  /**
+   * A query not answered in this long fails (on this side: also when the network silently drops
+   * the connection). For the lease renewer, whose answer is useless once the lease would have run out.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 /**
@@ -50,6 +55,7 @@ export function createPool(options: PoolOptions): PgPool {
       ...(options.synchronousCommit === false ? ['-c synchronous_commit=off'] : []),
     ].join(' '),
     max: options.max ?? 10,
+    ...(options.queryTimeoutMs === undefined ? {} : { query_timeout: options.queryTimeoutMs, connectionTimeoutMillis: options.queryTimeoutMs }),
   });
   // An idle connection that the server drops emits 'error' on the pool; unhandled, it would crash
   // the process. The pool discards that connection and opens a new one on the next query.
