@@ -178,8 +178,8 @@ interface Runtime {
   generation: number;
   renewal: Renewal | null;
   /**
-   * Chats unsubscribed while a renewal runs: it read its list before, and skips them. Emptied when
-   * the next renewal starts (its list is read afterwards, so it no longer has them).
+   * Chats unsubscribed lately, which a renewal skips: it may have read its list before their
+   * removal committed. A renewal forgets those its list no longer has; subscribing again removes one.
    */
   readonly unsubscribed: Set<string>;
   /** Several servers: the lease the last engine was started under (its status writes carry it). */
@@ -373,11 +373,14 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     previous?.controller.abort(new Error('superseded by a newer renewal'));
     const controller = new AbortController();
     const renewalLogger = runtime.logger.child({ area: 'renewal' });
-    runtime.unsubscribed.clear();
     const done = (async () => {
       await previous?.done;
       try {
         const chatIds = (await storage.subscriptions.list(runtime.name)).map((subscription) => subscription.chatId);
+        // An unsubscribe whose removal this list already reflects needs no skipping any more; one
+        // whose removal had not committed yet (another connection) is still skipped.
+        const listed = new Set(chatIds);
+        for (const chatId of runtime.unsubscribed) if (!listed.has(chatId)) runtime.unsubscribed.delete(chatId);
         const report = await renew({
           target: engine,
           presence: runtime.stored.presence,
@@ -825,8 +828,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
 
     async unsubscribe(name, chatId) {
       const runtime = await runtimeOf(name);
-      // Before the store: a renewal that reads its list between the two steps still skips the chat.
-      if (runtime.renewal !== null) runtime.unsubscribed.add(chatId);
+      // Before the store: a renewal that reads its list before the removal commits still skips the chat.
+      runtime.unsubscribed.add(chatId);
       const removed = await storage.subscriptions.remove(name, chatId);
       runtime.logger.info({ chatId, removed }, 'presence subscription removed; renewed no more');
       return removed;

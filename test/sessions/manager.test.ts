@@ -468,6 +468,31 @@ describe('renewal after a reconnect', () => {
     expect(engine.callsOf('subscribe').map((call) => call.chatId)).toEqual(['1@c.us', '3@c.us', '2@c.us']);
   });
 
+  it('skips a chat whose unsubscribe had not reached the store when the renewal read its list', async () => {
+    const { manager, engines, storage } = await sessionHarness();
+    await manager.create({ name: 'r' });
+    const engine = engines.latest('r');
+    engine.working(me);
+    await manager.settled('r');
+    for (const chat of ['1@c.us', '2@c.us']) await manager.subscribe('r', chat);
+    // The removal is slow (another connection, on PostgreSQL): the renewal lists the chat still.
+    let commit = (): void => undefined;
+    const committed = new Promise<void>((resolve) => (commit = resolve));
+    const remove = storage.subscriptions.remove.bind(storage.subscriptions);
+    storage.subscriptions.remove = async (session, chatId) => {
+      await committed;
+      return remove(session, chatId);
+    };
+    const unsubscribing = manager.unsubscribe('r', '2@c.us');
+    engine.calls.length = 0;
+    engine.status('STARTING');
+    engine.status('WORKING');
+    await manager.settled('r');
+    commit();
+    expect(await unsubscribing).toBe(true);
+    expect(engine.callsOf('subscribe').map((call) => call.chatId)).toEqual(['1@c.us']);
+  });
+
   it('is cancelled when the session stops', async () => {
     const { manager, engines } = await sessionHarness();
     await manager.create({ name: 'r' });
