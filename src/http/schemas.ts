@@ -132,6 +132,8 @@ export const SessionConfigSchema = Type.Object(
     client: Type.Optional(
       Type.Object({ deviceName: Type.Optional(Type.String()), browserName: Type.Optional(Type.String()) }, { additionalProperties: false, description: WAHA_ONLY }),
     ),
+    webjs: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: `WAHA's WEBJS engine settings. ${WAHA_ONLY}` })),
+    gows: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: `WAHA's GOWS engine settings. ${WAHA_ONLY}` })),
   },
   { additionalProperties: false },
 );
@@ -161,6 +163,11 @@ export const CreateSessionBodySchema = Type.Object(
     name: Type.Optional(Type.String({ description: 'Letters, digits, _ and -; "default" when omitted', examples: ['default'] })),
     start: Type.Optional(Type.Boolean({ description: 'Start right away (default true)' })),
     config: Type.Optional(SessionConfigSchema),
+    apps: Type.Optional(
+      Type.Union([Type.Array(Type.Unknown()), Type.Null()], {
+        description: "WAHA's apps (ChatWoot, …): wa-presence runs none, so only an empty list or null is accepted",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -46,6 +46,9 @@ export interface SessionConfig {
   readonly proxy?: { readonly server: string; readonly username?: string; readonly password?: string } | null;
   readonly ignore?: { readonly status?: boolean; readonly groups?: boolean; readonly channels?: boolean; readonly broadcast?: boolean };
   readonly client?: { readonly deviceName?: string; readonly browserName?: string };
+  /** WAHA's settings of its other engines, sent by clients configured for them. */
+  readonly webjs?: Readonly<Record<string, unknown>> | null;
+  readonly gows?: Readonly<Record<string, unknown>> | null;
 }
 
 /** The account a session is logged in as. */

@@ -74,9 +74,11 @@ describe('session routes', () => {
       debug: false,
       ignore: { status: true, groups: false, channels: true, broadcast: true },
       client: { deviceName: 'CRM', browserName: 'Chrome' },
+      webjs: { tagsEventsOn: false },
+      gows: null,
       noweb: { markOnline: true, store: { enabled: true, fullSync: false } },
     };
-    const response = await h.request('POST', '/api/sessions', { name: 'waha', start: false, config });
+    const response = await h.request('POST', '/api/sessions', { name: 'waha', start: false, config, apps: [] });
     expect(response.statusCode).toBe(201);
     expect(response.json<{ config: unknown }>().config).toEqual(config);
     expect((await h.request('GET', '/api/sessions/waha')).json<{ config: unknown }>().config).toEqual(config);
@@ -140,6 +142,7 @@ describe('session routes', () => {
     ['POST', '/api/sessions', { name: 'w', config: { webhooks: [{ url: 'http://x', events: ['*'], customHeaders: [{ name: 'bad header', value: '1' }] }] } }, /customHeaders\[0\]\.name must be an HTTP header name/],
     ['POST', '/api/sessions', { name: 'w', config: { metadata: { a: { b: 1 } } } }, /^config\.metadata\.a must be string$/],
     ['POST', '/api/sessions', { name: 'w', start: 'maybe' }, /^start must be boolean$/],
+    ['POST', '/api/sessions', { name: 'w', apps: [{ app: 'chatwoot' }] }, /^apps: wa-presence runs no WAHA apps/],
     ['PUT', '/api/sessions/existing', {}, /^config is required$/],
     ['PUT', '/api/sessions/existing', { config: { webhooks: [{ url: 'javascript:alert(1)', events: ['*'] }] } }, /must use http or https/],
   ] as const)('%s %s %j → 400 naming the field', async (method, url, body, message) => {

@@ -70,6 +70,9 @@ export function sessionRoutes(server: FastifyInstance, { sessions, network }: Se
     },
     async (request, reply) => {
       const body = request.body;
+      if (body.apps !== undefined && body.apps !== null && body.apps.length > 0) {
+        throw new AppError('VALIDATION_FAILED', 'apps: wa-presence runs no WAHA apps (ChatWoot, …); send an empty list or leave it out', { field: 'apps' });
+      }
       const info = await sessions.create({
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(body.start === undefined ? {} : { start: body.start }),
