@@ -13,7 +13,8 @@ import type { RuntimeStatus, RuntimeStatusStore } from '../storage/statuses.js';
  */
 export function sharedStatus(session: Pick<StoredSession, 'running'>, row: RuntimeStatus | undefined, lease: Lease | undefined): SharedStatus {
   if (row !== undefined && lease !== undefined && row.server === lease.owner && row.epoch === lease.epoch) {
-    return row.engine ? { status: row.status, worker: row.server } : { status: row.status };
+    const said = row.reason === null ? { status: row.status } : { status: row.status, reason: row.reason };
+    return row.engine ? { ...said, worker: row.server } : said;
   }
   if (!session.running) return { status: 'STOPPED' };
   return lease === undefined ? { status: 'STARTING' } : { status: 'STARTING', worker: lease.owner };

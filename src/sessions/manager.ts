@@ -72,7 +72,7 @@ export interface SessionManagerDeps {
 }
 
 /** A session's runtime as the cluster sees it: its status and, while a server runs it, that server. */
-export type SharedStatus = Pick<SessionInfo, 'status' | 'worker'>;
+export type SharedStatus = Pick<SessionInfo, 'status' | 'worker' | 'reason'>;
 
 export interface CreateSessionInput {
   readonly name?: string;
@@ -185,7 +185,7 @@ interface Runtime {
   /** Several servers: the lease the last engine was started under (its status writes carry it). */
   fence: LeaseFence | null;
   /** Several servers: what was last written to the shared runtime statuses, to write only changes. */
-  recorded: { readonly status: SessionStatus; readonly engine: boolean; readonly epoch: number } | null;
+  recorded: { readonly status: SessionStatus; readonly engine: boolean; readonly epoch: number; readonly reason: string | null } | null;
   /** The current engine's place at the start gate: waiting for a slot, or holding one while it starts. */
   turn: Turn | null;
   /** Whether `engine.start()` was called on the current engine (false while it waits for a start slot). */
@@ -314,9 +314,9 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   async function shareStatus(runtime: Runtime): Promise<void> {
     const fence = runtime.fence;
     if (deps.sharedStatuses === undefined || fence === null) return;
-    const next = { status: runtime.status, engine: runtime.engine !== null, epoch: fence.epoch };
+    const next = { status: runtime.status, engine: runtime.engine !== null, epoch: fence.epoch, reason: runtime.reason };
     const last = runtime.recorded;
-    if (last !== null && last.status === next.status && last.engine === next.engine && last.epoch === next.epoch) return;
+    if (last !== null && last.status === next.status && last.engine === next.engine && last.epoch === next.epoch && last.reason === next.reason) return;
     try {
       const written = await storage.statuses.put({ session: runtime.name, server: fence.owner, at: clock(), ...next });
       runtime.recorded = next;
@@ -611,7 +611,14 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   }
 
   function storedInfo(session: StoredSession, shared: SharedStatus = { status: 'STOPPED' }): SessionInfo {
-    const base = { name: session.name, status: shared.status, config: session.config, me: session.me, engine: { engine: session.engine } };
+    const base: SessionInfo = {
+      name: session.name,
+      status: shared.status,
+      config: session.config,
+      me: session.me,
+      engine: { engine: session.engine },
+      ...(shared.reason === undefined ? {} : { reason: shared.reason }),
+    };
     return shared.worker === undefined ? base : { ...base, worker: shared.worker };
   }
 

@@ -15,6 +15,8 @@ export interface RuntimeStatus {
   readonly engine: boolean;
   /** Milliseconds since the epoch, the writer's clock. */
   readonly at: number;
+  /** Why the session reached this status when nobody asked for it (the session's `reason`), or null. */
+  readonly reason: string | null;
 }
 
 /**

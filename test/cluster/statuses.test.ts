@@ -8,12 +8,14 @@ import type { ClusterMember } from '../support/cluster.js';
 import { ME } from '../support/http.js';
 
 const lease = (owner: string, epoch: number): Lease => ({ session: 's', owner, epoch, expiresAt: Number.MAX_SAFE_INTEGER });
-const row = (server: string, epoch: number, status: RuntimeStatus['status'], engine = true): RuntimeStatus => ({ session: 's', status, server, epoch, engine, at: 1 });
+const row = (server: string, epoch: number, status: RuntimeStatus['status'], engine = true, reason: string | null = null): RuntimeStatus => ({ session: 's', status, server, epoch, engine, at: 1, reason });
 
 describe('a session as the cluster sees it (shared status and live lease)', () => {
   it.each([
     ['the owner’s row, while it holds the lease it wrote under', true, row('a', 2, 'WORKING'), lease('a', 2), { status: 'WORKING', worker: 'a' }],
     ['the owner’s row without an engine (stopped there): no worker', false, row('a', 2, 'STOPPED', false), lease('a', 2), { status: 'STOPPED' }],
+    ['the owner’s row with its reason', false, row('a', 2, 'FAILED', false, 'banned'), lease('a', 2), { status: 'FAILED', reason: 'banned' }],
+    ['an untrusted row’s reason is not repeated', true, row('a', 2, 'FAILED', false, 'banned'), lease('b', 3), { status: 'STARTING', worker: 'b' }],
     ['a row of a server whose lease expired, session should run', true, row('a', 2, 'WORKING'), undefined, { status: 'STARTING' }],
     ['a row of an older epoch: the new owner is starting it', true, row('a', 2, 'WORKING'), lease('b', 3), { status: 'STARTING', worker: 'b' }],
     ['the same server at a new epoch (restarted) has not written yet', true, row('a', 2, 'WORKING'), lease('a', 3), { status: 'STARTING', worker: 'a' }],
@@ -77,6 +79,15 @@ describe('GET /api/sessions on any of three servers on PostgreSQL', () => {
     expect(byName(await list(b, true))['a2']).toEqual({ status: 'STOPPED' });
     expect((await list(c)).map((info) => info.name)).toEqual(['a1', 'b1']);
 
+    // WhatsApp ends b1 on b (banned): every server's list says so, with the reason, as b's GET does.
+    b.engines.latest('b1').working(ME);
+    await b.app.sessions.settled('b1');
+    b.engines.latest('b1').endedByWhatsApp('FAILED', 'banned (403)');
+    await b.app.sessions.settled('b1');
+    const banned = (await list(c, true)).find((info) => info.name === 'b1');
+    expect(banned).toMatchObject({ status: 'FAILED', reason: 'banned (403)' });
+    expect((await a.request('GET', '/api/sessions/b1')).body).toEqual(banned);
+
     // a shuts down: its engines stop and its leases go. What it last wrote is not believed: a1,
     // which should run, is STARTING until b or c has taken it, then reported by its new owner.
     await a.stop();
@@ -85,7 +96,7 @@ describe('GET /api/sessions on any of three servers on PostgreSQL', () => {
       async () => byName(await list(b, true)),
       (now) => now['a1']?.worker === 'b' || now['a1']?.worker === 'c',
     );
-    expect(taken).toMatchObject({ a1: { status: 'STARTING' }, a2: { status: 'STOPPED' }, b1: { status: 'STARTING', worker: 'b' }, idle: { status: 'STOPPED' } });
+    expect(taken).toMatchObject({ a1: { status: 'STARTING' }, a2: { status: 'STOPPED' }, b1: { status: 'FAILED' }, idle: { status: 'STOPPED' } });
     const owner = taken['a1']?.worker === 'b' ? b : c;
     // Its heartbeat starts the session in the background: wait for the engine, then log it in.
     await eventually('a1 started on its new owner', () => Promise.resolve(owner.engines.engines.some((engine) => engine.session === 'a1' && engine.state === 'started')), (started) => started);

@@ -409,7 +409,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         const storage = await make(clock);
         await storage.sessions.create(session('a'));
         await storage.sessions.create(session('b'));
-        const status = { session: 'a', status: 'WORKING', server: 'server-1', epoch: 1, engine: true, at: 5 } as const;
+        const status = { session: 'a', status: 'WORKING', server: 'server-1', epoch: 1, engine: true, at: 5, reason: null } as const;
         // No lease yet: nobody may say what the session is doing.
         expect(await storage.statuses.put(status)).toBe(false);
         await storage.leases.acquire('server-1', { capacity: 10, ttlMs: 10_000 });
@@ -422,6 +422,12 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         // The owner replaces its own row at every change.
         expect(await storage.statuses.put({ ...status, status: 'STOPPED', engine: false, at: 7 })).toBe(true);
         expect((await storage.statuses.list())[0]).toEqual({ ...status, status: 'STOPPED', engine: false, at: 7 });
+        // With the reason the session reached it for (its `reason`), and without it again.
+        const failed = { ...status, status: 'FAILED', engine: false, at: 8, reason: 'banned (403)' } as const;
+        expect(await storage.statuses.put(failed)).toBe(true);
+        expect((await storage.statuses.list())[0]).toEqual(failed);
+        expect(await storage.statuses.put({ ...failed, status: 'STARTING', reason: null })).toBe(true);
+        expect((await storage.statuses.list())[0]).toEqual({ ...failed, status: 'STARTING', reason: null });
       });
 
       it('keeps the new owner\'s status when the old one writes late, and forgets a deleted session\'s', async () => {
@@ -429,11 +435,11 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         const storage = await make(() => now);
         await storage.sessions.create(session('a', { running: true }));
         await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 1_000 });
-        const old = { session: 'a', status: 'WORKING', server: 'server-1', epoch: 1, engine: true, at: 1 } as const;
+        const old = { session: 'a', status: 'WORKING', server: 'server-1', epoch: 1, engine: true, at: 1, reason: null } as const;
         expect(await storage.statuses.put(old)).toBe(true);
         now += 1_000;
         await storage.leases.acquire('server-2', { capacity: 1, ttlMs: 1_000 });
-        const fresh = { session: 'a', status: 'STARTING', server: 'server-2', epoch: 2, engine: true, at: 2 } as const;
+        const fresh = { session: 'a', status: 'STARTING', server: 'server-2', epoch: 2, engine: true, at: 2, reason: null } as const;
         expect(await storage.statuses.put(fresh)).toBe(true);
         // server-1 wakes up and reports its engine stopped: refused, the new owner's row stays.
         expect(await storage.statuses.put({ ...old, status: 'STOPPED', engine: false, at: 3 })).toBe(false);

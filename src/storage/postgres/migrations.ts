@@ -96,6 +96,11 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     // Nullable: rows from before this migration were stored without a time, and none is made up for them.
     sql: `ALTER TABLE subscriptions ADD COLUMN since bigint;`,
   },
+  {
+    version: 4,
+    name: "session statuses: reason (why the owner's session reached its status, for every server's list)",
+    sql: `ALTER TABLE session_statuses ADD COLUMN reason text;`,
+  },
   POSTGRES_OUTBOX_MIGRATION,
   {
     version: 200,

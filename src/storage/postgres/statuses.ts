@@ -9,6 +9,7 @@ interface StatusRow {
   epoch: string;
   engine: boolean;
   at: string;
+  reason: string | null;
 }
 
 function fromRow(row: StatusRow): RuntimeStatus {
@@ -20,6 +21,7 @@ function fromRow(row: StatusRow): RuntimeStatus {
     epoch: toSafeNumber(row.epoch, `${where} epoch`),
     engine: row.engine,
     at: toSafeNumber(row.at, `${where} at`),
+    reason: row.reason,
   };
 }
 
@@ -29,20 +31,20 @@ function fromRow(row: StatusRow): RuntimeStatus {
  * epoch. No row lock on the lease: a takeover (SKIP LOCKED) is never held up by a status write.
  */
 const PUT = `
-  INSERT INTO session_statuses (session, status, server, epoch, engine, at)
-  SELECT $1::text, $2::text, $3::text, $4::bigint, $5::boolean, $6::bigint
+  INSERT INTO session_statuses (session, status, server, epoch, engine, at, reason)
+  SELECT $1::text, $2::text, $3::text, $4::bigint, $5::boolean, $6::bigint, $7::text
   WHERE EXISTS (SELECT 1 FROM leases WHERE session = $1::text AND owner = $3::text AND epoch = $4::bigint)
   ON CONFLICT (session) DO UPDATE SET status = EXCLUDED.status, server = EXCLUDED.server, epoch = EXCLUDED.epoch,
-    engine = EXCLUDED.engine, at = EXCLUDED.at
+    engine = EXCLUDED.engine, at = EXCLUDED.at, reason = EXCLUDED.reason
   WHERE session_statuses.epoch <= EXCLUDED.epoch`;
 
 export function createPostgresStatusStore(pool: PgPool): RuntimeStatusStore {
   return {
     put: async (status) => {
-      const result = await pool.query(PUT, [status.session, status.status, status.server, status.epoch, status.engine, status.at]);
+      const result = await pool.query(PUT, [status.session, status.status, status.server, status.epoch, status.engine, status.at, status.reason]);
       return result.rowCount === 1;
     },
     list: async () =>
-      (await pool.query<StatusRow>('SELECT session, status, server, epoch, engine, at FROM session_statuses ORDER BY session')).rows.map(fromRow),
+      (await pool.query<StatusRow>('SELECT session, status, server, epoch, engine, at, reason FROM session_statuses ORDER BY session')).rows.map(fromRow),
   } satisfies RuntimeStatusStore;
 }
