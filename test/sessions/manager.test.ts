@@ -374,6 +374,19 @@ describe('presence through the session', () => {
   });
 });
 
+
+/** A WORKING session "r" subscribed to `chats`, with the engine's calls so far forgotten. */
+async function subscribedSession(chats: readonly string[]) {
+  const harness = await sessionHarness();
+  await harness.manager.create({ name: 'r' });
+  const engine = harness.engines.latest('r');
+  engine.working(me);
+  await harness.manager.settled('r');
+  for (const chat of chats) await harness.manager.subscribe('r', chat);
+  engine.calls.length = 0;
+  return { ...harness, engine };
+}
+
 describe('renewal after a reconnect', () => {
   it('re-sends the stored presence and re-subscribes every chat, rate limited, each time WORKING is reached', async () => {
     const { manager, engines, sleep } = await sessionHarness();
@@ -440,13 +453,7 @@ describe('renewal after a reconnect', () => {
   });
 
   it('skips a chat unsubscribed while the renewal is under way, and renews it again once subscribed again', async () => {
-    const { manager, engines } = await sessionHarness();
-    await manager.create({ name: 'r' });
-    const engine = engines.latest('r');
-    engine.working(me);
-    await manager.settled('r');
-    for (const chat of ['1@c.us', '2@c.us', '3@c.us']) await manager.subscribe('r', chat);
-    engine.calls.length = 0;
+    const { manager, engine } = await subscribedSession(['1@c.us', '2@c.us', '3@c.us']);
     let release = (): void => undefined;
     engine.hold('subscribe', new Promise<void>((resolve) => (release = resolve)));
 
@@ -469,12 +476,7 @@ describe('renewal after a reconnect', () => {
   });
 
   it('skips a chat whose unsubscribe had not reached the store when the renewal read its list', async () => {
-    const { manager, engines, storage } = await sessionHarness();
-    await manager.create({ name: 'r' });
-    const engine = engines.latest('r');
-    engine.working(me);
-    await manager.settled('r');
-    for (const chat of ['1@c.us', '2@c.us']) await manager.subscribe('r', chat);
+    const { manager, engine, storage } = await subscribedSession(['1@c.us', '2@c.us']);
     // The removal is slow (another connection, on PostgreSQL): the renewal lists the chat still.
     let commit = (): void => undefined;
     const committed = new Promise<void>((resolve) => (commit = resolve));
@@ -494,14 +496,7 @@ describe('renewal after a reconnect', () => {
   });
 
   it('is cancelled when the session stops', async () => {
-    const { manager, engines } = await sessionHarness();
-    await manager.create({ name: 'r' });
-    const engine = engines.latest('r');
-    engine.working(me);
-    await manager.settled('r');
-    await manager.subscribe('r', '1@c.us');
-    await manager.subscribe('r', '2@c.us');
-    engine.calls.length = 0;
+    const { manager, engine } = await subscribedSession(['1@c.us', '2@c.us']);
     let release = (): void => undefined;
     engine.hold('subscribe', new Promise<void>((resolve) => (release = resolve)));
 
