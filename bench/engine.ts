@@ -30,17 +30,15 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { WASocket } from 'baileys';
 import { pino } from 'pino';
-import { buildApp } from '../src/app.js';
-import type { App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createNowebEngineFactory } from '../src/engines/noweb/index.js';
 import type { Engine, EngineEvent, EngineFactory } from '../src/engines/engine.js';
-import { createEvents } from '../src/events/engine.js';
-import type { Events } from '../src/events/engine.js';
 import type { ChatPresence } from '../src/presence/types.js';
 import type { AuthEntry, AuthStore } from '../src/storage/auth.js';
 import { openStorage } from '../src/storage/index.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../src/sandbox/index.js';
+import { createServer as createPresenceServer } from '../src/server.js';
+import type { Server } from '../src/server.js';
 import type { Sandbox } from '../src/sandbox/index.js';
 import { connectClient } from '../test/support/baileys-client.js';
 import type { SandboxClient } from '../test/support/baileys-client.js';
@@ -425,9 +423,9 @@ async function startServers(sandbox: Sandbox, n: number, options: Options, engin
     }),
   };
   const logger = pino({ level: 'silent' });
-  const events: Events = createEvents({ config, outbox: storage.outbox, logger });
-  await events.start();
-  const app: App = await buildApp({ config, storage, engines, publisher: events.publisher, logger });
+  const app: Server = await createPresenceServer(config, { storage, engines, logger, listen: { host: '127.0.0.1', port: 0 } });
+  // Resumes the sessions stored by an earlier phase (none when fresh).
+  await app.start();
   const names = Array.from({ length: n }, (_, i) => `bench-${i}`);
   const ready = names.map((name) => new Promise<void>((resolve) => working.set(name, resolve)));
   if (fresh) {
@@ -437,7 +435,6 @@ async function startServers(sandbox: Sandbox, n: number, options: Options, engin
       await ready[i];
     });
   } else {
-    await app.sessions.resume({ startSessions: [], restartAll: false });
     await Promise.all(ready);
   }
   await Promise.all(names.map((name) => app.sessions.settled(name)));
@@ -448,8 +445,7 @@ async function startServers(sandbox: Sandbox, n: number, options: Options, engin
   return {
     clients,
     close: async () => {
-      await app.server.close();
-      await events.stop();
+      await app.close();
       await storage.close();
     },
   };

@@ -25,8 +25,6 @@ export interface ClusterOptions {
   readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs' | 'databaseUrl' | 'databaseSchema'>;
   readonly storage: Storage;
   readonly logger: Logger;
-  /** The session manager's local part; called only once `start` ran (the manager is built after the cluster). */
-  readonly local: LocalSessions;
   /** Tests shorten it; a third of the lease TTL by default. */
   readonly heartbeatMs?: number;
   /** How long the main thread may stall before its leases are left to run out; 3 × TTL by default (tests shorten it). */
@@ -49,8 +47,12 @@ export interface Cluster {
   claim(session: string): Promise<LeaseFence>;
   /** Hand this to the session manager (`AppDeps.sharedStatuses`): the list then reports every session as its owner would. */
   sharedStatuses(sessions: readonly StoredSession[]): Promise<Map<string, SharedStatus>>;
-  /** Announces this server at `url`, marks `startSessions` as wanted running, and starts the heartbeat. */
-  start(url: string, startSessions: readonly string[]): Promise<void>;
+  /**
+   * Announces this server at `url`, marks `startSessions` as wanted running, and starts the
+   * heartbeat, which starts and stops engines through `local` (the session manager, built after the
+   * cluster because it claims through it).
+   */
+  start(url: string, startSessions: readonly string[], local: LocalSessions): Promise<void>;
   /** Ends the heartbeat: no session is taken or started from now on (first step of a shutdown). */
   stopHeartbeat(): Promise<void>;
   /** After the engines stopped: hands every lease back at once, withdraws the server, closes the connections. */
@@ -88,12 +90,22 @@ export function createCluster(options: ClusterOptions): Cluster {
   const sharedStatuses = createSharedStatuses({ statuses: createPostgresStatusStore(lookupPool), leases: createPostgresLeaseStore(lookupPool, Date.now) });
   let advertised: string | null = null;
   const relays: EventRelay[] = [];
+  // Heartbeats (the only callers of `local`) run from `start` on, when the session manager is known.
+  let local: LocalSessions | null = null;
+  const started = (): LocalSessions => {
+    if (local === null) throw new Error('the cluster is not started: no session manager to start sessions with');
+    return local;
+  };
 
   const ownership = createOwnership({
     serverId: config.serverId,
     leases,
     sessions: createPostgresSessionStore(heartbeatPool),
-    local: options.local,
+    local: {
+      start: (session) => started().start(session),
+      detach: (session) => started().detach(session),
+      hasEngine: (session) => local !== null && local.hasEngine(session),
+    },
     capacity: config.maxSessions,
     ttlMs: config.leaseTtlMs,
     heartbeatMs,
@@ -123,7 +135,8 @@ export function createCluster(options: ClusterOptions): Cluster {
       return relay;
     },
 
-    async start(url, startSessions) {
+    async start(url, startSessions, sessions) {
+      local = sessions;
       advertised = url;
       await registry.announce({ id: config.serverId, url }, config.leaseTtlMs);
       const now = Date.now();

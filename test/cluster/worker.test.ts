@@ -7,9 +7,11 @@ describe('GET /api/sessions/{session} says which server runs the session', () =>
     const app = await httpHarness(
       { WA_PRESENCE_SERVER_ID: 'server-a' },
       {
-        claim: (session) => {
-          claimed.push(session);
-          return Promise.resolve({ owner: 'server-a', epoch: 3 });
+        ownership: {
+          claim: (session) => {
+            claimed.push(session);
+            return Promise.resolve({ owner: 'server-a', epoch: 3 });
+          },
         },
       },
     );

@@ -1,20 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuthenticationCreds } from 'baileys';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { deserialise } from '../../src/engines/noweb/auth-state.js';
 import { createNowebEngineFactory } from '../../src/engines/noweb/index.js';
-import { createEvents } from '../../src/events/engine.js';
-import type { Events } from '../../src/events/engine.js';
 import type { ChatPresence } from '../../src/presence/types.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../../src/sandbox/index.js';
 import type { AccountInfo, ReceivedStanza, Sandbox } from '../../src/sandbox/index.js';
+import { createServer } from '../../src/server.js';
+import type { Server } from '../../src/server.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { ReceiverDouble } from '../events/receiver-double.js';
@@ -36,7 +33,7 @@ let sandbox: Sandbox;
 let receiver: ReceiverDouble;
 let storage: Storage;
 let dataDir: string;
-let server: { app: App; events: Events; base: string } | null = null;
+let server: { app: Server; base: string } | null = null;
 
 async function json<T>(response: Response, what: string): Promise<T> {
   const text = await response.text();
@@ -87,21 +84,16 @@ async function boot(): Promise<void> {
     logger,
     reconnect: { minDelayMs: 20, maxDelayMs: 200 },
   });
-  const events = createEvents({ config, outbox: storage.outbox, logger });
-  await events.start();
-  const app = await buildApp({ config, storage, engines, publisher: events.publisher, logger });
-  await app.server.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.server.address() as AddressInfo;
-  server = { app, events, base: `http://127.0.0.1:${port}` };
-  await app.sessions.resume({ startSessions: [], restartAll: false });
+  const app = await createServer(config, { storage, engines, logger, listen: { host: '127.0.0.1', port: 0 } });
+  const base = await app.start();
+  server = { app, base };
 }
 
 async function shutdown(): Promise<void> {
   const running = server;
   server = null;
   if (running === null) return;
-  await running.app.server.close();
-  await running.events.stop();
+  await running.app.close();
 }
 
 beforeAll(async () => {

@@ -1,8 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
-import { createHub } from '../../src/events/hub.js';
-import { wsRoutes } from '../../src/http/routes/ws.js';
 import { API_KEY, httpHarness } from '../support/http.js';
 
 /** Resolves with the HTTP status of a refused upgrade. */
@@ -24,8 +22,8 @@ function refusal(url: string): Promise<number> {
 
 describe('GET /ws in the real app', () => {
   it('streams with the key, and refused or unknown upgrades leave no socket open (the server closes promptly)', async () => {
-    const hub = createHub();
-    const harness = await httpHarness({}, { routes: [wsRoutes({ hub })] }, () => undefined);
+    const harness = await httpHarness({}, {}, () => undefined);
+    const hub = harness.app.events.hub;
     await harness.server.listen({ port: 0, host: '127.0.0.1' });
     const base = `ws://127.0.0.1:${(harness.server.server.address() as AddressInfo).port}`;
     onTestFinished(() => harness.storage.close());

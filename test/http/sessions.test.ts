@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { createServer } from '../../src/server.js';
 import { loadConfig } from '../../src/config.js';
 import { FAKE_LOGOUT_REASON } from '../support/fake-engine.js';
 import { silentLogger } from '../support/harness.js';
@@ -194,15 +194,15 @@ describe('session routes', () => {
     await h.server.close();
     expect(h.engines.latest('keep').state).toBe('stopped');
 
-    const again = await buildApp({ config: loadConfig({ WHATSAPP_API_KEY: 'k' }, []), storage: h.storage, engines: h.engines, publisher: h.publisher, logger: silentLogger });
+    const again = await createServer(loadConfig({ WHATSAPP_API_KEY: 'k' }, []), { storage: h.storage, engines: h.engines, publisher: h.publisher, logger: silentLogger });
     try {
       await again.sessions.resume({ startSessions: [], restartAll: false });
       expect(h.engines.count('keep')).toBe(2);
       expect(h.engines.count('stopped')).toBe(0);
-      const listed = await again.server.inject({ method: 'GET', url: '/api/sessions/keep', headers: { 'x-api-key': 'k' } });
+      const listed = await again.http.inject({ method: 'GET', url: '/api/sessions/keep', headers: { 'x-api-key': 'k' } });
       expect(listed.json()).toMatchObject({ status: 'STARTING', me: ME });
     } finally {
-      await again.server.close();
+      await again.close();
     }
   });
 });

@@ -9,7 +9,7 @@ let app: FastifyInstance;
 let network: SandboxNetwork;
 beforeAll(async () => {
   network = new SandboxNetwork({ logger: pino({ level: 'silent' }), autoPair: true, chatStateTtlMs: 25_000 });
-  // As both servers that embed them (src/app.ts, src/sandbox/index.ts) configure Fastify.
+  // As both servers that embed them (src/http/app.ts, src/sandbox/index.ts) configure Fastify.
   app = Fastify({ ajv: { customOptions: { removeAdditional: false } } });
   await app.register(sandboxAdminRoutes, { network });
 });

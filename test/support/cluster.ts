@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { onTestFinished } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import type { App } from '../../src/app.js';
-import { createCluster } from '../../src/cluster/index.js';
 import type { Cluster } from '../../src/cluster/index.js';
 import { loadConfig } from '../../src/config.js';
-import { registerForwarding } from '../../src/http/forward.js';
+import { createServer } from '../../src/server.js';
+import type { Server } from '../../src/server.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import type { Storage } from '../../src/storage/index.js';
 import { FakeEngineFactory } from './fake-engine.js';
@@ -31,11 +29,11 @@ export function clusterSchema(): string {
   return schema;
 }
 
-/** One server of an in-process cluster: the real app, cluster and forwarding wired as src/main.ts does, with fake engines. */
+/** One server of an in-process cluster: `createServer` over PostgreSQL, as src/main.ts runs it, with fake engines. */
 export interface ClusterMember {
   readonly id: string;
   readonly url: string;
-  readonly app: App;
+  readonly app: Server;
   readonly cluster: Cluster;
   readonly storage: Storage;
   readonly engines: FakeEngineFactory;
@@ -67,47 +65,27 @@ export async function startMember(schema: string, id: string, options: MemberOpt
   );
   const storage = await openPostgresStorage({ url: CLUSTER_DATABASE_URL, schema, poolSize: 4 });
   const engines = new FakeEngineFactory();
-  let app: App | null = null;
-  const managerOf = (): App['sessions'] => {
-    if (app === null) throw new Error('the session manager is not built yet');
-    return app.sessions;
-  };
-  const cluster = createCluster({
-    config,
-    storage,
-    logger: silentLogger,
-    local: {
-      start: (session) => managerOf().start(session),
-      detach: (session) => managerOf().detach(session),
-      hasEngine: (session) => app !== null && app.sessions.hasEngine(session),
-    },
-    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
-    ...(options.stallBoundMs === undefined ? {} : { stallBoundMs: options.stallBoundMs }),
-  });
-  const built = await buildApp({
-    config,
+  const app = await createServer(config, {
     storage,
     engines,
     publisher: new RecordingPublisher(),
     logger: silentLogger,
-    routes: [
-      (scope) => {
-        registerForwarding(scope, { locator: cluster.locator, timeoutMs: 5000 });
-        return Promise.resolve();
-      },
-    ],
-    claim: (session) => cluster.claim(session),
-    sharedStatuses: (sessions) => cluster.sharedStatuses(sessions),
+    listen: { host: '127.0.0.1', port: 0 },
+    cluster: {
+      forwardTimeoutMs: 5000,
+      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      ...(options.stallBoundMs === undefined ? {} : { stallBoundMs: options.stallBoundMs }),
+    },
   });
-  app = built;
-  const url = await built.server.listen({ host: '127.0.0.1', port: 0 });
-  await cluster.start(url, []);
+  const cluster = app.cluster;
+  if (cluster === null) throw new Error('a PostgreSQL config builds a cluster');
+  const url = await app.start();
 
   let stopped = false;
   const member: ClusterMember = {
     id,
     url,
-    app: built,
+    app,
     cluster,
     storage,
     engines,
@@ -123,9 +101,7 @@ export async function startMember(schema: string, id: string, options: MemberOpt
     async stop() {
       if (stopped) return;
       stopped = true;
-      await cluster.stopHeartbeat();
-      await built.server.close();
-      await cluster.close();
+      await app.close();
       await storage.close();
     },
   };

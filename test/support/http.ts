@@ -1,8 +1,9 @@
 import { onTestFinished } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/app.js';
-import type { App, AppDeps } from '../../src/app.js';
+import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
+import { createServer } from '../../src/server.js';
+import type { Server, ServerOverrides } from '../../src/server.js';
 import type { Me } from '../../src/presence/sessions.js';
 import { FakeEngineFactory } from './fake-engine.js';
 import type { FakeEngine } from './fake-engine.js';
@@ -14,7 +15,14 @@ import type { Storage } from '../../src/storage/index.js';
 export const API_KEY = 'test-key';
 export const ME: Me = { id: '15550000001@c.us', pushName: 'Test' };
 
-export interface HttpHarness extends App {
+export interface HttpHarness {
+  /** The whole server as src/server.ts builds it (not listening). */
+  readonly app: Server;
+  /** Its Fastify instance: `inject`, `listen`; closing it stops the engines. */
+  readonly server: FastifyInstance;
+  readonly sessions: Server['sessions'];
+  readonly apiKey: string;
+  readonly routes: Server['routes'];
   readonly storage: Storage;
   readonly engines: FakeEngineFactory;
   readonly publisher: RecordingPublisher;
@@ -24,21 +32,25 @@ export interface HttpHarness extends App {
   working(name?: string): Promise<FakeEngine>;
 }
 
-/** The app over real SQLite storage in a temp dir, a fake engine and a recording publisher. */
-export async function httpHarness(env: Record<string, string> = {}, extra: Partial<AppDeps> = {}, teardown: Teardown = onTestFinished): Promise<HttpHarness> {
+/** The server (`createServer`) over real SQLite storage in a temp dir, a fake engine and a recording publisher. */
+export async function httpHarness(env: Record<string, string> = {}, extra: ServerOverrides = {}, teardown: Teardown = onTestFinished): Promise<HttpHarness> {
   const { storage } = await tempStorage(teardown);
   const engines = new FakeEngineFactory();
   const publisher = new RecordingPublisher();
   const config = loadConfig({ WHATSAPP_API_KEY: API_KEY, ...env }, []);
-  const app = await buildApp({ config, storage, engines, publisher, logger: silentLogger, sleep: recordingSleep(), ...extra });
-  teardown(() => app.server.close());
+  const app = await createServer(config, { storage, engines, publisher, logger: silentLogger, sleep: recordingSleep(), ...extra });
+  teardown(() => app.close());
   const harness: HttpHarness = {
-    ...app,
+    app,
+    server: app.http,
+    sessions: app.sessions,
+    apiKey: app.apiKey,
+    routes: app.routes,
     storage,
     engines,
     publisher,
     request(method, url, body, headers = {}) {
-      return app.server.inject({
+      return app.http.inject({
         method,
         url,
         headers: { 'x-api-key': API_KEY, ...headers },

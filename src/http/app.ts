@@ -4,45 +4,34 @@ import websocket from '@fastify/websocket';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
-import type { EngineFactory } from './engines/engine.js';
-import { SERVER_VERSION } from './events/envelope.js';
-import type { EventPublisher } from './events/publisher.js';
-import { requireApiKey, resolveApiKey } from './http/api-key.js';
-import { registerErrorHandling } from './http/errors.js';
-import { ErrorSchema } from './http/schemas.js';
-import { authRoutes } from './http/routes/auth.js';
-import { healthRoutes } from './http/routes/health.js';
-import { presenceRoutes } from './http/routes/presence.js';
-import { sessionRoutes } from './http/routes/sessions.js';
-import { createSessionManager } from './sessions/manager.js';
-import type { SessionManager, SessionManagerDeps } from './sessions/manager.js';
-import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
-import type { Sleep } from './sessions/renewal.js';
-import type { LeaseFence, Storage } from './storage/index.js';
+import type { Config } from '../config.js';
+import { SERVER_VERSION } from '../events/envelope.js';
+import type { SessionManager } from '../sessions/manager.js';
+import type { Storage } from '../storage/index.js';
+import { requireApiKey, resolveApiKey } from './api-key.js';
+import { registerErrorHandling } from './errors.js';
+import { ErrorSchema } from './schemas.js';
+import { authRoutes } from './routes/auth.js';
+import { healthRoutes } from './routes/health.js';
+import { presenceRoutes } from './routes/presence.js';
+import { sessionRoutes } from './routes/sessions.js';
 
 /** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
 export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
 
-export interface AppDeps {
+export interface HttpDeps {
   readonly config: Config;
-  readonly storage: Storage;
-  readonly engines: EngineFactory;
-  readonly publisher: EventPublisher;
+  readonly storage: Pick<Storage, 'settings' | 'backend'>;
+  readonly sessions: SessionManager;
   readonly logger: Logger;
-  /** Registered inside the API-key scope, after the core routes. */
+  /** Registered inside the API-key scope, after the core routes, in this order. */
   readonly routes?: readonly RouteRegistrar[];
-  /** Tests inject a sleep that does not wait (renewal rate limit and backoff). */
-  readonly sleep?: Sleep;
-  /** Several servers (src/cluster): the lease fence an engine must hold before it starts (see `SessionManagerDeps.claim`). */
-  readonly claim?: (session: string) => Promise<LeaseFence>;
-  /** Several servers: the cluster's view of sessions run elsewhere, for the session list (see `SessionManagerDeps.sharedStatuses`). */
-  readonly sharedStatuses?: SessionManagerDeps['sharedStatuses'];
+  /** Runs when the server closes, after it stopped accepting requests (the composition root stops the engines there). */
+  readonly onClose?: () => Promise<void>;
 }
 
-export interface App {
+export interface Http {
   readonly server: FastifyInstance;
-  readonly sessions: SessionManager;
   /** The key clients send as X-Api-Key (configured or generated). */
   readonly apiKey: string;
   /** Every route registered, for the docs check (OpenAPI must list each one). */
@@ -54,23 +43,12 @@ export const DOCS_PATH = '/';
 export const OPENAPI_PATH = '/openapi.json';
 
 /**
- * Builds the server without listening: every route, the error mapping, the API key, the OpenAPI
- * document and Swagger UI. Closing `server` stops every engine (sessions stay marked as running, so
- * the next start resumes them); closing the storage is the caller's job.
+ * The HTTP side without listening: Fastify and its options, content types, the error mapping, the
+ * API key, the OpenAPI document and Swagger UI, and every route in its order. The object graph
+ * behind it (sessions, events, cluster) is built by src/server.ts.
  */
-export async function buildApp(deps: AppDeps): Promise<App> {
-  const { config, storage, logger } = deps;
-  const sessions = createSessionManager({
-    storage,
-    engines: deps.engines,
-    publisher: deps.publisher,
-    logger,
-    renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
-    startConcurrency: config.startConcurrency,
-    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
-    ...(deps.claim === undefined ? {} : { claim: deps.claim, serverId: config.serverId }),
-    ...(deps.sharedStatuses === undefined ? {} : { sharedStatuses: deps.sharedStatuses }),
-  });
+export async function buildHttp(deps: HttpDeps): Promise<Http> {
+  const { config, storage, logger, sessions } = deps;
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 
   const httpLogger: FastifyBaseLogger = logger.child({ area: 'http' });
@@ -150,9 +128,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     for (const register of deps.routes ?? []) await register(scope);
   });
 
-  server.addHook('onClose', async () => {
-    await sessions.shutdown();
-  });
+  const onClose = deps.onClose;
+  if (onClose !== undefined) server.addHook('onClose', onClose);
   await server.ready();
-  return { server, sessions, apiKey, routes };
+  return { server, apiKey, routes };
 }

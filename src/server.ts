@@ -1,0 +1,208 @@
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { createCluster } from './cluster/index.js';
+import type { Cluster } from './cluster/index.js';
+import type { Config } from './config.js';
+import type { EngineFactory } from './engines/engine.js';
+import { createNowebEngineFactory } from './engines/noweb/index.js';
+import type { NowebNetwork } from './engines/noweb/index.js';
+import { createEvents } from './events/engine.js';
+import type { Events, EventsOptions } from './events/engine.js';
+import type { EventPublisher } from './events/publisher.js';
+import { buildHttp } from './http/app.js';
+import type { Http, RouteRegistrar } from './http/app.js';
+import { registerForwarding } from './http/forward.js';
+import { deliveriesRoutes } from './http/routes/deliveries.js';
+import { wsRoutes } from './http/routes/ws.js';
+import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
+import type { Sandbox } from './sandbox/index.js';
+import { createSessionManager } from './sessions/manager.js';
+import type { SessionManager, SessionManagerDeps } from './sessions/manager.js';
+import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
+import type { Sleep } from './sessions/renewal.js';
+import { openStorage } from './storage/index.js';
+import type { Storage } from './storage/index.js';
+
+/** What tests, the e2e test and the benchmarks replace; everything else is built from the config. */
+export interface ServerOverrides {
+  readonly logger?: Logger;
+  /** Used instead of opening the configured one; the caller closes it (`close` leaves it open). */
+  readonly storage?: Storage;
+  /** Used instead of the NOWEB engine (a fake engine, a NOWEB engine with short reconnect delays). */
+  readonly engines?: EngineFactory;
+  /** Receives the sessions' events instead of the outbox publisher (a recording double); the events area is still built for its routes. */
+  readonly publisher?: EventPublisher;
+  /** Tests inject a sleep that does not wait (renewal rate limit and backoff). */
+  readonly sleep?: Sleep;
+  /** The delivery worker's options (timeouts, poll period, concurrency). */
+  readonly worker?: EventsOptions['worker'];
+  /** Several servers: a shorter heartbeat and stall bound, a forwarding timeout (tests). */
+  readonly cluster?: { readonly heartbeatMs?: number; readonly stallBoundMs?: number; readonly forwardTimeoutMs?: number };
+  /** Where `start` listens instead of `config.host` / `config.port` (tests: 127.0.0.1:0). */
+  readonly listen?: { readonly host: string; readonly port: number };
+  /** Several servers' claim and shared statuses without a cluster (tests of the session layer's side of it). */
+  readonly ownership?: Pick<SessionManagerDeps, 'claim' | 'sharedStatuses'>;
+  /** More routes behind the API key, after every built-in one. */
+  readonly routes?: readonly RouteRegistrar[];
+}
+
+/** The whole server, built and not yet listening. */
+export interface Server {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly http: FastifyInstance;
+  readonly apiKey: string;
+  readonly routes: Http['routes'];
+  readonly storage: Storage;
+  readonly sessions: SessionManager;
+  readonly events: Events;
+  /** Null on one server (SQLite, or PostgreSQL without several servers is not a mode: PostgreSQL means a cluster). */
+  readonly cluster: Cluster | null;
+  /** The embedded sandbox network (`--sandbox`), else null. */
+  readonly sandbox: Sandbox | null;
+  /** Starts the delivery worker, listens, then resumes the sessions (one server) or joins the cluster. Resolves with the address. */
+  start(): Promise<string>;
+  /**
+   * SIGTERM's path, in order: take no more sessions, stop accepting requests and stop the engines
+   * (their last status events still reach the outbox), hand the leases back, stop the delivery
+   * worker, the sandbox, and close the storage last (only when this server opened it).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: storage, engines, events, cluster, sessions, sandbox and HTTP, in that
+ * order, and the start and shutdown order. src/main.ts, the tests, the e2e test and the benchmarks
+ * all build the server here.
+ */
+export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
+  const logger = overrides.logger ?? pino({ level: config.logLevel, ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty' } } : {}) });
+  const ownsStorage = overrides.storage === undefined;
+  const storage =
+    overrides.storage ??
+    (await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, schema: config.databaseSchema, logger: logger.child({ area: 'storage' }) }));
+
+  let sandbox: Sandbox | null = null;
+  let network: NowebNetwork = { kind: 'whatsapp' };
+  if (config.sandbox.kind === 'embedded') {
+    sandbox = await startSandbox({ autoPair: config.sandbox.autoPair, logger });
+    network = { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: config.sandbox.autoPair };
+    logger.warn({ sandbox: sandbox.url }, 'SANDBOX MODE: sessions connect to the local sandbox network, not to WhatsApp');
+  } else if (config.sandbox.kind === 'remote') {
+    network = { kind: 'sandbox', url: config.sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: config.sandbox.autoPair };
+    logger.warn({ sandbox: config.sandbox.url }, 'SANDBOX MODE: sessions connect to a sandbox network, not to WhatsApp');
+  }
+  const engines = overrides.engines ?? createNowebEngineFactory({ network, logger });
+
+  const worker = { ...(config.deliveryLeaseMs === null ? {} : { leaseMs: config.deliveryLeaseMs }), ...overrides.worker };
+  const events = createEvents({ config, outbox: storage.outbox, logger, ...(Object.keys(worker).length === 0 ? {} : { worker }) });
+
+  // PostgreSQL means possibly several servers: each runs the sessions it holds a lease for
+  // (src/cluster). The cluster is built first (the session manager claims through it) and is
+  // handed the session manager when it starts.
+  const clusterTuning = overrides.cluster ?? {};
+  const cluster: Cluster | null =
+    config.databaseUrl === null
+      ? null
+      : createCluster({
+          config,
+          storage,
+          logger,
+          ...(clusterTuning.heartbeatMs === undefined ? {} : { heartbeatMs: clusterTuning.heartbeatMs }),
+          ...(clusterTuning.stallBoundMs === undefined ? {} : { stallBoundMs: clusterTuning.stallBoundMs }),
+        });
+  // With several servers, WebSocket clients of any server get every session's events (those the
+  // outbox accepted: a publisher override has no relay).
+  const relay = overrides.publisher === undefined ? (cluster?.relayEvents(events.hub) ?? null) : null;
+  const basePublisher = overrides.publisher ?? events.publisher;
+
+  const sessions = createSessionManager({
+    storage,
+    engines,
+    publisher: relay === null ? basePublisher : relay.wrap(basePublisher),
+    logger,
+    renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
+    startConcurrency: config.startConcurrency,
+    ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }),
+    ...(cluster === null
+      ? ownershipOverride(overrides.ownership, config.serverId)
+      : { claim: (session: string) => cluster.claim(session), serverId: config.serverId, sharedStatuses: (list) => cluster.sharedStatuses(list) }),
+  });
+
+  // Route order: forwarding first (a request for a session run elsewhere goes there), then the
+  // events area's routes, the sandbox admin API, and whatever the caller adds.
+  const routes: RouteRegistrar[] = [];
+  if (cluster !== null) {
+    const locator = cluster.locator;
+    routes.push((scope) => {
+      registerForwarding(scope, { locator, ...(clusterTuning.forwardTimeoutMs === undefined ? {} : { timeoutMs: clusterTuning.forwardTimeoutMs }) });
+      return Promise.resolve();
+    });
+  }
+  routes.push(wsRoutes({ hub: events.hub }));
+  routes.push(deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() }));
+  const embedded = sandbox;
+  if (embedded !== null) {
+    routes.push(async (scope) => {
+      await scope.register(sandboxAdminRoutes, { network: embedded.network });
+    });
+  }
+  routes.push(...(overrides.routes ?? []));
+  const http = await buildHttp({ config, storage, sessions, logger, routes, onClose: () => sessions.shutdown() });
+
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    logger,
+    http: http.server,
+    apiKey: http.apiKey,
+    routes: http.routes,
+    storage,
+    sessions,
+    events,
+    cluster,
+    sandbox,
+
+    async start() {
+      await events.start();
+      const listen = overrides.listen ?? { host: config.host, port: config.port };
+      const address = await http.server.listen(listen);
+      if (cluster === null) {
+        await sessions.resume({ startSessions: config.startSessions, restartAll: config.restartAllSessions });
+      } else {
+        await relay?.start();
+        await cluster.start(config.advertiseUrl ?? advertisedUrl(address, listen.host), config.startSessions, sessions);
+      }
+      return address;
+    },
+
+    close() {
+      closing ??= (async () => {
+        await cluster?.stopHeartbeat();
+        await http.server.close();
+        await cluster?.close();
+        await events.stop();
+        await sandbox?.close();
+        if (ownsStorage) await storage.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function ownershipOverride(ownership: ServerOverrides['ownership'], serverId: string): Partial<SessionManagerDeps> {
+  if (ownership === undefined) return {};
+  return {
+    ...(ownership.claim === undefined ? {} : { claim: ownership.claim, serverId }),
+    ...(ownership.sharedStatuses === undefined ? {} : { sharedStatuses: ownership.sharedStatuses }),
+  };
+}
+
+/** This server's base URL for the others: the listening address, the host name when it listens on every interface. */
+function advertisedUrl(address: string, host: string): string {
+  const url = new URL(address);
+  if (host === '0.0.0.0' || host === '::') url.hostname = hostname();
+  return url.origin;
+}
