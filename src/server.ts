@@ -19,7 +19,7 @@ import { wsRoutes } from './http/routes/ws.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/index.js';
 import { createSessionManager } from './sessions/manager.js';
-import type { SessionManager, SessionManagerDeps } from './sessions/manager.js';
+import type { SessionManager, SessionOwnership } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
 import type { Sleep } from './sessions/renewal.js';
 import { openStorage } from './storage/index.js';
@@ -42,8 +42,8 @@ export interface ServerOverrides {
   readonly cluster?: { readonly heartbeatMs?: number; readonly stallBoundMs?: number; readonly forwardTimeoutMs?: number };
   /** Where `start` listens instead of `config.host` / `config.port` (tests: 127.0.0.1:0). */
   readonly listen?: { readonly host: string; readonly port: number };
-  /** Several servers' claim and shared statuses without a cluster (tests of the session layer's side of it). */
-  readonly ownership?: Pick<SessionManagerDeps, 'claim' | 'sharedStatuses'>;
+  /** Which server runs which session, without a cluster (tests of the session layer's side of several servers). */
+  readonly ownership?: SessionOwnership;
   /** More routes behind the API key, after every built-in one. */
   readonly routes?: readonly RouteRegistrar[];
 }
@@ -126,9 +126,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
     startConcurrency: config.startConcurrency,
     ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }),
-    ...(cluster === null
-      ? ownershipOverride(overrides.ownership, config.serverId)
-      : { claim: (session: string) => cluster.claim(session), serverId: config.serverId, sharedStatuses: (list) => cluster.sharedStatuses(list) }),
+    ...(cluster !== null ? { ownership: cluster.sessionOwnership } : overrides.ownership === undefined ? {} : { ownership: overrides.ownership }),
   });
 
   // Route order: forwarding first (a request for a session run elsewhere goes there), then the
@@ -189,14 +187,6 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       })();
       return closing;
     },
-  };
-}
-
-function ownershipOverride(ownership: ServerOverrides['ownership'], serverId: string): Partial<SessionManagerDeps> {
-  if (ownership === undefined) return {};
-  return {
-    ...(ownership.claim === undefined ? {} : { claim: ownership.claim, serverId }),
-    ...(ownership.sharedStatuses === undefined ? {} : { sharedStatuses: ownership.sharedStatuses }),
   };
 }
 

@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Lease, LeaseFence, Storage } from '../storage/index.js';
+import type { Lease, Storage } from '../storage/index.js';
 import { createPool } from '../storage/postgres/database.js';
 import { createPostgresLeaseStore } from '../storage/postgres/leases.js';
 import { createPostgresSessionStore } from '../storage/postgres/sessions.js';
 import { createPostgresStatusStore } from '../storage/postgres/statuses.js';
-import type { StoredSession } from '../storage/sessions.js';
-import type { SharedStatus } from '../sessions/manager.js';
+import type { SessionOwnership } from '../sessions/ownership.js';
 import type { SessionLocator } from '../http/forward.js';
 import { assertSessionName } from '../sessions/validate.js';
 import { createOwnership } from './ownership.js';
@@ -14,6 +13,7 @@ import type { LocalSessions, Ownership } from './ownership.js';
 import { createEventRelay } from './relay.js';
 import type { EventRelay } from './relay.js';
 import { createServerRegistry } from './servers.js';
+import { createClusterSessionOwnership } from './session-ownership.js';
 import { createSharedStatuses } from './statuses.js';
 import { startLeaseRenewer } from './renewer.js';
 import type { Hub } from '../events/hub.js';
@@ -43,10 +43,8 @@ export interface Cluster {
   readonly locator: SessionLocator;
   /** Relays accepted events to the other servers' WebSocket clients and theirs to `hub`; wrap the publisher with it. Closed by `close`. */
   relayEvents(hub: Hub): EventRelay;
-  /** Hand this to the session manager (`AppDeps.claim`). */
-  claim(session: string): Promise<LeaseFence>;
-  /** Hand this to the session manager (`AppDeps.sharedStatuses`): the list then reports every session as its owner would. */
-  sharedStatuses(sessions: readonly StoredSession[]): Promise<Map<string, SharedStatus>>;
+  /** Hand this to the session manager (`SessionManagerDeps.ownership`): leases, fenced status rows, the list as every owner would answer it. */
+  readonly sessionOwnership: SessionOwnership;
   /**
    * Announces this server at `url`, marks `startSessions` as wanted running, and starts the
    * heartbeat, which starts and stops engines through `local` (the session manager, built after the
@@ -125,8 +123,13 @@ export function createCluster(options: ClusterOptions): Cluster {
     ownership,
     registry,
     locator: { self: config.serverId, ownerOf: (session) => lookups.ownerOf(session) },
-    claim: (session) => ownership.claim(session),
-    sharedStatuses,
+    sessionOwnership: createClusterSessionOwnership({
+      serverId: config.serverId,
+      claim: (session) => ownership.claim(session),
+      leases: storage.leases,
+      statuses: storage.statuses,
+      sharedStatuses,
+    }),
 
     relayEvents(hub) {
       if (config.databaseUrl === null) throw new Error('unreachable: checked above');

@@ -1,4 +1,4 @@
-import type { SharedStatus } from '../sessions/manager.js';
+import type { SharedStatus } from '../sessions/ownership.js';
 import type { Lease, LeaseStore } from '../storage/leases.js';
 import type { StoredSession } from '../storage/sessions.js';
 import type { RuntimeStatus, RuntimeStatusStore } from '../storage/statuses.js';

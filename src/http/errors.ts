@@ -35,9 +35,36 @@ export interface ErrorBody {
   readonly [detail: string]: unknown;
 }
 
+/** What to do to get a session to WORKING, by its status (said in SESSION_NOT_WORKING), in routes. */
+const WORKING_HINT: Readonly<Record<string, string>> = {
+  STOPPED: 'start it with POST /api/sessions/{session}/start',
+  STARTING: 'it is connecting: retry in a few seconds',
+  SCAN_QR_CODE: 'link it first: scan GET /api/{session}/auth/qr or use POST /api/{session}/auth/request-code',
+  WORKING: 'retry',
+  FAILED: 'deal with the cause, then start it with POST /api/sessions/{session}/start',
+};
+
+/**
+ * The HTTP side of an error's message: the session layer says what is wrong in its own words, and
+ * this adds the route that fixes it (the session layer knows no routes).
+ */
+function routeHint(error: AppError): string | null {
+  const session = error.details?.['session'];
+  if (typeof session !== 'string') return null;
+  if (error.code === 'SESSION_EXISTS') return `choose another name or update it with PUT /api/sessions/${session}`;
+  if (error.code === 'SESSION_NOT_WORKING') {
+    const status = error.details?.['status'];
+    const hint = typeof status === 'string' ? WORKING_HINT[status] : undefined;
+    return hint === undefined ? null : hint.replaceAll('{session}', session);
+  }
+  return null;
+}
+
 export function errorBody(error: AppError): ErrorBody {
   const statusCode = HTTP_STATUS[error.code];
-  return { ...error.details, statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message };
+  const hint = routeHint(error);
+  const message = hint === null ? error.message : `${error.message}; ${hint}`;
+  return { ...error.details, statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
 
 interface AjvError {

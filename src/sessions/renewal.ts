@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { GlobalPresence } from '../presence/status.js';
+import type { SubscriptionStore } from '../storage/presence.js';
+import type { Renewal, Runtime } from './runtime.js';
 
 /**
  * Renewal after a reconnect. WhatsApp forgets presence subscriptions when a connection ends, and
@@ -96,4 +98,61 @@ export async function renew(job: RenewalJob): Promise<RenewalReport> {
     else failed.push(chatId);
   }
   return { presence, subscribed, failed };
+}
+
+export interface RenewalDeps {
+  readonly subscriptions: Pick<SubscriptionStore, 'list'>;
+  readonly policy: RenewalPolicy;
+  readonly sleep: Sleep;
+}
+
+/**
+ * Re-sends the stored global presence and re-subscribes every stored chat of a session that just
+ * reached WORKING. The task is kept in the runtime and awaited by whoever stops or restarts the
+ * session; a newer renewal first aborts and awaits the older one, so two never run at once.
+ */
+export function startRenewal(runtime: Runtime, deps: RenewalDeps): void {
+  const engine = runtime.engine;
+  if (engine === null) return;
+  const previous = runtime.renewal;
+  previous?.controller.abort(new Error('superseded by a newer renewal'));
+  const controller = new AbortController();
+  const renewalLogger = runtime.logger.child({ area: 'renewal' });
+  const done = (async () => {
+    await previous?.done;
+    try {
+      const chatIds = (await deps.subscriptions.list(runtime.name)).map((subscription) => subscription.chatId);
+      // An unsubscribe whose removal this list already reflects needs no skipping any more; one
+      // whose removal had not committed yet (another connection) is still skipped.
+      const listed = new Set(chatIds);
+      for (const chatId of runtime.unsubscribed) if (!listed.has(chatId)) runtime.unsubscribed.delete(chatId);
+      const report = await renew({
+        target: engine,
+        presence: runtime.stored.presence,
+        chatIds,
+        wanted: (chatId) => !runtime.unsubscribed.has(chatId),
+        policy: deps.policy,
+        signal: controller.signal,
+        sleep: deps.sleep,
+        logger: renewalLogger,
+      });
+      renewalLogger.info({ ...report, failed: report.failed.length }, 'presence and subscriptions renewed');
+    } catch (error) {
+      if (controller.signal.aborted) renewalLogger.info('renewal cancelled');
+      else renewalLogger.error({ err: error }, 'renewal failed');
+    }
+  })();
+  const renewal: Renewal = { controller, done };
+  runtime.renewal = renewal;
+  void done.finally(() => {
+    if (runtime.renewal === renewal) runtime.renewal = null;
+  });
+}
+
+/** Aborts the session's renewal in progress, if any, and waits for it to end. */
+export async function cancelRenewal(runtime: Runtime): Promise<void> {
+  const renewal = runtime.renewal;
+  if (renewal === null) return;
+  renewal.controller.abort(new Error('session stopping'));
+  await renewal.done;
 }

@@ -6,6 +6,7 @@ import { createOwnership } from '../../src/cluster/ownership.js';
 import type { LocalSessions, Ownership } from '../../src/cluster/ownership.js';
 import { createSharedStatuses } from '../../src/cluster/statuses.js';
 import type { SessionInfo } from '../../src/presence/sessions.js';
+import { createClusterSessionOwnership } from '../../src/cluster/session-ownership.js';
 import { createSessionManager } from '../../src/sessions/manager.js';
 import type { SessionManager } from '../../src/sessions/manager.js';
 import { openStorage } from '../../src/storage/index.js';
@@ -98,9 +99,13 @@ async function twoServers(options: { readonly capacityOfA?: number } = {}): Prom
     logger: silentLogger,
     sleep: recordingSleep(),
     clock,
-    claim: (session) => a.claim(session),
-    serverId: 'a',
-    sharedStatuses: createSharedStatuses(storage),
+    ownership: createClusterSessionOwnership({
+      serverId: 'a',
+      claim: (session) => a.claim(session),
+      leases: storage.leases,
+      statuses: storage.statuses,
+      sharedStatuses: createSharedStatuses(storage),
+    }),
   });
   const bLocal = new RecordingLocalSessions();
   const b = createOwnership({ serverId: 'b', leases: storage.leases, sessions: storage.sessions, local: bLocal, capacity: 10, ttlMs: TTL, logger: silentLogger, clock });

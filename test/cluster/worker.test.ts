@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { singleServerOwnership } from '../../src/sessions/ownership.js';
 import { httpHarness } from '../support/http.js';
 
 describe('GET /api/sessions/{session} says which server runs the session', () => {
@@ -7,7 +8,10 @@ describe('GET /api/sessions/{session} says which server runs the session', () =>
     const app = await httpHarness(
       { WA_PRESENCE_SERVER_ID: 'server-a' },
       {
+        // A double of the cluster's ownership: server-a holds every lease, shares no status.
         ownership: {
+          ...singleServerOwnership,
+          serverId: 'server-a',
           claim: (session) => {
             claimed.push(session);
             return Promise.resolve({ owner: 'server-a', epoch: 3 });

@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { AppError } from '../../src/errors.js';
+import { createClusterSessionOwnership } from '../../src/cluster/session-ownership.js';
 import { createSessionManager } from '../../src/sessions/manager.js';
 import { sessionHarness, silentLogger } from '../support/harness.js';
 import { FAKE_LOGOUT_REASON } from '../support/fake-engine.js';
@@ -185,7 +186,8 @@ describe('session lifecycle', () => {
       if (lease === null) throw new Error('no lease');
       return { owner: lease.owner, epoch: lease.epoch };
     };
-    const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, claim, serverId: 'a' });
+    const ownership = createClusterSessionOwnership({ serverId: 'a', claim, leases: storage.leases, statuses: storage.statuses });
+    const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, ownership });
     onTestFinished(() => manager.shutdown());
     await manager.create({ name: 'moved' });
     const engine = engines.latest('moved');
