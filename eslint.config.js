@@ -1,6 +1,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const BAILEYS_ONLY_IN_ENGINE = { group: ['baileys', 'baileys/*'], message: 'Only src/engines/noweb and src/sandbox import baileys.' };
+// Everything else works against the contracts in src/storage (Storage, ClusterStores, …); which
+// backend runs is decided by src/storage's openers and the composition root (src/server.ts) alone.
+const BACKENDS_ONLY_IN_STORAGE = {
+  group: ['**/storage/sqlite', '**/storage/sqlite/*', '**/storage/postgres', '**/storage/postgres/*'],
+  message: 'Only src/storage and the composition root (src/server.ts) import a storage backend; use the contracts in src/storage.',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**'] },
   js.configs.recommended,
@@ -23,9 +31,23 @@ export default tseslint.config(
     // same wire and reuses Baileys' binary-node codec and protobuf definitions (it is a protocol peer,
     // not a client), so it may import it too. Nothing else may.
     files: ['src/**/*.ts'],
-    ignores: ['src/engines/noweb/**', 'src/sandbox/**'],
+    ignores: ['src/engines/noweb/**', 'src/sandbox/**', 'src/storage/**', 'src/server.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['baileys', 'baileys/*'], message: 'Only src/engines/noweb and src/sandbox import baileys.' }] }],
+      'no-restricted-imports': ['error', { patterns: [BAILEYS_ONLY_IN_ENGINE, BACKENDS_ONLY_IN_STORAGE] }],
+    },
+  },
+  {
+    // The sandbox may import Baileys (see above), not a storage backend.
+    files: ['src/engines/noweb/**/*.ts', 'src/sandbox/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [BACKENDS_ONLY_IN_STORAGE] }],
+    },
+  },
+  {
+    // Storage and the composition root may import a backend, not Baileys.
+    files: ['src/storage/**/*.ts', 'src/server.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [BAILEYS_ONLY_IN_ENGINE] }],
     },
   },
   {

@@ -23,6 +23,7 @@ import type { SessionManager, SessionOwnership } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
 import type { Sleep } from './sessions/renewal.js';
 import { openStorage } from './storage/index.js';
+import { openPostgresClusterStores } from './storage/postgres/cluster.js';
 import type { Storage } from './storage/index.js';
 
 /** What tests, the e2e test and the benchmarks replace; everything else is built from the config. */
@@ -109,6 +110,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       : createCluster({
           config,
           storage,
+          stores: openPostgresClusterStores({ url: config.databaseUrl, schema: config.databaseSchema, logger: logger.child({ area: 'cluster' }) }),
           logger,
           ...(clusterTuning.heartbeatMs === undefined ? {} : { heartbeatMs: clusterTuning.heartbeatMs }),
           ...(clusterTuning.stallBoundMs === undefined ? {} : { stallBoundMs: clusterTuning.stallBoundMs }),

@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { ClusterStores } from '../storage/cluster.js';
 import type { Lease, Storage } from '../storage/index.js';
-import { createPool } from '../storage/postgres/database.js';
-import { createPostgresLeaseStore } from '../storage/postgres/leases.js';
-import { createPostgresSessionStore } from '../storage/postgres/sessions.js';
-import { createPostgresStatusStore } from '../storage/postgres/statuses.js';
+import type { ServerRegistry } from '../storage/servers.js';
 import type { SessionOwnership } from '../sessions/ownership.js';
 import type { SessionLocator } from '../http/forward.js';
 import { assertSessionName } from '../sessions/validate.js';
@@ -12,18 +10,17 @@ import { createOwnership } from './ownership.js';
 import type { LocalSessions, Ownership } from './ownership.js';
 import { createEventRelay } from './relay.js';
 import type { EventRelay } from './relay.js';
-import { createServerRegistry } from './servers.js';
 import { createClusterSessionOwnership } from './session-ownership.js';
 import { createSharedStatuses } from './statuses.js';
-import { startLeaseRenewer } from './renewer.js';
 import type { Hub } from '../events/hub.js';
-import type { ServerRegistry } from './servers.js';
 
 export type { LocalSessions, Ownership } from './ownership.js';
 
 export interface ClusterOptions {
-  readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs' | 'databaseUrl' | 'databaseSchema'>;
+  readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs'>;
   readonly storage: Storage;
+  /** What the cluster needs of the shared database besides `storage` (`openPostgresClusterStores`); closed by `close`. */
+  readonly stores: ClusterStores;
   readonly logger: Logger;
   /** Tests shorten it; a third of the lease TTL by default. */
   readonly heartbeatMs?: number;
@@ -58,24 +55,17 @@ export interface Cluster {
 }
 
 export function createCluster(options: ClusterOptions): Cluster {
-  const { config, storage } = options;
-  if (config.databaseUrl === null) throw new Error('several servers need PostgreSQL: set WA_PRESENCE_DATABASE_URL');
+  const { config, storage, stores } = options;
   const logger = options.logger.child({ area: 'cluster' });
-  // The heartbeat has connections of its own: a renewal must not queue behind the engines' key
-  // writes and the outbox (storage pool) nor behind request forwarding lookups (lookup pool), or a
-  // busy server loses its sessions. Same tables, same semantics as `storage.leases`.
-  const heartbeatPool = createPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 2, logger });
-  const lookupPool = createPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 4, logger });
-  const registry = createServerRegistry(heartbeatPool);
-  const lookups = createServerRegistry(lookupPool);
+  // The heartbeat has connections of its own (see `ClusterStores.heartbeat`).
+  const registry = stores.heartbeat.servers;
+  const lookups = stores.lookups.servers;
   const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(config.leaseTtlMs / 3));
   // The renewer is built first and tells the ownership loop of its own renewals once that exists.
   let refresh: ((renewed: readonly Lease[]) => void) | null = null;
-  // Renewals run in a thread of their own (renewer.ts), so that a stall of this event loop
+  // Renewals run in a thread of their own (src/storage/postgres/lease-renewer.ts), so that a stall of this event loop
   // (Baileys' crypto, a burst of pairings) shorter than the bound does not lose every lease.
-  const renewer = startLeaseRenewer({
-    url: config.databaseUrl,
-    schema: config.databaseSchema,
+  const renewer = stores.startRenewer({
     serverId: config.serverId,
     ttlMs: config.leaseTtlMs,
     periodMs: heartbeatMs,
@@ -83,9 +73,9 @@ export function createCluster(options: ClusterOptions): Cluster {
     logger,
     onRenewed: (renewed) => refresh?.(renewed),
   });
-  const leases = { ...createPostgresLeaseStore(heartbeatPool, Date.now), renew: (owner: string, ttlMs: number) => renewer.renew(owner, ttlMs) };
+  const leases = { ...stores.heartbeat.leases, renew: (owner: string, ttlMs: number) => renewer.renew(owner, ttlMs) };
   // Reads for requests (the session list) go with the forwarding lookups, off the heartbeat's connections.
-  const sharedStatuses = createSharedStatuses({ statuses: createPostgresStatusStore(lookupPool), leases: createPostgresLeaseStore(lookupPool, Date.now) });
+  const sharedStatuses = createSharedStatuses(stores.lookups);
   let advertised: string | null = null;
   const relays: EventRelay[] = [];
   // Heartbeats (the only callers of `local`) run from `start` on, when the session manager is known.
@@ -98,7 +88,7 @@ export function createCluster(options: ClusterOptions): Cluster {
   const ownership = createOwnership({
     serverId: config.serverId,
     leases,
-    sessions: createPostgresSessionStore(heartbeatPool),
+    sessions: stores.heartbeat.sessions,
     local: {
       start: (session) => started().start(session),
       detach: (session) => started().detach(session),
@@ -132,8 +122,7 @@ export function createCluster(options: ClusterOptions): Cluster {
     }),
 
     relayEvents(hub) {
-      if (config.databaseUrl === null) throw new Error('unreachable: checked above');
-      const relay = createEventRelay({ serverId: config.serverId, url: config.databaseUrl, schema: config.databaseSchema, pool: lookupPool, hub, logger });
+      const relay = createEventRelay({ serverId: config.serverId, channel: stores.relayChannel(logger.child({ area: 'cluster-events' })), hub, logger });
       relays.push(relay);
       return relay;
     },
@@ -166,7 +155,7 @@ export function createCluster(options: ClusterOptions): Cluster {
         await ownership.release();
         await registry.withdraw(config.serverId);
       } finally {
-        await Promise.all([heartbeatPool.end(), lookupPool.end()]);
+        await stores.close();
       }
     },
   };

@@ -125,7 +125,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
 
   async function heartbeat(): Promise<TickReport> {
     // The renewal says which leases are still this server's, whatever the expiries in `held`
-    // say: the renewer thread (renewer.ts) may have kept them alive through a stall of this
+    // say: the renewer thread (src/storage/postgres/lease-renewer.ts) may have kept them alive through a stall of this
     // thread, and a lease that did run out is not returned (and is stopped below). A server that
     // was paused resumes here with every timer overdue, and its engines stop one query later.
     const before = new Map(held);

@@ -1,13 +1,7 @@
-import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Hub } from '../events/hub.js';
 import type { EventPublisher } from '../events/publisher.js';
-import type { PgPool } from '../storage/postgres/database.js';
-
-/** The NOTIFY channel every server of one schema listens on (the schema is in the name: one cluster per schema). */
-export function relayChannel(schema: string): string {
-  return `wa_presence_events_${schema}`;
-}
+import type { RelayChannel } from '../storage/relay.js';
 
 /**
  * PostgreSQL refuses NOTIFY payloads from 8000 bytes; an event larger than this travels by id and
@@ -33,10 +27,8 @@ interface RelayMessage {
 
 export interface RelayOptions {
   readonly serverId: string;
-  readonly url: string;
-  readonly schema: string;
-  /** For NOTIFY and reading large bodies back. */
-  readonly pool: PgPool;
+  /** Where the servers' messages travel (src/storage; PostgreSQL: LISTEN/NOTIFY). Closed by `close`. */
+  readonly channel: RelayChannel;
   readonly hub: Hub;
   readonly logger: Logger;
 }
@@ -56,18 +48,14 @@ export interface EventRelay {
  * the durable outbox, do not).
  */
 export function createEventRelay(options: RelayOptions): EventRelay {
-  const channel = relayChannel(options.schema);
+  const { channel } = options;
   const logger = options.logger.child({ area: 'cluster-events' });
-  let listener: pg.Client | null = null;
-  let closed = false;
-  let retry: NodeJS.Timeout | null = null;
 
   async function deliver(message: RelayMessage): Promise<void> {
     if (message.from === options.serverId) return;
     let body = message.body;
     if (body === undefined) {
-      const { rows } = await options.pool.query<{ body: string }>('SELECT body FROM outbox_events WHERE id = $1', [message.id]);
-      body = rows[0]?.body;
+      body = await channel.eventBody(message.id);
       if (body === undefined) {
         logger.warn({ eventId: message.id }, 'a large event from another server is not in the outbox; WebSocket clients here miss it');
         return;
@@ -76,42 +64,18 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     options.hub.publish(message.session, message.event, body);
   }
 
-  async function listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: options.url });
-    client.on('notification', (notification) => {
-      if (notification.channel !== channel || notification.payload === undefined) return;
-      let parsed: RelayMessage | RelayMessage[];
-      try {
-        parsed = JSON.parse(notification.payload) as RelayMessage | RelayMessage[];
-      } catch (error) {
-        logger.warn({ err: error }, 'ignoring a malformed event notification');
-        return;
-      }
-      // An array from this version; a single message from a server not yet upgraded.
-      for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
-        deliver(message).catch((error: unknown) => logger.error({ err: error, eventId: message.id }, 'could not relay an event from another server'));
-      }
-    });
-    client.on('error', (error) => {
-      logger.warn({ err: error }, 'event relay connection lost; reconnecting');
-      if (listener === client) listener = null;
-      client.end().catch(() => undefined);
-      schedule();
-    });
-    await client.connect();
-    await client.query(`LISTEN "${channel}"`);
-    listener = client;
-  }
-
-  function schedule(): void {
-    if (closed || retry !== null) return;
-    retry = setTimeout(() => {
-      retry = null;
-      listen().catch((error: unknown) => {
-        logger.warn({ err: error }, 'event relay could not listen; retrying');
-        schedule();
-      });
-    }, 1000);
+  function receive(payload: string): void {
+    let parsed: RelayMessage | RelayMessage[];
+    try {
+      parsed = JSON.parse(payload) as RelayMessage | RelayMessage[];
+    } catch (error) {
+      logger.warn({ err: error }, 'ignoring a malformed event notification');
+      return;
+    }
+    // An array from this version; a single message from a server not yet upgraded.
+    for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+      deliver(message).catch((error: unknown) => logger.error({ err: error, eventId: message.id }, 'could not relay an event from another server'));
+    }
   }
 
   // Outgoing messages (JSON each), sent by one NOTIFY at a time so that they keep their order, as
@@ -134,7 +98,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
           outgoing.shift();
         }
         try {
-          await options.pool.query('SELECT pg_notify($1, $2)', [channel, `[${batch.join(',')}]`]);
+          await channel.notify(`[${batch.join(',')}]`);
         } catch (error) {
           // Accepted already (the webhooks have them); only other servers' live clients miss these.
           logger.warn({ err: error, events: batch.length }, 'could not relay events to the other servers');
@@ -170,15 +134,11 @@ export function createEventRelay(options: RelayOptions): EventRelay {
       };
     },
     async start() {
-      await listen();
+      await channel.listen(receive);
     },
     async close() {
-      closed = true;
       await sending;
-      if (retry !== null) clearTimeout(retry);
-      const client = listener;
-      listener = null;
-      await client?.end();
+      await channel.close();
     },
   };
 }

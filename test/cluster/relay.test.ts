@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { MAX_INLINE_BYTES, createEventRelay, relayChannel } from '../../src/cluster/relay.js';
+import { MAX_INLINE_BYTES, createEventRelay } from '../../src/cluster/relay.js';
 import { makeEnvelope } from '../../src/events/envelope.js';
 import { createHub } from '../../src/events/hub.js';
 import type { HubClient } from '../../src/events/hub.js';
 import type { EventPublisher } from '../../src/events/publisher.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { createPool } from '../../src/storage/postgres/database.js';
+import { createPostgresRelayChannel, relayChannel } from '../../src/storage/postgres/relay.js';
 import { silentLogger } from '../support/harness.js';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -34,7 +35,8 @@ async function server(schema: string, serverId: string): Promise<{ publisher: Ev
   const hub = createHub();
   const client = new RecordingClient();
   hub.subscribe({ session: '*', events: ['*'] }, client);
-  const relay = createEventRelay({ serverId, url: DATABASE_URL, schema, pool, hub, logger: silentLogger });
+  const channel = createPostgresRelayChannel({ url: DATABASE_URL, schema, pool, logger: silentLogger });
+  const relay = createEventRelay({ serverId, channel, hub, logger: silentLogger });
   await relay.start();
   onTestFinished(async () => {
     await relay.close();

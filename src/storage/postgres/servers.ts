@@ -1,30 +1,5 @@
-import type { PgPool } from '../storage/postgres/database.js';
-
-/** A live server: its id (the lease owner name) and the base URL other servers reach it at. */
-export interface ServerInfo {
-  readonly id: string;
-  readonly url: string;
-  readonly startedAt: number;
-  readonly expiresAt: number;
-}
-
-/**
- * The `servers` table (PostgreSQL migration 200): every server announces itself and refreshes its
- * row with each heartbeat; a row past `expiresAt` is a dead server. Used to forward a request to
- * the server that runs its session and to spread sessions evenly over the live servers.
- */
-export interface ServerRegistry {
-  /** Inserts or refreshes this server's row until now + ttlMs. */
-  announce(server: { readonly id: string; readonly url: string }, ttlMs: number): Promise<void>;
-  /** Removes this server's row (clean shutdown). */
-  withdraw(id: string): Promise<void>;
-  /** Live servers, by id. */
-  live(): Promise<ServerInfo[]>;
-  /** The base URL of the live server that holds `session`'s live lease, with its id; null when none. */
-  ownerOf(session: string): Promise<{ readonly id: string; readonly url: string } | null>;
-  /** Sessions stored, for the fair share of each live server. */
-  sessionCount(): Promise<number>;
-}
+import type { ServerRegistry } from '../servers.js';
+import type { PgPool } from './database.js';
 
 interface ServerRow {
   id: string;
@@ -33,7 +8,7 @@ interface ServerRow {
   expires_at: string;
 }
 
-export function createServerRegistry(pool: PgPool, clock: () => number = Date.now): ServerRegistry {
+export function createPostgresServerRegistry(pool: PgPool, clock: () => number = Date.now): ServerRegistry {
   return {
     async announce(server, ttlMs) {
       const now = clock();

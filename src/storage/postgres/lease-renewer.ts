@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { Lease } from '../storage/leases.js';
+import type { Lease } from '../leases.js';
+import type { LeaseRenewer } from '../cluster.js';
 
 /** What the renewer thread is started with. */
 export interface RenewerData {
@@ -36,26 +37,13 @@ export interface RenewerOptions {
   readonly onRenewed?: (leases: readonly Lease[]) => void;
 }
 
-/**
- * Lease renewal off the main thread. The heartbeat shares the main event loop with the engines
- * (Baileys' crypto runs there): a stall longer than the lease TTL would lose every lease although
- * the server is fine. A worker thread, with a PostgreSQL connection of its own, renews at a fixed
- * rate instead, as long as the main thread pings it within `boundMs`: a main thread that is truly
- * hung still loses its sessions, only later (bound + TTL). Only expiries are extended; epochs and
- * so the fencing of credential writes are untouched.
- */
-export interface LeaseRenewer {
-  /** Renews now, in the thread, and returns the owner's live leases (`LeaseStore.renew`). */
-  renew(owner: string, ttlMs: number): Promise<Lease[]>;
-  /** Ends the thread after its renewal in progress; from now on leases run out unless released. */
-  close(): Promise<void>;
-}
+export type { LeaseRenewer } from '../cluster.js';
 
 /** In development the sources are TypeScript run by tsx, whose loader a worker thread does not inherit: register it there first. */
 function workerUrl(): URL {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new URL('./renewer-worker.js', here);
-  const file = new URL('./renewer-worker.ts', here).href;
+  if (!here.endsWith('.ts')) return new URL('./lease-renewer-worker.js', here);
+  const file = new URL('./lease-renewer-worker.ts', here).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(file)});`;
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startLeaseRenewer } from '../../src/cluster/renewer.js';
-import { openPostgresStorage } from '../../src/storage/postgres/open.js';
-import type { Storage } from '../../src/storage/index.js';
-import { CLUSTER_DATABASE_URL, clusterSchema, startMember } from '../support/cluster.js';
-import { silentLogger } from '../support/harness.js';
-import { ME } from '../support/http.js';
+import { startLeaseRenewer } from '../../../src/storage/postgres/lease-renewer.js';
+import { openPostgresStorage } from '../../../src/storage/postgres/open.js';
+import type { Storage } from '../../../src/storage/index.js';
+import { CLUSTER_DATABASE_URL, clusterSchema, startMember } from '../../support/cluster.js';
+import { silentLogger } from '../../support/harness.js';
+import { ME } from '../../support/http.js';
 
 const TTL = 1000;
 

@@ -1,15 +1,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createPool } from '../storage/postgres/database.js';
-import { createPostgresLeaseStore } from '../storage/postgres/leases.js';
-import type { FromRenewer, RenewerData, ToRenewer } from './renewer.js';
+import { createPool } from './database.js';
+import { createPostgresLeaseStore } from './leases.js';
+import type { FromRenewer, RenewerData, ToRenewer } from './lease-renewer.js';
 
 /**
- * The lease renewer thread (see renewer.ts): renews this server's leases on a connection of its
+ * The lease renewer thread (see lease-renewer.ts): renews this server's leases on a connection of its
  * own, at a fixed rate, whatever the main thread is doing, but only while the main thread keeps
  * pinging: a main thread silent for longer than `boundMs` is hung, and its leases must run out.
  */
 const port = parentPort;
-if (port === null) throw new Error('renewer-worker.ts runs as a worker thread only');
+if (port === null) throw new Error('lease-renewer-worker.ts runs as a worker thread only');
 const data = workerData as RenewerData;
 // A renewal answered after the TTL is worth nothing: fail it then, so the heartbeat can act.
 const pool = createPool({ url: data.url, schema: data.schema, max: 1, queryTimeoutMs: data.ttlMs });
