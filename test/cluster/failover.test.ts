@@ -10,6 +10,7 @@ import type { Sandbox } from '../../src/sandbox/index.js';
 import { ReceiverDouble } from '../events/receiver-double.js';
 import { startServerProcess } from './server-process.js';
 import type { ServerProcess } from './server-process.js';
+import { TEST_DATABASE_URL } from '../support/postgres.js';
 
 /**
  * Issue 7's cluster test: one sandbox (in this process), PostgreSQL in a fresh schema, three
@@ -17,7 +18,7 @@ import type { ServerProcess } from './server-process.js';
  * webhook receiver records event ids; one server SIGKILLed, then another SIGSTOPped past its leases.
  */
 
-const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const DATABASE_URL = TEST_DATABASE_URL;
 const API_KEY = 'cluster-test-key';
 const SESSIONS = 30;
 const CONTACT = '15559990001';

@@ -10,8 +10,9 @@ import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { createPool } from '../../src/storage/postgres/database.js';
 import { createPostgresRelayChannel, relayChannel } from '../../src/storage/postgres/relay.js';
 import { silentLogger } from '../support/harness.js';
+import { TEST_DATABASE_URL } from '../support/postgres.js';
 
-const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const DATABASE_URL = TEST_DATABASE_URL;
 
 /** Test double of a WebSocket client: records what the hub sends it. */
 class RecordingClient implements HubClient {

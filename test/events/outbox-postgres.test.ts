@@ -7,8 +7,9 @@ import { POSTGRES_OUTBOX_MIGRATION } from '../../src/storage/postgres/outbox-mig
 import { createPostgresOutboxStore } from '../../src/storage/postgres/outbox.js';
 import type { OutboxStore } from '../../src/storage/outbox.js';
 import { delivery, describeOutbox, event } from './outbox-conformance.js';
+import { TEST_DATABASE_URL } from '../support/postgres.js';
 
-const URL = 'postgres://postgres@127.0.0.1:5432/test';
+const URL = TEST_DATABASE_URL;
 
 async function dropSchema(schema: string): Promise<void> {
   const admin = new pg.Client({ connectionString: URL });

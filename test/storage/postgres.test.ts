@@ -8,8 +8,8 @@ import { createPool, inTransaction, migratePostgres } from '../../src/storage/po
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { describeStorage, session } from './conformance.js';
+import { TEST_DATABASE_URL } from '../support/postgres.js';
 
-const TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });

@@ -9,9 +9,11 @@ import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import type { Storage } from '../../src/storage/index.js';
 import { FakeEngineFactory } from './fake-engine.js';
 import { silentLogger } from './harness.js';
+import { TEST_DATABASE_URL } from './postgres.js';
 import { RecordingPublisher } from './recording-publisher.js';
 
-export const CLUSTER_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+/** Kept under its old name for the cluster tests. */
+export const CLUSTER_DATABASE_URL = TEST_DATABASE_URL;
 const API_KEY = 'cluster-key';
 
 /** A fresh PostgreSQL schema for one test's servers, dropped when the test ends (after the servers stopped). */
