@@ -1,7 +1,7 @@
 /**
  * The durable webhook outbox: every accepted event and one delivery per webhook that wants it.
  *
- * Semantics every backend keeps (one conformance suite runs against each, test/events/outbox-conformance.ts):
+ * Semantics every backend keeps (one conformance suite runs against each, test/storage/outbox-conformance.ts):
  * - **Accept is durable.** `enqueue` writes the event's exact body and all its deliveries in one
  *   transaction; a crash after it resolves loses nothing, a crash before it leaves nothing.
  * - **Group commit.** Concurrent `enqueue` (and `complete`) calls may share one transaction; each

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireApiKey } from '../../src/http/api-key.js';
-import { registerErrorHandling } from '../../src/http/errors.js';
-import { deliveriesRoutes } from '../../src/http/routes/deliveries.js';
-import type { Storage } from '../../src/storage/index.js';
-import { openStorage } from '../../src/storage/index.js';
+import { requireApiKey } from '../../../src/http/api-key.js';
+import { registerErrorHandling } from '../../../src/http/errors.js';
+import { deliveriesRoutes } from '../../../src/http/routes/deliveries.js';
+import type { Storage } from '../../../src/storage/index.js';
+import { openStorage } from '../../../src/storage/index.js';
 
 const KEY = 'test-key';
 const T0 = 1_700_000_000_000;

@@ -2,11 +2,11 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Hub } from '../../src/events/hub.js';
-import { createHub } from '../../src/events/hub.js';
-import { requireApiKey } from '../../src/http/api-key.js';
-import { registerErrorHandling } from '../../src/http/errors.js';
-import { CLOSE_BAD_PARAMS, parseWsQuery, wsRoutes } from '../../src/http/routes/ws.js';
+import type { Hub } from '../../../src/events/hub.js';
+import { createHub } from '../../../src/events/hub.js';
+import { requireApiKey } from '../../../src/http/api-key.js';
+import { registerErrorHandling } from '../../../src/http/errors.js';
+import { CLOSE_BAD_PARAMS, parseWsQuery, wsRoutes } from '../../../src/http/routes/ws.js';
 
 const KEY = 'test-key';
 let hub: Hub;
