@@ -11,6 +11,7 @@ import { ReceiverDouble } from '../events/receiver-double.js';
 import { startServerProcess } from './server-process.js';
 import type { ServerProcess } from './server-process.js';
 import { TEST_DATABASE_URL } from '../support/postgres.js';
+import { poll } from '../support/poll.js';
 
 /**
  * Issue 7's cluster test: one sandbox (in this process), PostgreSQL in a fresh schema, three
@@ -53,22 +54,8 @@ async function api<T>(server: ServerProcess, method: string, path: string, body?
 }
 
 /** Polls until `read` satisfies `holds` (server state has no push channel to this test besides webhooks). */
-async function eventually<T>(what: string, read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let failure: unknown;
-  for (;;) {
-    try {
-      last = await read();
-      if (holds(last)) return last;
-    } catch (error) {
-      failure = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)} ${failure instanceof Error ? failure.message : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+function eventually<T>(what: string, read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  return poll(read, holds, { what, timeoutMs, everyMs: 250, errors: 'retry' });
 }
 
 async function owners(): Promise<Map<string, string>> {

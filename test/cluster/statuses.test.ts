@@ -6,6 +6,7 @@ import type { RuntimeStatus } from '../../src/storage/statuses.js';
 import { clusterSchema, startMember } from '../support/cluster.js';
 import type { ClusterMember } from '../support/cluster.js';
 import { ME } from '../support/http.js';
+import { poll } from '../support/poll.js';
 
 const lease = (owner: string, epoch: number): Lease => ({ session: 's', owner, epoch, expiresAt: Number.MAX_SAFE_INTEGER });
 const row = (server: string, epoch: number, status: RuntimeStatus['status'], engine = true, reason: string | null = null): RuntimeStatus => ({ session: 's', status, server, epoch, engine, at: 1, reason });
@@ -28,14 +29,8 @@ describe('a session as the cluster sees it (shared status and live lease)', () =
 });
 
 /** Polls `read` until `holds` (the servers' heartbeats run on real time). */
-async function eventually<T>(what: string, read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (holds(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function eventually<T>(what: string, read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  return poll(read, holds, { what, timeoutMs, everyMs: 50 });
 }
 
 async function list(server: ClusterMember, all = false): Promise<SessionInfo[]> {

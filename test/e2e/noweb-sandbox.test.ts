@@ -16,6 +16,7 @@ import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { ReceiverDouble } from '../events/receiver-double.js';
 import { connectClient, memoryKeyStore } from '../support/baileys-client.js';
+import { poll } from '../support/poll.js';
 
 /**
  * Issue 4 end to end: the real HTTP API, the real NOWEB engine, real SQLite storage and the real
@@ -61,20 +62,8 @@ async function admin<T = unknown>(method: string, path: string, body?: unknown):
 }
 
 /** Polls until `read` satisfies `holds`: HTTP state has no push channel here (webhooks are awaited instead). */
-async function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let value: T | undefined;
-    let failure: unknown;
-    try {
-      value = await read();
-      if (holds(value)) return value;
-    } catch (error) {
-      failure = error;
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(value)} ${failure instanceof Error ? failure.message : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  return poll(read, holds, { timeoutMs, everyMs: 20, errors: 'retry' });
 }
 
 async function boot(): Promise<void> {

@@ -12,6 +12,7 @@ import { FakeAuthStore } from '../../support/fake-auth-store.js';
 import { FakeEngine } from '../../support/fake-engine.js';
 import { engineUnderTest } from './harness.js';
 import type { EngineUnderTest } from './harness.js';
+import { poll } from '../../support/poll.js';
 
 /**
  * The NOWEB engine driven directly (no HTTP, no session layer) against an in-process sandbox:
@@ -41,14 +42,8 @@ afterAll(async () => {
 });
 
 /** Polls a sandbox fact (the admin API has no push channel) until it holds, or fails with what was seen. */
-async function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (holds(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
+  return poll(read, holds, { timeoutMs, everyMs: 10 });
 }
 
 const lastReceived = (phone: string, kind: ReceivedStanza['kind']) => async (): Promise<ReceivedStanza | undefined> =>

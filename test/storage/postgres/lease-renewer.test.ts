@@ -5,6 +5,7 @@ import { openPostgresStorage } from '../../../src/storage/postgres/open.js';
 import type { Storage } from '../../../src/storage/index.js';
 import { CLUSTER_DATABASE_URL, clusterSchema, startMember } from '../../support/cluster.js';
 import { silentLogger } from '../../support/harness.js';
+import { until } from '../../support/poll.js';
 import { ME } from '../../support/http.js';
 
 const TTL = 1000;
@@ -73,13 +74,6 @@ describe('lease renewal in a thread of its own', () => {
   });
 });
 
-async function until(what: string, holds: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!holds()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('a server whose event loop stalls', () => {
   it('keeps its WORKING session through a stall of two TTLs, and loses it to another server past the bound', async () => {
