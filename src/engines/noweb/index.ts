@@ -31,6 +31,8 @@ export interface NowebFactoryOptions {
   /** Used by tests to drive timers (typing refresh, reconnect delays). */
   readonly timers?: NowebEngineOptions['timers'];
   readonly random?: () => number;
+  /** Test only: see `NowebEngineOptions.testQrTimeoutMs`; leave unset in the server. */
+  readonly testQrTimeoutMs?: number;
 }
 
 /** The Curve25519 public key WhatsApp's certificate chain is rooted in, as Baileys ships it. */
@@ -55,6 +57,7 @@ export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFa
     ...(options.network.kind === 'sandbox' ? { waWebSocketUrl: options.network.url } : {}),
     ...(options.timers === undefined ? {} : { timers: options.timers }),
     ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.testQrTimeoutMs === undefined ? {} : { testQrTimeoutMs: options.testQrTimeoutMs }),
   };
   options.logger.child({ engine: 'NOWEB' }).info(
     { network: options.network.kind, ...(options.network.kind === 'sandbox' ? { url: options.network.url } : {}) },

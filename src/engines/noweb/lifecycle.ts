@@ -21,6 +21,11 @@ export interface NowebEngineOptions {
   readonly random?: () => number;
   /** How long `requestPairingCode` waits for the socket to be ready for pairing. */
   readonly pairingWaitMs?: number;
+  /**
+   * Test only: how long each QR lives (Baileys' `qrTimeout`). Unset, Baileys' default holds: 60 s the
+   * first, 20 s each next, and the connection ends after the last of the sandbox's (or WhatsApp's) refs.
+   */
+  readonly testQrTimeoutMs?: number;
 }
 
 const PINO_LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
@@ -207,6 +212,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       syncFullHistory: false,
       shouldSyncHistoryMessage: (notification) => USEFUL_HISTORY.has(notification.syncType),
       ...(options.waWebSocketUrl === undefined ? {} : { waWebSocketUrl: options.waWebSocketUrl }),
+      ...(options.testQrTimeoutMs === undefined ? {} : { qrTimeout: options.testQrTimeoutMs }),
     });
     const current: Connection = { socket, closed, open: false };
     connection = current;
