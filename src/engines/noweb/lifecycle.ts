@@ -5,6 +5,7 @@ import { AppError } from '../../errors.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../../presence/status.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { loadAuthState } from './auth-state.js';
+import { baileysLogger } from './baileys-logger.js';
 import type { StoredAuthState } from './auth-state.js';
 import { classifyClose, reconnectDelay } from './connection.js';
 import type { BackoffPolicy } from './connection.js';
@@ -26,15 +27,6 @@ export interface NowebEngineOptions {
    * first, 20 s each next, and the connection ends after the last of the sandbox's (or WhatsApp's) refs.
    */
   readonly testQrTimeoutMs?: number;
-}
-
-const PINO_LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-
-/** Baileys logs a lot at info; its child logger stays at warn unless ours is quieter still. */
-function baileysLogger(logger: Logger): Logger {
-  const parent = PINO_LEVELS[logger.level] ?? Number.POSITIVE_INFINITY;
-  const level = parent > (PINO_LEVELS.warn ?? 40) ? logger.level : 'warn';
-  return logger.child({ module: 'baileys' }, { level });
 }
 
 /**
