@@ -1,6 +1,5 @@
 import { Browsers, makeWASocket, proto } from 'baileys';
 import type { AuthenticationCreds, BinaryNode, ConnectionState, WASocket } from 'baileys';
-import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../../presence/status.js';
 import type { Engine, EngineContext } from '../engine.js';
