@@ -8,6 +8,8 @@ import { WebSocketServer } from 'ws';
 import { sandboxAdminRoutes } from './admin.js';
 import { acceptConnection } from './connection.js';
 import { SandboxNetwork } from './network.js';
+import { AppError } from '../errors.js';
+import { errorBody } from '../http/errors.js';
 
 export { sandboxAdminRoutes } from './admin.js';
 export { SandboxNetwork, SandboxError, CONTACT_PRESENCES } from './network.js';
@@ -35,6 +37,13 @@ export interface SandboxOptions {
   readonly maxFrameBytes?: number;
   /** Default 20000: a handshake (or pairing confirmation) not finished in this time is closed. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Default true: serve the admin API (`/api/sandbox/…`) on this port, without an API key (the
+   * standalone `npm run sandbox`, a local tool on loopback). A server that embeds the sandbox passes
+   * false and serves the admin routes itself, behind its API key: the sandbox's own port then
+   * carries only the WebSocket, and auto-pairing scans in process (`network.scan`).
+   */
+  readonly adminApi?: boolean;
   readonly logger?: Logger;
 }
 
@@ -66,7 +75,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // A misspelt field is refused with a 400, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
-  await app.register(sandboxAdminRoutes, { network });
+  if (options.adminApi ?? true) await app.register(sandboxAdminRoutes, { network });
+  else app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBody(new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}: this sandbox serves only its WebSocket at ${SANDBOX_WS_PATH}; its admin API is on the server that embeds it, under /api/sandbox, with the API key`))));
   // ws enforces the frame limit too (plus room for the length prefix and GCM tag).
   const wss = new WebSocketServer({ noServer: true, maxPayload: network.host.maxFrameBytes + 64 });
   wss.on('connection', (ws) => acceptConnection(ws, network.host));

@@ -21,6 +21,12 @@ export type NowebNetwork =
        * `config.sandbox.autoPair` overrides it, and a session asked for a pairing code stops it.
        */
       readonly autoPair?: boolean;
+      /**
+       * How auto-pairing scans a QR. Default: `POST /api/sandbox/scan` on the sandbox's own port
+       * (derived from `url`). An embedded sandbox whose port serves no admin API passes its
+       * `network.scan` here.
+       */
+      readonly scan?: (qr: string) => Promise<{ readonly phone: string }>;
     };
 
 export interface NowebFactoryOptions {
@@ -71,7 +77,8 @@ export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFa
       const autoPair = network.kind === 'sandbox' && (context.config.sandbox?.autoPair ?? network.autoPair === true);
       if (network.kind !== 'sandbox' || !autoPair) return createNowebEngine({ ...context, logger }, engineOptions);
       const adminUrl = sandboxAdminUrl(network.url);
-      return autoPairing({ ...context, logger }, (qr) => scanSandboxQr(adminUrl, qr), (autoContext) => createNowebEngine(autoContext, engineOptions));
+      const scan = network.scan ?? ((qr: string) => scanSandboxQr(adminUrl, qr));
+      return autoPairing({ ...context, logger }, scan, (autoContext) => createNowebEngine(autoContext, engineOptions));
     },
   };
 }
