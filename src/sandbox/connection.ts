@@ -290,6 +290,8 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
     const handler = IQ_HANDLERS[xmlns];
     if (!handler) logger.debug({ xmlns, xml: binaryNodeToString(node).slice(0, 300) }, 'unhandled iq answered with an empty result');
     sendAnswer(node, handler ? handler({ view: host.view, peer: current, node }) : []);
+    // Privacy and pre-key uploads change what the network keeps.
+    if (xmlns === 'privacy' || xmlns === 'encrypt') host.changed();
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -8,6 +9,8 @@ import { WebSocketServer } from 'ws';
 import { sandboxAdminRoutes } from './admin.js';
 import { acceptConnection } from './connection.js';
 import { SandboxNetwork } from './network.js';
+import { createWorldSaver, readWorld, WORLD_FILE } from './persist.js';
+import type { WorldSaver } from './persist.js';
 import { AppError } from '../errors.js';
 import { errorBody } from '../http/errors.js';
 
@@ -44,6 +47,16 @@ export interface SandboxOptions {
    * carries only the WebSocket, and auto-pairing scans in process (`network.scan`).
    */
   readonly adminApi?: boolean;
+  /**
+   * Default none (memory only). A directory to keep the sandbox's world in (`sandbox-world.json`):
+   * accounts, devices, contacts, groups, privacy, presence and last seen. Started again from the
+   * same directory, the sandbox is the network it was, and devices log in with their credentials.
+   * Admin changes are on disk before they are answered; presence, last seen, logins and pre-key
+   * uploads are saved within `saveDelayMs`, many changes to one write.
+   */
+  readonly dataDir?: string;
+  /** Default 1000: how long a presence or login change may wait to be saved with later ones. */
+  readonly saveDelayMs?: number;
   readonly logger?: Logger;
 }
 
@@ -62,13 +75,27 @@ export const SANDBOX_WS_PATH = '/ws';
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const logger = options.logger ?? pino({ level: 'silent' });
   const host = options.host ?? '127.0.0.1';
+  const file = options.dataDir === undefined ? null : join(options.dataDir, WORLD_FILE);
+  const world = file === null ? null : readWorld(file);
+  let saver: WorldSaver | null = null;
   const network = new SandboxNetwork({
+    ...(world === null ? {} : { world }),
+    onChange: (urgent) => {
+      if (urgent) saver?.now();
+      else saver?.soon();
+    },
     logger: logger.child({ area: 'sandbox' }),
     autoPair: options.autoPair ?? true,
     chatStateTtlMs: options.chatStateTtlMs ?? 25_000,
     ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
   });
+  if (file !== null) {
+    saver = createWorldSaver({ file, snapshot: () => network.snapshot(), delayMs: options.saveDelayMs ?? 1000, logger });
+    // Written at once: a directory that cannot be written is an error at start, not at the first change.
+    saver.now();
+    logger.info({ file, accounts: world?.accounts.length ?? 0, groups: world?.groups.length ?? 0 }, world === null ? 'sandbox world: a new one, kept in this file' : 'sandbox world loaded');
+  }
   // Request logs are info-level noise for an admin API; warnings and errors still show.
   const app = Fastify({
     loggerInstance: logger.child({ area: 'sandbox-admin' }, { level: 'warn' }),
@@ -97,6 +124,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     network,
     async close() {
       network.shutdown();
+      // After the shutdown, which records the last seen of every account whose connections it ended.
+      saver?.close();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await app.close();
