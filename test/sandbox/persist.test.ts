@@ -89,6 +89,25 @@ describe('sandbox persistence', () => {
     expect(another).not.toBe(group);
   });
 
+  it('coalesces presence changes into one later write, and writes what is pending when it closes', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-sandbox-world-'));
+    teardown.push(() => rm(dataDir, { recursive: true, force: true }));
+    const file = join(dataDir, WORLD_FILE);
+    const sandbox = await startSandbox({ dataDir, saveDelayMs: 60_000 });
+    let open = true;
+    teardown.push(async () => {
+      if (open) await sandbox.close();
+    });
+    await sandbox.network.createContact({ phone: ALICE });
+    for (let i = 0; i < 200; i += 1) await sandbox.network.setContactPresence(ALICE, { presence: i % 2 === 0 ? 'online' : 'offline' });
+    await sandbox.network.setContactPresence(ALICE, { presence: 'online' });
+    // Not written per change: the file still has the contact as it was created.
+    expect(readWorld(file)?.accounts.find((account) => account.phone === ALICE)).toMatchObject({ online: false, lastSeen: null });
+    await sandbox.close();
+    open = false;
+    expect(readWorld(file)?.accounts.find((account) => account.phone === ALICE)).toMatchObject({ online: true, lastSeen: expect.any(Number) as unknown });
+  });
+
   it('refuses a damaged world file with a message naming it', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-sandbox-world-'));
     teardown.push(() => rm(dataDir, { recursive: true, force: true }));
