@@ -67,11 +67,6 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
     instance.log.error({ err: error }, 'sandbox admin request failed');
     return reply.status(500).send(errorBody(new AppError('INTERNAL', 'the sandbox failed to handle this request; see its log')));
   });
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? request.url;
-    const body = errorBody(new AppError('NOT_FOUND', `no route ${request.method} ${path}; ${SEE_INFO}`));
-    return reply.status(body.statusCode).send(body);
-  });
 
   app.get('/api/sandbox/info', {}, () => ({
     autoPair: network.autoPair,

@@ -102,8 +102,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // A misspelt field is refused with a 400, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
-  if (options.adminApi ?? true) await app.register(sandboxAdminRoutes, { network });
-  else app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBody(new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}: this sandbox serves only its WebSocket at ${SANDBOX_WS_PATH}; its admin API is on the server that embeds it, under /api/sandbox, with the API key`))));
+  const adminApi = options.adminApi ?? true;
+  if (adminApi) await app.register(sandboxAdminRoutes, { network });
+  // The main API's body; set here, not in the admin plugin, which the presence server registers in its own scope.
+  const elsewhere = adminApi ? 'see GET /api/sandbox/info for the admin API' : `this sandbox serves only its WebSocket at ${SANDBOX_WS_PATH}; its admin API is on the server that embeds it, under /api/sandbox, with the API key`;
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody(new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}; ${elsewhere}`))));
   // ws enforces the frame limit too (plus room for the length prefix and GCM tag).
   const wss = new WebSocketServer({ noServer: true, maxPayload: network.host.maxFrameBytes + 64 });
   wss.on('connection', (ws) => acceptConnection(ws, network.host));

@@ -29,6 +29,8 @@ describe('the sandbox\'s own port', () => {
     const sandbox = await sandboxWith(undefined);
     expect((await fetch(`${sandbox.adminUrl}/api/sandbox/info`)).status).toBe(200);
     expect((await post(`${sandbox.adminUrl}/api/sandbox/contacts`, { phone: '4915550000101' })).status).toBe(201);
+    const unknown = await fetch(`${sandbox.adminUrl}/api/sandbox/nothing`);
+    expect(await unknown.json()).toEqual({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'no route GET /api/sandbox/nothing; see GET /api/sandbox/info for the admin API' });
   });
 
   it('with adminApi false refuses every admin route, changes nothing, and still pairs a session in process', async () => {
