@@ -226,6 +226,8 @@ export interface SandboxConfig {
   readonly autoPair: boolean;
   /** WA_PRESENCE_SANDBOX_CHATSTATE_TTL_MS, default 25000: composing not refreshed in this time expires as paused. */
   readonly chatStateTtlMs: number;
+  /** WA_PRESENCE_SANDBOX_DATA_DIR, default none: where the standalone sandbox keeps its world; null keeps it in memory. */
+  readonly dataDir: string | null;
   readonly logLevel: Config['logLevel'];
   readonly logFormat: Config['logFormat'];
 }
@@ -239,11 +241,13 @@ export function loadSandboxConfig(env: Env = process.env, argv: readonly string[
   if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
     throw new ConfigError(`WA_PRESENCE_SANDBOX_HOST must be a host name or IP address, got "${host}"`);
   }
+  const sandboxDataDir = str(env, 'WA_PRESENCE_SANDBOX_DATA_DIR');
   return Object.freeze({
     host,
     port: int(env, 'WA_PRESENCE_SANDBOX_PORT', 4001, 0, 65535),
     autoPair: bool(env, 'WA_PRESENCE_SANDBOX_AUTOPAIR', true),
     chatStateTtlMs: int(env, 'WA_PRESENCE_SANDBOX_CHATSTATE_TTL_MS', 25_000, 100, 3_600_000),
+    dataDir: sandboxDataDir === null ? null : resolve(sandboxDataDir),
     logLevel: bool(env, 'WAHA_DEBUG_MODE', false) ? 'debug' : oneOf(env, 'WAHA_LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'WAHA_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
   });

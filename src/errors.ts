@@ -18,6 +18,9 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'STORAGE_FULL',
   'SESSION_OWNED_ELSEWHERE',
+  'SANDBOX_NOT_FOUND',
+  'SANDBOX_CONFLICT',
+  'SANDBOX_REJECTED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig, loadSandboxConfig } from '../src/config.js';
 
 describe('loadConfig', () => {
   it('applies the defaults', () => {
@@ -64,5 +65,12 @@ describe('loadConfig', () => {
         { name: 'X-B', value: 'two' },
       ],
     });
+  });
+});
+
+describe('loadSandboxConfig: WA_PRESENCE_SANDBOX_DATA_DIR', () => {
+  it('keeps the standalone sandbox in memory unless a directory is given, resolved to an absolute path', () => {
+    expect(loadSandboxConfig({}, []).dataDir).toBeNull();
+    expect(loadSandboxConfig({ WA_PRESENCE_SANDBOX_DATA_DIR: 'sandbox-data' }, []).dataDir).toBe(resolve('sandbox-data'));
   });
 });

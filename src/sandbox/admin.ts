@@ -4,11 +4,15 @@ import { Type } from 'typebox';
 import type { SandboxNetwork } from './network.js';
 import { CONTACT_PRESENCES, SandboxError } from './network.js';
 import { LAST_SEEN_PRIVACIES } from './state.js';
+import { AppError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { errorBody, validationMessage } from '../http/errors.js';
+import type { ErrorBody } from '../http/errors.js';
 
 /**
  * The sandbox admin API (JSON over HTTP), for tests and people. Served on the sandbox's own port
- * when it runs alone, and registered inside the presence server when it embeds the sandbox. It
- * owns its HTTP statuses: this is the sandbox's own admin server, not the product's API.
+ * when it runs alone, and registered inside the presence server when it embeds the sandbox. Its
+ * errors are the main API's: the same body, codes from the one registry (src/errors.ts).
  */
 const Phone = Type.String({ pattern: '^\\d{7,15}$', description: 'digits only, 7 to 15' });
 const ChatId = Type.String({ pattern: '^\\d{1,30}(-\\d{1,20})?@(c\\.us|s\\.whatsapp\\.net|g\\.us|lid)$', description: '"<phone>@c.us" or "<id>@g.us"' });
@@ -18,33 +22,50 @@ const DeviceParams = Type.Object({ phone: Phone, device: Type.String({ pattern: 
 const FORMATS: Record<string, string> = {
   phone: 'a phone number, digits only, 7 to 15 of them (e.g. 4915550001)',
   chatId: 'a chat id: "<phone>@c.us" or "<id>@g.us"',
-  participants: 'chat ids: "<phone>@c.us"',
+  participants: 'a chat id "<phone>@c.us"',
   device: 'a linked device id, a whole number from 1 to 999 (GET /api/sandbox/accounts lists each account\'s devices)',
 };
 
-const STATUS: Record<SandboxError['kind'], number> = { invalid: 400, not_found: 404, conflict: 409, rejected: 422 };
+/** The registry code of each kind of refusal; its HTTP status comes from the one mapping in src/http/errors.ts. */
+const CODES: Record<SandboxError['kind'], ErrorCode> = {
+  invalid: 'VALIDATION_FAILED',
+  not_found: 'SANDBOX_NOT_FOUND',
+  conflict: 'SANDBOX_CONFLICT',
+  rejected: 'SANDBOX_REJECTED',
+};
+
+const SEE_INFO = 'see GET /api/sandbox/info for the admin API';
+
+/** `participants[1]` → `participants`, `params.phone` → `phone`: the key of FORMATS. */
+const formatOf = (field: string): string | undefined => FORMATS[field.replace(/\[\d+\]$/, '').split('.').at(-1) ?? field];
+
+/** The main API's error body, with a message that says what a valid value looks like. */
+export function sandboxErrorBody(error: FastifyError | SandboxError): ErrorBody | null {
+  if (error instanceof SandboxError) return errorBody(new AppError(CODES[error.kind], error.message));
+  if (error.validation) {
+    const { field, message } = validationMessage(error.validationContext, error.validation);
+    // Ajv says "must match pattern ^\d{7,15}$"; say what a valid value looks like instead.
+    const pattern = error.validation[0]?.keyword === 'pattern';
+    const text = pattern ? `${field} must be ${formatOf(field) ?? 'well-formed'}` : message;
+    return errorBody(new AppError('VALIDATION_FAILED', `${text}; ${SEE_INFO}`, { field }));
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return errorBody(new AppError(error.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED', error.message));
+  }
+  return null;
+}
+
+/** One of `values`, validated as a JSON Schema `enum`, which errors as "must be one of: …". */
+const OneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
 
 export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }> = (instance, { network }) => {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((error: FastifyError | SandboxError, _request, reply) => {
-    if (error instanceof SandboxError) {
-      return reply.status(STATUS[error.kind]).send({ error: error.kind, message: error.message });
-    }
-    if (error.validation) {
-      // Ajv says "must match pattern ^\d{7,15}$"; say what a valid value looks like instead.
-      const unknown = error.validation.find((issue) => issue.keyword === 'additionalProperties')?.params.additionalProperty;
-      if (typeof unknown === 'string') {
-        return reply.status(400).send({ error: 'invalid', message: `${unknown} is not a known field; remove it; see GET /api/sandbox/info for the admin API` });
-      }
-      const message = error.message.replace(/(\w+) must match pattern "[^"]*"/g, (_match, field: string) => `${field} must be ${FORMATS[/^\d+$/.test(field) ? 'participants' : field] ?? 'well-formed'}`);
-      return reply.status(400).send({ error: 'invalid', message: `${message}; see GET /api/sandbox/info for the admin API` });
-    }
-    if (typeof error.statusCode === 'number' && error.statusCode < 500) {
-      return reply.status(error.statusCode).send({ error: 'invalid', message: error.message });
-    }
+    const body = sandboxErrorBody(error);
+    if (body !== null) return reply.status(body.statusCode).send(body);
     instance.log.error({ err: error }, 'sandbox admin request failed');
-    return reply.status(500).send({ error: 'internal', message: 'the sandbox failed to handle this request; see its log' });
+    return reply.status(500).send(errorBody(new AppError('INTERNAL', 'the sandbox failed to handle this request; see its log')));
   });
 
   app.get('/api/sandbox/info', {}, () => ({
@@ -70,7 +91,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
       body: Type.Object({
         phone: Phone,
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-        lastSeenPrivacy: Type.Optional(Type.Union(LAST_SEEN_PRIVACIES.map((value) => Type.Literal(value)))),
+        lastSeenPrivacy: Type.Optional(OneOf(LAST_SEEN_PRIVACIES)),
       }, { additionalProperties: false }),
     },
   }, async (request, reply) => {
@@ -87,7 +108,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
     schema: {
       params: PhoneParams,
       body: Type.Object({
-        presence: Type.Union(CONTACT_PRESENCES.map((value) => Type.Literal(value))),
+        presence: OneOf(CONTACT_PRESENCES),
         chatId: Type.Optional(ChatId),
       }, { additionalProperties: false }),
     },

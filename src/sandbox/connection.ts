@@ -290,13 +290,22 @@ export function acceptConnection(ws: WebSocket, host: ConnectionHost): void {
     const handler = IQ_HANDLERS[xmlns];
     if (!handler) logger.debug({ xmlns, xml: binaryNodeToString(node).slice(0, 300) }, 'unhandled iq answered with an empty result');
     sendAnswer(node, handler ? handler({ view: host.view, peer: current, node }) : []);
+    // Privacy and pre-key uploads change what the network keeps.
+    if (xmlns === 'privacy' || xmlns === 'encrypt') host.changed();
   }
 
   /**
-   * An iq from a device being paired: only linking by code (`link_code_companion_reg`) is answered;
-   * see linkcode.ts for the stages. Anything else is ignored, as before pairing nothing else is due.
+   * An iq from a device being paired: keep-alive pings and linking by code (`link_code_companion_reg`,
+   * see linkcode.ts for the stages) are answered. Anything else is ignored, as before pairing nothing else is due.
    */
   function answerPairingIq(wait: PairingWait, node: BinaryNode): void {
+    // Baileys pings every 30 s in every state and drops the socket when nothing has come back for
+    // 35 s: an unanswered ping would cut a device waiting to pair after ~60 s, long before its QRs
+    // run out (~160 s) or a code is typed.
+    if (node.attrs.xmlns === 'w:p') {
+      sendAnswer(node, []);
+      return;
+    }
     const link = node.attrs.xmlns === 'md' && node.attrs.type === 'set' ? linkCodeStage(node) : null;
     if (link === null) {
       logger.debug({ xml: binaryNodeToString(node).slice(0, 300) }, 'iq from a device being paired ignored');

@@ -4,7 +4,7 @@ import { startSandbox } from './index.js';
 
 /**
  * `npm run sandbox`: the sandbox WhatsApp network on its own port, for pointing other tools at it.
- * Configured by WA_PRESENCE_SANDBOX_HOST / _PORT / _AUTOPAIR / _CHATSTATE_TTL_MS.
+ * Configured by WA_PRESENCE_SANDBOX_HOST / _PORT / _AUTOPAIR / _CHATSTATE_TTL_MS / _DATA_DIR.
  */
 async function main(): Promise<void> {
   let config;
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     port: config.port,
     autoPair: config.autoPair,
     chatStateTtlMs: config.chatStateTtlMs,
+    ...(config.dataDir === null ? {} : { dataDir: config.dataDir }),
     logger,
   });
   logger.info({ url: sandbox.url, adminUrl: sandbox.adminUrl, autoPair: config.autoPair }, 'sandbox WhatsApp network started');

@@ -15,6 +15,8 @@ import { peerClosed, presenceNode, resolveUser, setOnline } from './presence.js'
 import { createSubscriptions } from './subscriptions.js';
 import type { Account, Device, Group, LastSeenPrivacy, NetworkView, Peer, ReceivedStanza } from './state.js';
 import { LAST_SEEN_PRIVACIES } from './state.js';
+import { accountsOf, toSnapshot } from './persist.js';
+import type { WorldSnapshot } from './persist.js';
 import { buildCertChain, SERVER_STATIC_KEY_PAIR } from './trust.js';
 
 /**
@@ -73,6 +75,13 @@ export interface NetworkOptions {
   readonly handshakeTimeoutMs?: number;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
+  /** A saved world to start from (persist.ts); default: an empty network. */
+  readonly world?: WorldSnapshot;
+  /**
+   * Called after every change of what the world keeps: `urgent` for admin changes, which must be
+   * saved before they are answered; otherwise (presence, logins, pre-keys) a save may be coalesced.
+   */
+  readonly onChange?: (urgent: boolean) => void;
 }
 
 const PHONE = /^\d{7,15}$/;
@@ -116,6 +125,7 @@ export class SandboxNetwork {
   private lidCounter = FIRST_LID;
   private groupCounter = 1;
   private readonly counters = { logins: 0, closes: 0, pairings: 0, failures: 0 };
+  private readonly onChange: (urgent: boolean) => void;
   /** What connections use; kept as a field so `acceptConnection` gets one stable object. */
   readonly host: ConnectionHost;
   readonly view: NetworkView;
@@ -125,6 +135,8 @@ export class SandboxNetwork {
     this.autoPair = options.autoPair;
     this.chatStateTtlMs = options.chatStateTtlMs;
     this.now = options.now ?? Date.now;
+    this.onChange = options.onChange ?? (() => undefined);
+    if (options.world !== undefined) this.load(options.world);
     this.view = {
       now: () => this.now(),
       account: (phone) => this.accountsByPhone.get(phone),
@@ -182,6 +194,29 @@ export class SandboxNetwork {
     };
   }
 
+  private load(world: WorldSnapshot): void {
+    for (const account of accountsOf(world)) {
+      this.accountsByPhone.set(account.phone, account);
+      this.accountsByLid.set(account.lid, account);
+      if (account.kind === 'contact') this.contacts.add(account);
+    }
+    for (const group of world.groups) this.groupsById.set(group.id, group);
+    for (const key of world.revokedNoiseKeys) this.revokedNoiseKeys.add(key);
+    this.phoneCounter = world.counters.phone;
+    this.lidCounter = world.counters.lid;
+    this.groupCounter = world.counters.group;
+  }
+
+  /** What the network keeps, for saving (see persist.ts). */
+  snapshot(): WorldSnapshot {
+    return toSnapshot({
+      accounts: this.accountsByPhone.values(),
+      groups: this.groupsById.values(),
+      revokedNoiseKeys: this.revokedNoiseKeys,
+      counters: { phone: this.phoneCounter, lid: this.lidCounter, group: this.groupCounter },
+    }, this.now());
+  }
+
   private newAccount(kind: Account['kind'], phone: string, name: string, lastSeenPrivacy: LastSeenPrivacy): Account {
     const account: Account = {
       phone,
@@ -209,6 +244,7 @@ export class SandboxNetwork {
     this.accountsByPhone.delete(account.phone);
     this.accountsByLid.delete(account.lid);
     this.contacts.delete(account);
+    this.onChange(false);
   }
 
   private freshPhone(): string {
@@ -256,6 +292,7 @@ export class SandboxNetwork {
       throw new SandboxError('invalid', `lastSeenPrivacy must be one of ${LAST_SEEN_PRIVACIES.join(', ')}`);
     }
     const account = this.newAccount('contact', phone, input.name ?? `Contact ${phone}`, privacy);
+    this.onChange(true);
     return Promise.resolve(this.describe(account));
   }
 
@@ -314,6 +351,7 @@ export class SandboxNetwork {
     }
     const id = `1203630${String(this.groupCounter++).padStart(11, '0')}`;
     this.groupsById.set(id, { id, jid: groupJid(id), subject, participants: phones, creation: Math.floor(this.now() / 1000) });
+    this.onChange(true);
     return Promise.resolve({ id: groupJid(id) });
   }
 
@@ -370,6 +408,7 @@ export class SandboxNetwork {
     }
     account.devices.set(deviceId, { id: deviceId, noiseKey: wait.noiseKey, identityKey: wait.identityKey, preKeyCount: 0, pairedAt: this.now() });
     this.counters.pairings++;
+    this.onChange(true);
     this.logger.info({ phone: account.phone, device: deviceId }, 'device paired');
     return { phone: account.phone, jid: deviceJid(account.phone, deviceId), device: deviceId };
   }
@@ -504,6 +543,7 @@ export class SandboxNetwork {
       if (peer.device.id === deviceId && peer !== except) peer.end(deviceRemovedNode(), 'the device was removed from its account');
     }
     this.logger.info({ phone: account.phone, device: deviceId }, 'device removed');
+    this.onChange(true);
     this.notify();
     return true;
   }
@@ -535,6 +575,7 @@ export class SandboxNetwork {
     const live = [...(this.peers.get(account.phone) ?? [])];
     for (const peer of live) peer.end(failureNode(403), 'the account was banned');
     this.logger.info({ phone: account.phone, closed: live.length }, 'account banned');
+    this.onChange(true);
     this.notify();
     return Promise.resolve({ phone: account.phone, banned: true, closed: live.length });
   }
@@ -543,6 +584,7 @@ export class SandboxNetwork {
   async unban(phone: string): Promise<{ phone: string; banned: false }> {
     const account = this.userAccount(phone);
     account.banned = false;
+    this.onChange(true);
     this.notify();
     return Promise.resolve({ phone: account.phone, banned: false });
   }
@@ -554,6 +596,8 @@ export class SandboxNetwork {
   }
 
   private notify(): void {
+    // Presence, last seen, logins that adopt a device: saved soon, many changes to one write.
+    this.onChange(false);
     for (const watcher of [...this.watchers]) watcher();
   }
 

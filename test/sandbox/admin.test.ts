@@ -77,7 +77,7 @@ describe('sandbox admin API', () => {
     const unknown = await call('POST', '/api/sandbox/groups', { subject: 'Team', participants: ['4915550000003@c.us', '4915551234567@c.us'] });
     expect(unknown).toMatchObject({ status: 404, body: { message: expect.stringContaining('4915551234567') as unknown } });
     const badId = await call('POST', '/api/sandbox/groups', { subject: 'Team', participants: ['4915550000003@c.us', 'x'] });
-    expect(badId.body.message).toContain('chat ids');
+    expect(badId.body).toMatchObject({ code: 'VALIDATION_FAILED', field: 'participants[1]', message: expect.stringContaining('participants[1] must be a chat id "<phone>@c.us"') as unknown });
   });
 
   it('rejects a scan of something that is not a pairing QR, or of a QR nobody waits with', async () => {
@@ -92,5 +92,32 @@ describe('sandbox admin API', () => {
     expect(body.map((a) => a.phone)).toContain('4915550000001');
     expect(await call('POST', '/api/sandbox/accounts/4915550000001/drop')).toEqual({ status: 200, body: { dropped: 0 } });
     expect((await call('POST', '/api/sandbox/accounts/4915550000088/drop')).status).toBe(404);
+  });
+
+  it('answers errors with the main API\'s body: statusCode, code, error, message (saying what to fix), field', async () => {
+    await call('POST', '/api/sandbox/contacts', { phone: '4915550000005' });
+    expect(await call('POST', '/api/sandbox/contacts/4915550000005/presence', { presence: 'dancing' })).toEqual({
+      status: 400,
+      body: {
+        statusCode: 400,
+        code: 'VALIDATION_FAILED',
+        error: 'Bad Request',
+        message: 'presence must be one of: online, offline, typing, recording, paused; see GET /api/sandbox/info for the admin API',
+        field: 'presence',
+      },
+    });
+    expect(await call('POST', '/api/sandbox/contacts', { phone: '4915550000006', lastSeenPrivacy: 'friends' })).toMatchObject({
+      status: 400,
+      body: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/^lastSeenPrivacy must be one of: everyone, nobody;/) as unknown, field: 'lastSeenPrivacy' },
+    });
+    expect(await call('POST', '/api/sandbox/accounts/12/drop')).toMatchObject({
+      status: 400,
+      body: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/^params\.phone must be a phone number, digits only/) as unknown, field: 'params.phone' },
+    });
+    expect(await call('POST', '/api/sandbox/accounts/4915550000088/drop')).toEqual({
+      status: 404,
+      body: { statusCode: 404, code: 'SANDBOX_NOT_FOUND', error: 'Not Found', message: 'no account with phone 4915550000088' },
+    });
+    expect(await call('POST', '/api/sandbox/contacts', { phone: '4915550000005' })).toMatchObject({ status: 409, body: { statusCode: 409, code: 'SANDBOX_CONFLICT', error: 'Conflict' } });
   });
 });

@@ -21,6 +21,12 @@ export type NowebNetwork =
        * `config.sandbox.autoPair` overrides it, and a session asked for a pairing code stops it.
        */
       readonly autoPair?: boolean;
+      /**
+       * How auto-pairing scans a QR. Default: `POST /api/sandbox/scan` on the sandbox's own port
+       * (derived from `url`). An embedded sandbox whose port serves no admin API passes its
+       * `network.scan` here.
+       */
+      readonly scan?: (qr: string) => Promise<{ readonly phone: string }>;
     };
 
 export interface NowebFactoryOptions {
@@ -31,6 +37,8 @@ export interface NowebFactoryOptions {
   /** Used by tests to drive timers (typing refresh, reconnect delays). */
   readonly timers?: NowebEngineOptions['timers'];
   readonly random?: () => number;
+  /** Test only: see `NowebEngineOptions.testQrTimeoutMs`; leave unset in the server. */
+  readonly testQrTimeoutMs?: number;
 }
 
 /** The Curve25519 public key WhatsApp's certificate chain is rooted in, as Baileys ships it. */
@@ -55,6 +63,7 @@ export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFa
     ...(options.network.kind === 'sandbox' ? { waWebSocketUrl: options.network.url } : {}),
     ...(options.timers === undefined ? {} : { timers: options.timers }),
     ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.testQrTimeoutMs === undefined ? {} : { testQrTimeoutMs: options.testQrTimeoutMs }),
   };
   options.logger.child({ engine: 'NOWEB' }).info(
     { network: options.network.kind, ...(options.network.kind === 'sandbox' ? { url: options.network.url } : {}) },
@@ -68,7 +77,8 @@ export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFa
       const autoPair = network.kind === 'sandbox' && (context.config.sandbox?.autoPair ?? network.autoPair === true);
       if (network.kind !== 'sandbox' || !autoPair) return createNowebEngine({ ...context, logger }, engineOptions);
       const adminUrl = sandboxAdminUrl(network.url);
-      return autoPairing({ ...context, logger }, (qr) => scanSandboxQr(adminUrl, qr), (autoContext) => createNowebEngine(autoContext, engineOptions));
+      const scan = network.scan ?? ((qr: string) => scanSandboxQr(adminUrl, qr));
+      return autoPairing({ ...context, logger }, scan, (autoContext) => createNowebEngine(autoContext, engineOptions));
     },
   };
 }

@@ -1,10 +1,10 @@
 import { Browsers, makeWASocket, proto } from 'baileys';
 import type { AuthenticationCreds, BinaryNode, ConnectionState, WASocket } from 'baileys';
-import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../../presence/status.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { loadAuthState } from './auth-state.js';
+import { baileysLogger } from './baileys-logger.js';
 import type { StoredAuthState } from './auth-state.js';
 import { classifyClose, reconnectDelay } from './connection.js';
 import type { BackoffPolicy } from './connection.js';
@@ -21,15 +21,11 @@ export interface NowebEngineOptions {
   readonly random?: () => number;
   /** How long `requestPairingCode` waits for the socket to be ready for pairing. */
   readonly pairingWaitMs?: number;
-}
-
-const PINO_LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-
-/** Baileys logs a lot at info; its child logger stays at warn unless ours is quieter still. */
-function baileysLogger(logger: Logger): Logger {
-  const parent = PINO_LEVELS[logger.level] ?? Number.POSITIVE_INFINITY;
-  const level = parent > (PINO_LEVELS.warn ?? 40) ? logger.level : 'warn';
-  return logger.child({ module: 'baileys' }, { level });
+  /**
+   * Test only: how long each QR lives (Baileys' `qrTimeout`). Unset, Baileys' default holds: 60 s the
+   * first, 20 s each next, and the connection ends after the last of the sandbox's (or WhatsApp's) refs.
+   */
+  readonly testQrTimeoutMs?: number;
 }
 
 /**
@@ -207,6 +203,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       syncFullHistory: false,
       shouldSyncHistoryMessage: (notification) => USEFUL_HISTORY.has(notification.syncType),
       ...(options.waWebSocketUrl === undefined ? {} : { waWebSocketUrl: options.waWebSocketUrl }),
+      ...(options.testQrTimeoutMs === undefined ? {} : { qrTimeout: options.testQrTimeoutMs }),
     });
     const current: Connection = { socket, closed, open: false };
     connection = current;

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import type { Engine, EngineEvent, EngineFactory } from '../../../src/engines/engine.js';
 import type { SessionConfig } from '../../../src/presence/sessions.js';
 import type { SessionStatus } from '../../../src/presence/status.js';
@@ -21,7 +22,7 @@ export interface EngineUnderTest {
 
 export function engineUnderTest(
   factory: EngineFactory,
-  options: { session?: string; config?: SessionConfig; auth?: FakeAuthStore } = {},
+  options: { session?: string; config?: SessionConfig; auth?: FakeAuthStore; logger?: Logger } = {},
 ): EngineUnderTest {
   const events: EngineEvent[] = [];
   const waiters = new Set<() => void>();
@@ -30,7 +31,7 @@ export function engineUnderTest(
     session: options.session ?? 'default',
     config: options.config ?? {},
     auth,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     emit: (event) => {
       events.push(event);
       for (const wake of [...waiters]) wake();
