@@ -9,7 +9,11 @@ import type { EngineFactory } from './engines/engine.js';
 import { SERVER_VERSION } from './events/envelope.js';
 import type { EventPublisher } from './events/publisher.js';
 import { requireApiKey, resolveApiKey } from './http/api-key.js';
+import { docsUiOptions } from './http/docs.js';
 import { registerErrorHandling } from './http/errors.js';
+import { redactingLogger } from './http/redact.js';
+import { WEBSOCKET_OPTIONS } from './http/routes/ws.js';
+import { httpServerOptions, registerBodyParsing } from './http/server-options.js';
 import { ErrorSchema } from './http/schemas.js';
 import { authRoutes } from './http/routes/auth.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -73,7 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 
-  const httpLogger: FastifyBaseLogger = logger.child({ area: 'http' });
+  const httpLogger: FastifyBaseLogger = redactingLogger(logger.child({ area: 'http' }));
   const server: FastifyInstance = Fastify({
     loggerInstance: httpLogger,
     // Fastify's validator silently drops fields a schema does not declare; a misspelt optional field
@@ -82,21 +86,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ajv: { customOptions: { removeAdditional: false } },
     // One debug line per request (below) instead of Fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
+    ...httpServerOptions(config.http),
   });
 
-  // WAHA clients may send `Content-Type: application/json` with an empty body on body-less POSTs
-  // (subscribe, start, …): treat it as no body instead of a 400.
-  const parseJson = server.getDefaultJsonParser('error', 'error');
-  server.removeContentTypeParser('application/json');
-  server.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
-    // Fastify's default JSON parser is synchronous and reports through `done`.
-    void parseJson(request, text, done);
-  });
+  registerBodyParsing(server);
 
   const routes: { method: string; url: string; hidden: boolean }[] = [];
   server.addHook('onRoute', (route) => {
@@ -127,11 +120,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       ],
     },
   });
-  await server.register(swaggerUi, { routePrefix: DOCS_PATH });
+  await server.register(swaggerUi, docsUiOptions(DOCS_PATH));
   // At the root, before the API-key hook: @fastify/websocket then sees every upgrade request first
   // and destroys the socket of one answered with plain HTTP (401, 404), which it would leak otherwise.
-  // Client frames are ignored by our routes: a small frame limit keeps a client from making us buffer.
-  await server.register(websocket, { options: { maxPayload: 4096 } });
+  await server.register(websocket, WEBSOCKET_OPTIONS);
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
   healthRoutes(server, { network, storage: storage.backend });
