@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -9,7 +8,7 @@ import type { EngineFactory } from './engines/engine.js';
 import { SERVER_VERSION } from './events/envelope.js';
 import type { EventPublisher } from './events/publisher.js';
 import { requireApiKey, resolveApiKey } from './http/api-key.js';
-import { docsUiOptions } from './http/docs.js';
+import { registerDocsUi } from './http/docs.js';
 import { registerErrorHandling } from './http/errors.js';
 import { redactingLogger } from './http/redact.js';
 import { WEBSOCKET_OPTIONS } from './http/routes/ws.js';
@@ -120,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       ],
     },
   });
-  await server.register(swaggerUi, docsUiOptions(DOCS_PATH));
+  await registerDocsUi(server, DOCS_PATH);
   // At the root, before the API-key hook: @fastify/websocket then sees every upgrade request first
   // and destroys the socket of one answered with plain HTTP (401, 404), which it would leak otherwise.
   await server.register(websocket, WEBSOCKET_OPTIONS);

@@ -1,5 +1,6 @@
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifySwaggerUiOptions } from '@fastify/swagger-ui';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Swagger UI, loaded only from this server whatever URL opened it.
@@ -46,14 +47,17 @@ function showOpenApiPath(request: FastifyRequest, _reply: FastifyReply, payload:
   done(null, payload);
 }
 
-const routeHooks: object = { onSend: showOpenApiPath };
-
 export function docsUiOptions(routePrefix: string): FastifySwaggerUiOptions {
-  return {
-    routePrefix,
-    staticCSP: DOCS_CSP,
-    // The plugin spreads its hooks into each of its routes, so any route hook works; its types list
-    // only onRequest and preHandler.
-    uiHooks: { onRequest: redirectToPage, ...routeHooks },
-  };
+  return { routePrefix, staticCSP: DOCS_CSP, uiHooks: { onRequest: redirectToPage } };
+}
+
+/**
+ * Registers Swagger UI in a scope of its own, whose onSend hook (the plugin passes only onRequest
+ * and preHandler to its routes) rewrites the initializer; the routes stay at `routePrefix`.
+ */
+export async function registerDocsUi(server: FastifyInstance, routePrefix: string): Promise<void> {
+  await server.register(async (docs) => {
+    docs.addHook('onSend', showOpenApiPath);
+    await docs.register(swaggerUi, docsUiOptions(routePrefix));
+  });
 }

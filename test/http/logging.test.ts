@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createHub } from '../../src/events/hub.js';
 import { redactingLogger, redactUrl } from '../../src/http/redact.js';
@@ -9,7 +10,7 @@ import { wsRoutes } from '../../src/http/routes/ws.js';
 import { API_KEY, httpHarness } from '../support/http.js';
 
 /** A pino logger at debug that keeps every line it writes, parsed. */
-function capturingLogger(): { logger: pino.Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
   const written: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void written.push(line) });
   return { logger, lines: () => written.map((line) => JSON.parse(line) as Record<string, unknown>), text: () => written.join('') };
