@@ -9,7 +9,13 @@
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Control characters other than horizontal tab (RFC 9110 field-value), DEL included. */
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+function hasControl(value: string): boolean {
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
+}
 
 /**
  * Names the delivery owns: framing and connection headers (undici refuses most of them, and a
@@ -37,7 +43,7 @@ export function customHeaderProblem(header: CustomHeader): string | null {
   if (RESERVED.has(lower) || lower.startsWith('x-webhook-')) {
     return `"${name}" is set by the delivery itself and cannot be configured (reserved: Host, Content-Length, Transfer-Encoding, Connection, Keep-Alive, Upgrade, TE, Trailer, Expect, Content-Type and X-Webhook-*)`;
   }
-  if (CONTROL.test(value)) return `value of "${name}" holds a control character (CR, LF, NUL, …), which HTTP does not allow in a header`;
+  if (hasControl(value)) return `value of "${name}" holds a control character (CR, LF, NUL, …), which HTTP does not allow in a header`;
   if (value.length > MAX_HEADER_VALUE) return `value of "${name}" is longer than ${MAX_HEADER_VALUE} characters`;
   return null;
 }
