@@ -13,6 +13,7 @@ import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../prese
 import type { ChatPresence, ParticipantPresence } from '../presence/types.js';
 import type { AuthStores } from '../storage/auth.js';
 import type { LeaseFence, LeaseStore } from '../storage/leases.js';
+import type { OutboxStore } from '../storage/outbox.js';
 import type { PresenceStore, StoredSubscription, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore, StoredSession } from '../storage/sessions.js';
 import type { RuntimeStatusStore } from '../storage/statuses.js';
@@ -36,6 +37,8 @@ export interface SessionStorage {
   readonly statuses: RuntimeStatusStore;
   /** Read only with several servers: whether a session's lease is still the one its engine ran under. */
   readonly leases: Pick<LeaseStore, 'get'>;
+  /** A deleted session's webhook deliveries are cancelled. */
+  readonly outbox: Pick<OutboxStore, 'cancelSession'>;
 }
 
 export interface SessionManagerDeps {
@@ -717,6 +720,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
         await stopEngine(runtime);
         await runtime.events.idle();
         await storage.sessions.delete(name);
+        // Its webhooks go with it: nothing more is sent to them, nor replayed under a later session of this name.
+        await storage.outbox.cancelSession(name, clock());
         runtimes.delete(name);
         logger.info({ session: name }, 'session deleted');
       });
