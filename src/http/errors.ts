@@ -90,7 +90,7 @@ export function validationMessage(context: string | undefined, errors: readonly 
 function fastifyRefusal(statusCode: number, message: string): AppError {
   if (statusCode === 404) return new AppError('NOT_FOUND', message);
   if (statusCode === 413) {
-    return new AppError('PAYLOAD_TOO_LARGE', `the request body is larger than ${BODY_LIMIT_BYTES} bytes (1 MiB), the most this server reads; send less`);
+    return new AppError('PAYLOAD_TOO_LARGE', `the request body is larger than ${BODY_LIMIT_BYTES} bytes (${BODY_LIMIT_BYTES / 1_048_576} MiB), the most this server reads; send less`);
   }
   if (statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', `${message}: send the body as JSON with Content-Type: application/json`);
   return new AppError('VALIDATION_FAILED', message);
