@@ -15,10 +15,26 @@ export function redactUrl(url: string): string {
 function redactValue(name: string, value: unknown, depth: number): unknown {
   if (KEY_FIELD.test(name)) return REDACTED;
   if (typeof value === 'string') return redactUrl(value);
-  if (depth > 0 && typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Error)) {
-    return redactFields(value as Record<string, unknown>, depth - 1);
-  }
+  if (depth > 0 && isPlainObject(value)) return redactFields(value, depth - 1);
   return value;
+}
+
+/** Only plain objects are copied: a request or an error keeps its class for its serializer. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+interface LoggedRequest {
+  readonly method?: unknown;
+  readonly url?: unknown;
+  readonly id?: unknown;
+}
+
+/** Fastify's request log (`{req}`, at debug when request logging is on): method and URL, the key taken out. */
+function serializeRequest(req: LoggedRequest): Record<string, unknown> {
+  return { method: req.method, url: typeof req.url === 'string' ? redactUrl(req.url) : req.url, id: req.id };
 }
 
 function redactFields(fields: Readonly<Record<string, unknown>>, depth: number): Record<string, unknown> {
@@ -32,5 +48,5 @@ function redactFields(fields: Readonly<Record<string, unknown>>, depth: number):
  * are ours and carry no URL.
  */
 export function redactingLogger(logger: Logger): Logger {
-  return logger.child({}, { formatters: { log: (fields) => redactFields(fields as Record<string, unknown>, 2) } });
+  return logger.child({}, { serializers: { req: serializeRequest }, formatters: { log: (fields) => redactFields(fields as Record<string, unknown>, 2) } });
 }

@@ -53,9 +53,15 @@ describe('logging', () => {
 
   it('redacts key fields and key= in URLs, two levels into a line', () => {
     const capture = capturingLogger();
-    redactingLogger(capture.logger).info({ req: { url: '/ws?session=*&x-api-key=abc', headers: { 'x-api-key': 'abc', host: 'h' } }, path: '/x?hmac_key=abc' }, 'line');
+    redactingLogger(capture.logger).info({ upgrade: { url: '/ws?session=*&x-api-key=abc', headers: { 'x-api-key': 'abc', host: 'h' } }, path: '/x?hmac_key=abc' }, 'line');
     const [line] = capture.lines();
-    expect(line).toMatchObject({ req: { url: '/ws?session=*&x-api-key=[redacted]', headers: { 'x-api-key': '[redacted]', host: 'h' } }, path: '/x?hmac_key=[redacted]' });
+    expect(line).toMatchObject({ upgrade: { url: '/ws?session=*&x-api-key=[redacted]', headers: { 'x-api-key': '[redacted]', host: 'h' } }, path: '/x?hmac_key=[redacted]' });
+    // A request object (not a plain one) goes to the req serializer, which takes the key out too.
+    redactingLogger(capture.logger).debug({ req: { method: 'GET', url: '/ws?x-api-key=abc', id: 'r1', raw: {} } }, 'incoming request');
+    redactingLogger(capture.logger).debug({ req: Object.assign(Object.create({ kind: 'request' }) as object, { method: 'GET', url: '/a?key=abc' }) }, 'incoming request');
+    expect(capture.lines()[1]).toMatchObject({ req: { method: 'GET', url: '/ws?x-api-key=[redacted]', id: 'r1' } });
+    expect(capture.lines()[2]).toMatchObject({ req: { method: 'GET', url: '/a?key=[redacted]' } });
+    expect(capture.text()).not.toContain('abc');
     expect(redactUrl('/a?monkey=1&b=2')).toBe('/a?monkey=[redacted]&b=2');
     expect(redactUrl('/a?b=2')).toBe('/a?b=2');
   });
