@@ -79,7 +79,8 @@ export function registerBodyParsing(server: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    const type = request.headers['content-type'] ?? 'none';
-    done(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${type} is not accepted: ${SEND_JSON}`), undefined);
+    const type = request.headers['content-type'];
+    const what = type === undefined ? 'a body without a Content-Type' : `Content-Type ${type}`;
+    done(new AppError('UNSUPPORTED_MEDIA_TYPE', `${what} is not accepted: ${SEND_JSON}`), undefined);
   });
 }

@@ -74,6 +74,12 @@ describe('HTTP limits', () => {
     expect(response.json()).toMatchObject({ statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringMatching(/Content-Type: application\/json/) as unknown });
   });
 
+  it('refuses a body without a Content-Type with 415, saying so', async () => {
+    const response = await shared.server.inject({ method: 'POST', url: '/api/sessions', headers: { 'x-api-key': API_KEY }, payload: Buffer.from('{"name":"z"}') });
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'a body without a Content-Type is not accepted: send the body as JSON with Content-Type: application/json' });
+  });
+
   it('takes a body-less POST whatever its Content-Type says (axios: urlencoded, empty)', async () => {
     const h = await httpHarness();
     const axios = { 'x-api-key': API_KEY, 'content-type': 'application/x-www-form-urlencoded' };
