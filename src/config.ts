@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { RetryPolicyName } from './presence/sessions.js';
 import { RETRY_POLICIES } from './presence/sessions.js';
+import { customHeadersProblem } from './presence/webhook-headers.js';
 
 /**
  * The only reader of `process.env`. Parses once, validates every value with a message naming the
@@ -51,6 +52,17 @@ export interface Config {
    * dies mid-delivery holds it this long before another sends it. null: the delivery worker's default.
    */
   readonly deliveryLeaseMs: number | null;
+  /** Time limits of HTTP connections (see `src/http/server-options.ts`). */
+  readonly http: HttpLimits;
+}
+
+export interface HttpLimits {
+  /** `WA_PRESENCE_REQUEST_TIMEOUT_MS`: headers and body of a request must arrive within this, else the connection is closed (408). */
+  readonly requestTimeoutMs: number;
+  /** `WA_PRESENCE_IDLE_TIMEOUT_MS`: a connection with no traffic for this long is closed (not a WebSocket, which has its own ping). */
+  readonly idleTimeoutMs: number;
+  /** `WA_PRESENCE_KEEP_ALIVE_TIMEOUT_MS`: an idle keep-alive connection between two requests is closed after this. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 /** How the process reaches WhatsApp: the real network, an embedded sandbox, or a sandbox by URL. */
@@ -154,14 +166,14 @@ function customHeaders(env: Env, name: string): { name: string; value: string }[
   // WAHA's form: "Name1:value1;Name2:value2".
   const raw = str(env, name);
   if (raw === null) return [];
-  return raw.split(';').filter((pair) => pair.trim() !== '').map((pair) => {
+  const headers = raw.split(';').filter((pair) => pair.trim() !== '').map((pair) => {
     const at = pair.indexOf(':');
-    const header = pair.slice(0, at).trim();
-    if (at <= 0 || !/^[A-Za-z0-9-]+$/.test(header)) {
-      throw new ConfigError(`${name} must look like "Name:value;Other:value", got "${pair}"`);
-    }
-    return { name: header, value: pair.slice(at + 1).trim() };
+    if (at <= 0) throw new ConfigError(`${name} must look like "Name:value;Other:value", got "${pair}"`);
+    return { name: pair.slice(0, at).trim(), value: pair.slice(at + 1).trim() };
   });
+  const found = customHeadersProblem(headers);
+  if (found !== null) throw new ConfigError(`${name}: header ${found.index + 1} ${found.problem}`);
+  return headers;
 }
 
 function globalHook(env: Env): GlobalHookConfig | null {
@@ -208,6 +220,15 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     leaseTtlMs: int(env, 'WA_PRESENCE_LEASE_TTL_MS', 10_000, 1000, 600_000),
     advertiseUrl: url(env, 'WA_PRESENCE_ADVERTISE_URL', ['http:', 'https:']),
     deliveryLeaseMs: str(env, 'WA_PRESENCE_DELIVERY_LEASE_MS') === null ? null : int(env, 'WA_PRESENCE_DELIVERY_LEASE_MS', 0, 1000, 3_600_000),
+    http: Object.freeze({
+      // A body of at most 1 MiB needs far less than 30 s on any link a server is used over; a client
+      // that takes longer is holding a connection, not sending a request.
+      requestTimeoutMs: int(env, 'WA_PRESENCE_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+      // Above the longest answer we give (a forwarded call, a start waiting for its turn).
+      idleTimeoutMs: int(env, 'WA_PRESENCE_IDLE_TIMEOUT_MS', 120_000, 100, 3_600_000),
+      // Fastify's default: longer than the 60 s of common proxies and load balancers, so they close first.
+      keepAliveTimeoutMs: int(env, 'WA_PRESENCE_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 3_600_000),
+    }),
   };
   const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
   if (engine !== null && engine.toUpperCase() !== 'NOWEB') {

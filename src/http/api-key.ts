@@ -33,10 +33,15 @@ function normalisePath(path: string): string {
   return `/${path.replace(/^\/+/, '').replace(/\/+$/, '')}`;
 }
 
+/** The one route where the key may come in the query: a browser cannot set headers on a WebSocket. */
+export const QUERY_KEY_ROUTES: ReadonlySet<string> = new Set(['/ws']);
+
 function presentedKey(request: FastifyRequest): string | null {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string') return header;
-  // Browsers cannot set headers on a WebSocket: WAHA accepts the key as a query parameter too.
+  // Only there: elsewhere a key in the URL ends up in proxies' logs and browser history for nothing,
+  // since every other client can send the header.
+  if (!QUERY_KEY_ROUTES.has(request.routeOptions.url ?? '')) return null;
   const query = request.query as Record<string, unknown> | undefined;
   const fromQuery = query?.['x-api-key'];
   return typeof fromQuery === 'string' ? fromQuery : null;

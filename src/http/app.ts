@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -9,7 +8,11 @@ import { SERVER_VERSION } from '../events/envelope.js';
 import type { SessionManager } from '../sessions/manager.js';
 import type { Storage } from '../storage/index.js';
 import { requireApiKey, resolveApiKey } from './api-key.js';
+import { registerDocsUi } from './docs.js';
 import { registerErrorHandling } from './errors.js';
+import { redactingLogger } from './redact.js';
+import { WEBSOCKET_OPTIONS } from './routes/ws.js';
+import { httpServerOptions, registerBodyParsing } from './server-options.js';
 import { ErrorSchema } from './schemas.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
@@ -51,7 +54,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
   const { config, storage, logger, sessions } = deps;
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 
-  const httpLogger: FastifyBaseLogger = logger.child({ area: 'http' });
+  const httpLogger: FastifyBaseLogger = redactingLogger(logger.child({ area: 'http' }));
   const server: FastifyInstance = Fastify({
     loggerInstance: httpLogger,
     // Fastify's validator silently drops fields a schema does not declare; a misspelt optional field
@@ -60,21 +63,10 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     ajv: { customOptions: { removeAdditional: false } },
     // One debug line per request (below) instead of Fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
+    ...httpServerOptions(config.http),
   });
 
-  // WAHA clients may send `Content-Type: application/json` with an empty body on body-less POSTs
-  // (subscribe, start, …): treat it as no body instead of a 400.
-  const parseJson = server.getDefaultJsonParser('error', 'error');
-  server.removeContentTypeParser('application/json');
-  server.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
-    // Fastify's default JSON parser is synchronous and reports through `done`.
-    void parseJson(request, text, done);
-  });
+  registerBodyParsing(server);
 
   const routes: { method: string; url: string; hidden: boolean }[] = [];
   server.addHook('onRoute', (route) => {
@@ -105,11 +97,10 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
       ],
     },
   });
-  await server.register(swaggerUi, { routePrefix: DOCS_PATH });
+  await registerDocsUi(server, DOCS_PATH);
   // At the root, before the API-key hook: @fastify/websocket then sees every upgrade request first
   // and destroys the socket of one answered with plain HTTP (401, 404), which it would leak otherwise.
-  // Client frames are ignored by our routes: a small frame limit keeps a client from making us buffer.
-  await server.register(websocket, { options: { maxPayload: 4096 } });
+  await server.register(websocket, WEBSOCKET_OPTIONS);
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
   healthRoutes(server, { network, storage: storage.backend });

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError, isAppError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { BODY_LIMIT_BYTES } from './server-options.js';
 
 /** The HTTP status of every error code: the only place that decides it. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -16,6 +17,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   SESSION_NOT_STOPPED: 409,
   SESSION_OWNED_ELSEWHERE: 409,
   SANDBOX_CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   SESSION_NOT_WORKING: 422,
   QR_NOT_AVAILABLE: 422,
   PAIRING_NOT_AVAILABLE: 422,
@@ -102,7 +105,8 @@ export function validationMessage(context: string | undefined, errors: readonly 
     const field = fieldName(context, first.instancePath, params.additionalProperty);
     return { field, message: `${field} is not a known field; remove it` };
   }
-  const field = fieldName(context, first.instancePath);
+  // Our keywords (src/http/keywords.ts) say which element of the field is wrong.
+  const field = `${fieldName(context, first.instancePath)}${typeof params.at === 'string' ? params.at : ''}`;
   if (keyword === 'enum' && Array.isArray(params.allowedValues)) {
     return { field, message: `${field} must be one of: ${params.allowedValues.map(String).join(', ')}` };
   }
@@ -110,6 +114,16 @@ export function validationMessage(context: string | undefined, errors: readonly 
     return { field, message: 'the request body must be a JSON object (Content-Type: application/json)' };
   }
   return { field, message: `${field} ${first.message ?? 'is not valid'}` };
+}
+
+/** Fastify's own refusal as one of our errors, its status kept where we have a code for it. */
+function fastifyRefusal(statusCode: number, message: string): AppError {
+  if (statusCode === 404) return new AppError('NOT_FOUND', message);
+  if (statusCode === 413) {
+    return new AppError('PAYLOAD_TOO_LARGE', `the request body is larger than ${BODY_LIMIT_BYTES} bytes (${BODY_LIMIT_BYTES / 1_048_576} MiB), the most this server reads; send less`);
+  }
+  if (statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', `${message}: send the body as JSON with Content-Type: application/json`);
+  return new AppError('VALIDATION_FAILED', message);
 }
 
 function isFastifyError(error: unknown): error is FastifyError & { validation?: AjvError[] } {
@@ -135,7 +149,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (isFastifyError(error) && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       // Fastify's own refusals (malformed JSON, wrong content type, body too large): the request is
       // not valid, and the status comes from the code like every other error.
-      const body = errorBody(new AppError(error.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED', error.message));
+      const body = errorBody(fastifyRefusal(error.statusCode, error.message));
       return reply.code(body.statusCode).send(body);
     }
     request.log.error({ err: error }, 'unhandled error');

@@ -1,6 +1,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { ENGINES, RETRY_POLICIES } from '../presence/sessions.js';
 import { PRESENCE_STATUSES, SESSION_STATUSES } from '../presence/status.js';
+import { FREE_FORM_LIMITS } from './keywords.js';
 
 /** JSON schemas of WAHA's shapes, field for field; OpenAPI is generated from them. */
 
@@ -79,7 +80,9 @@ export const WebhookConfigSchema = Type.Object(
       ]),
     ),
     customHeaders: Type.Optional(
-      Type.Union([Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), value: Type.String() })), Type.Null()]),
+      Type.Union([Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), value: Type.String() }), { 'x-custom-headers': true }), Type.Null()], {
+        description: 'Extra request headers: names are HTTP tokens, values have no CR, LF or NUL; Host, Content-Length, Transfer-Encoding, Connection, Content-Type and X-Webhook-* are set by the delivery and refused here',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -90,6 +93,9 @@ export const WebhookConfigSchema = Type.Object(
  * accepted (and kept, so a GET shows what was sent); any other field is refused with a 400.
  */
 const WAHA_ONLY = 'Accepted and kept for WAHA clients; wa-presence does not use it';
+
+/** Any JSON object, bounded (`x-free-form`, src/http/keywords.ts): a value nested thousands of levels deep would overflow the stack of what walks it. */
+const FreeFormObject = Type.Record(Type.String(), Type.Unknown(), { 'x-free-form': true, description: `Any JSON object, ${FREE_FORM_LIMITS}` });
 
 export const SessionConfigSchema = Type.Object(
   {
@@ -132,8 +138,8 @@ export const SessionConfigSchema = Type.Object(
     client: Type.Optional(
       Type.Object({ deviceName: Type.Optional(Type.String()), browserName: Type.Optional(Type.String()) }, { additionalProperties: false, description: WAHA_ONLY }),
     ),
-    webjs: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: `WAHA's WEBJS engine settings. ${WAHA_ONLY}` })),
-    gows: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: `WAHA's GOWS engine settings. ${WAHA_ONLY}` })),
+    webjs: Type.Optional(Type.Union([FreeFormObject, Type.Null()], { description: `WAHA's WEBJS engine settings. ${WAHA_ONLY}` })),
+    gows: Type.Optional(Type.Union([FreeFormObject, Type.Null()], { description: `WAHA's GOWS engine settings. ${WAHA_ONLY}` })),
   },
   { additionalProperties: false },
 );
@@ -164,7 +170,7 @@ export const CreateSessionBodySchema = Type.Object(
     start: Type.Optional(Type.Boolean({ description: 'Start right away (default true)' })),
     config: Type.Optional(SessionConfigSchema),
     apps: Type.Optional(
-      Type.Union([Type.Array(Type.Unknown()), Type.Null()], {
+      Type.Union([Type.Array(Type.Unknown(), { 'x-free-form': true }), Type.Null()], {
         description: "WAHA's apps (ChatWoot, …): wa-presence runs none, so only an empty list or null is accepted",
       }),
     ),

@@ -51,6 +51,30 @@ export function parseChatId(raw: string): ChatIdResult {
   }
 }
 
+/**
+ * Phone numbers in international format (E.164) have at most 15 digits, country code included.
+ * The shortest in use have 7: a 3-digit country code and a 4-digit subscriber number (Niue +683,
+ * Tokelau +690, the older numbers of Saint Helena +290); the one-digit country codes (+1, +7) have
+ * 10-digit national numbers. Country codes never start with 0.
+ */
+export const PHONE_MIN_DIGITS = 7;
+export const PHONE_MAX_DIGITS = 15;
+const PHONE = new RegExp(`^[1-9][0-9]{${PHONE_MIN_DIGITS - 1},${PHONE_MAX_DIGITS - 1}}$`);
+
+/**
+ * A chat id a client asks for: one `parseChatId` accepts whose contact part is also a plausible
+ * phone number. A typo (`123@c.us`) would otherwise be subscribed for good, renewed after every
+ * reconnect. Ids WhatsApp sends us are taken with `parseChatId` alone: WhatsApp is not a typo.
+ */
+export function parseRequestedChatId(raw: string): ChatIdResult {
+  const result = parseChatId(raw);
+  if (!result.ok || result.chatId.kind !== 'contact' || PHONE.test(result.chatId.user)) return result;
+  return fail(
+    raw,
+    `a phone number has ${PHONE_MIN_DIGITS} to ${PHONE_MAX_DIGITS} digits in international format, country code first (no leading 0), got ${result.chatId.user.length} digits${result.chatId.user.startsWith('0') ? ' starting with 0' : ''}`,
+  );
+}
+
 /** The normalised id, or null when `raw` is not a chat id. */
 export function normaliseChatId(raw: string): string | null {
   const result = parseChatId(raw);

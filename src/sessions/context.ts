@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { EngineFactory } from '../engines/engine.js';
 import { AppError, isAppError } from '../errors.js';
 import type { EventPublisher } from '../events/publisher.js';
+import type { OutboxStore } from '../storage/outbox.js';
 import type { AuthStores } from '../storage/auth.js';
 import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore } from '../storage/sessions.js';
@@ -16,6 +17,8 @@ export interface SessionStorage {
   readonly auth: AuthStores;
   readonly presence: PresenceStore;
   readonly subscriptions: SubscriptionStore;
+  /** A deleted session's webhook deliveries are cancelled. */
+  readonly outbox: Pick<OutboxStore, 'cancelSession'>;
 }
 
 /** What every room of the session layer shares: built once by `createSessionManager`. */

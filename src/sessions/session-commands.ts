@@ -116,6 +116,8 @@ export function sessionCommands(ctx: SessionContext): SessionCommands {
         await stopEngine(ctx, runtime);
         await runtime.events.idle();
         await storage.sessions.delete(name);
+        // Its webhooks go with it: nothing more is sent to them, nor replayed under a later session of this name.
+        await storage.outbox.cancelSession(name, ctx.clock());
         runtimes.forget(name);
         logger.info({ session: name }, 'session deleted');
       });

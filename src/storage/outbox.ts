@@ -74,9 +74,20 @@ export interface OutboxStore {
 
   /**
    * Sends a finished (delivered, failed or dropped) delivery again: a new pending delivery of the
-   * same event to the same webhook, queued after the pending ones of its order key.
+   * same event to the same webhook, queued after the pending ones of its order key. A cancelled
+   * one (its session was deleted) is not sent again: `cancelled`.
    */
   replay(session: string, id: number, now: number): Promise<ReplayResult>;
+
+  /**
+   * Ends the deliveries of a session being deleted, so that none is sent or replayed afterwards
+   * (not to the old URL, and not under a later session of the same name): its pending ones,
+   * claimed or not, and its failed and dropped ones (which could be replayed) become `cancelled`,
+   * `lastError` saying why (and, for a finished one, what it was). Delivered ones stay delivered.
+   * A claim in flight loses its delivery: its `complete` then returns `false`. Returns how many it
+   * cancelled; cancelled deliveries are finished and pruned like the others.
+   */
+  cancelSession(session: string, now: number): Promise<number>;
 
   /**
    * Deletes at most `limit` finished deliveries last updated before `before`, and the events they
@@ -86,7 +97,7 @@ export interface OutboxStore {
   prune(before: number, limit: number): Promise<number>;
 }
 
-export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'dropped'] as const;
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'dropped', 'cancelled'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export interface OutboxEvent {
@@ -166,4 +177,8 @@ export interface DeliveryRecord {
 export type ReplayResult =
   | { readonly kind: 'replayed'; readonly id: number }
   | { readonly kind: 'not-found' }
-  | { readonly kind: 'pending' };
+  | { readonly kind: 'pending' }
+  | { readonly kind: 'cancelled' };
+
+/** `lastError` of a delivery `cancelSession` ended; a finished one keeps what it was after it. */
+export const CANCELLED_ERROR = 'cancelled: its session was deleted';

@@ -53,8 +53,8 @@ describe('presence routes', () => {
     [{}, 'VALIDATION_FAILED', /^presence is required$/],
     [{ presence: 'typing', chatId: 'nobody' }, 'INVALID_CHAT_ID', /expected <digits>@c\.us/],
     [{ presence: 'typing', chatId: contact, durationMs: 0 }, 'VALIDATION_FAILED', /^durationMs must be >= 1$/],
-    // Fastify coerces scalars in bodies (as in WAHA's NestJS pipes): 5 becomes "5", which is no chat id.
-    [{ presence: 'typing', chatId: 5 }, 'INVALID_CHAT_ID', /chatId "5" is not valid/],
+    // A number is not converted to the string "5": the wrong JSON type is named as such.
+    [{ presence: 'typing', chatId: 5 }, 'VALIDATION_FAILED', /^chatId must be string$/],
     [{ presence: 'typing', chatId: { id: 1 } }, 'VALIDATION_FAILED', /^chatId must be string$/],
   ])('POST presence %j → 400 %s', async (body, code, message) => {
     engine.calls.length = 0;

@@ -139,7 +139,7 @@ describe('session routes', () => {
       { name: 'w', config: { webhooks: [{ url: 'http://x', events: ['*'], retries: { policy: 'random', delaySeconds: 1, attempts: 1 } }] } },
       /^config\.webhooks\[0\]\.retries/,
     ],
-    ['POST', '/api/sessions', { name: 'w', config: { webhooks: [{ url: 'http://x', events: ['*'], customHeaders: [{ name: 'bad header', value: '1' }] }] } }, /customHeaders\[0\]\.name must be an HTTP header name/],
+    ['POST', '/api/sessions', { name: 'w', config: { webhooks: [{ url: 'http://x', events: ['*'], customHeaders: [{ name: 'bad header', value: '1' }] }] } }, /^config\.webhooks\[0\]\.customHeaders\[0\] name "bad header" is not an HTTP header name/],
     ['POST', '/api/sessions', { name: 'w', config: { metadata: { a: { b: 1 } } } }, /^config\.metadata\.a must be string$/],
     ['POST', '/api/sessions', { name: 'w', start: 'maybe' }, /^start must be boolean$/],
     ['POST', '/api/sessions', { name: 'w', apps: [{ app: 'chatwoot' }] }, /^apps: wa-presence runs no WAHA apps/],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseChatId, parseChatId } from '../../src/presence/ids.js';
+import { normaliseChatId, parseChatId, parseRequestedChatId } from '../../src/presence/ids.js';
 
 describe('parseChatId', () => {
   it.each([
@@ -38,5 +38,24 @@ describe('parseChatId', () => {
   it('normaliseChatId returns the id or null', () => {
     expect(normaliseChatId('1@s.whatsapp.net')).toBe('1@c.us');
     expect(normaliseChatId('nope')).toBeNull();
+  });
+});
+
+describe('parseRequestedChatId', () => {
+  it.each(['6834321@c.us', '14155550123@c.us', '491701234567@s.whatsapp.net', '123456789012345@c.us', '12@g.us', '1@lid'])('accepts %s', (raw) => {
+    expect(parseRequestedChatId(raw)).toEqual(parseChatId(raw));
+    expect(parseRequestedChatId(raw).ok).toBe(true);
+  });
+
+  it.each([
+    ['123@c.us', /7 to 15 digits .* got 3 digits$/],
+    ['683432@c.us', /got 6 digits$/],
+    ['1234567890123456@c.us', /got 16 digits$/],
+    ['0491701234567@s.whatsapp.net', /got 13 digits starting with 0$/],
+    ['nobody', /expected <digits>@c\.us/],
+  ])('refuses %s, a phone number no one can have', (raw, message) => {
+    const result = parseRequestedChatId(raw);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.message).toMatch(message);
   });
 });

@@ -317,5 +317,43 @@ export function describeOutbox(name: string, createFixture: () => Promise<Outbox
       expect(await store.prune(T0 + 1, 2)).toBe(0);
       for (let i = 0; i < 5; i += 1) expect(await store.enqueue(event(`e${i}`), [], T0 + 2)).toBe(true);
     });
+
+    it('cancelSession ends a deleted session’s deliveries: pending (claimed or not), failed and dropped become cancelled, never sent nor replayed', async () => {
+      await store.enqueue(event('e1'), [delivery('a', 'c1')], T0);
+      await store.enqueue(event('e2'), [delivery('a', 'c1')], T0);
+      await store.enqueue(event('e3'), [delivery('b', 'c2')], T0);
+      await store.enqueue(event('d1'), [delivery('c', 'c3')], T0);
+      // Another session's delivery waits behind s1's head on the same order key.
+      await store.enqueue(event('o1', 's2'), [delivery('a', 'c1')], T0);
+      const claimed = await claimAt(store, 'srv', T0);
+      const byEvent = new Map(claimed.map((d) => [d.eventId, d]));
+      expect([...byEvent.keys()].sort()).toEqual(['d1', 'e1', 'e3']);
+      const e1 = byEvent.get('e1')!;
+      expect(await store.complete(byEvent.get('e3')!.id, 'srv', { kind: 'failed', error: 'HTTP 404', status: 404 }, T0 + 1)).toBe(true);
+      expect(await store.complete(byEvent.get('d1')!.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 1)).toBe(true);
+
+      expect(await store.cancelSession('s1', T0 + 2)).toBe(3);
+      // The claim in flight lost its delivery: its outcome changes nothing.
+      expect(await store.complete(e1.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 3)).toBe(false);
+      const listed = await store.list('s1', { status: null, limit: 10, before: null });
+      expect(listed.map((d) => [d.eventId, d.status, d.nextAttemptAt])).toEqual([
+        ['d1', 'delivered', null],
+        ['e3', 'cancelled', null],
+        ['e2', 'cancelled', null],
+        ['e1', 'cancelled', null],
+      ]);
+      expect(listed.find((d) => d.eventId === 'e1')?.lastError).toBe('cancelled: its session was deleted');
+      expect(listed.find((d) => d.eventId === 'e3')?.lastError).toBe('cancelled: its session was deleted (was failed: HTTP 404)');
+      expect((await store.list('s1', { status: 'cancelled', limit: 10, before: null })).map((d) => d.eventId)).toEqual(['e3', 'e2', 'e1']);
+      for (const d of listed.filter((d) => d.status === 'cancelled')) expect(await store.replay('s1', d.id, T0 + 4)).toEqual({ kind: 'cancelled' });
+
+      // Nothing of s1 is due any more; s2's delivery behind it is, at once.
+      expect(await store.countPending()).toBe(1);
+      const next = await claimAt(store, 'srv', T0 + 5);
+      expect(next.map((d) => [d.eventId, d.session])).toEqual([['o1', 's2']]);
+      expect(await store.cancelSession('s1', T0 + 6)).toBe(0);
+      // Cancelled deliveries are finished: pruned like the others.
+      expect(await store.prune(T0 + 100, 100)).toBe(4);
+    });
   });
 }

@@ -93,6 +93,10 @@ export function deliveriesRoutes(options: DeliveriesRoutesOptions): (scope: Fast
             throw new AppError('VALIDATION_FAILED', `delivery ${id} is still pending: it is sent (or retried) already; replay a failed, dropped or delivered one`, {
               field: 'id',
             });
+          case 'cancelled':
+            throw new AppError('VALIDATION_FAILED', `delivery ${id} was cancelled when its session was deleted (a session of the same name made later does not own it); it is not sent again`, {
+              field: 'id',
+            });
           case 'replayed':
             options.wake();
             return reply.code(201).send({ id: result.id });

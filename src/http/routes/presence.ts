@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import { AppError } from '../../errors.js';
-import { parseChatId } from '../../presence/ids.js';
+import { parseChatId, parseRequestedChatId } from '../../presence/ids.js';
 import { isChatPresence, isGlobalPresence } from '../../presence/status.js';
 import type { ChatPresence, ParticipantPresence } from '../../presence/types.js';
 import type { SessionManager } from '../../sessions/manager.js';
@@ -22,9 +22,12 @@ export interface PresenceRoutesOptions {
   readonly sessions: SessionManager;
 }
 
-/** The normalised chat id, or INVALID_CHAT_ID saying which forms are expected. */
-export function chatIdOf(raw: string, field = 'chatId'): string {
-  const result = parseChatId(raw);
+/**
+ * The normalised chat id, or INVALID_CHAT_ID saying which forms are expected. `stored`: any id the
+ * session may hold already (removing a subscription made before phone numbers were checked).
+ */
+export function chatIdOf(raw: string, field = 'chatId', accept: 'requested' | 'stored' = 'requested'): string {
+  const result = accept === 'requested' ? parseRequestedChatId(raw) : parseChatId(raw);
   if (!result.ok) throw new AppError('INVALID_CHAT_ID', result.message, { field });
   return result.chatId.id;
 }
@@ -143,7 +146,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
       },
     },
     async (request) => {
-      const chatId = chatIdOf(request.params.chatId);
+      const chatId = chatIdOf(request.params.chatId, 'chatId', 'stored');
       const removed = await sessions.unsubscribe(request.params.session, chatId);
       return { chatId, subscribed: false as const, removed };
     },

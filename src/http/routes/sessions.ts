@@ -122,7 +122,7 @@ export function sessionRoutes(server: FastifyInstance, { sessions, network }: Se
     start: { run: (name: string) => sessions.start(name), summary: 'Start a session (resumes from stored credentials)' },
     stop: { run: (name: string) => sessions.stop(name), summary: 'Stop a session (credentials are kept)' },
     restart: { run: (name: string) => sessions.restart(name), summary: 'Stop and start a session' },
-    logout: { run: (name: string) => sessions.logout(name), summary: 'Unlink the device and forget its credentials; a running session starts again for a new QR' },
+    logout: { run: (name: string) => sessions.logout(name), summary: 'Unlink the device and forget its credentials, presence and subscriptions; the session stays STOPPED until started again (for a new QR)' },
   } as const;
   for (const [action, { run, summary }] of Object.entries(actions)) {
     app.post(

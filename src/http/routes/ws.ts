@@ -1,5 +1,6 @@
 import websocket from '@fastify/websocket';
-import type { FastifyInstance } from 'fastify';
+import type { WebsocketPluginOptions } from '@fastify/websocket';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Hub, HubFilter } from '../../events/hub.js';
 import { EVENT_NAMES, isEventName } from '../../presence/events.js';
@@ -7,6 +8,29 @@ import { isValidSessionName } from '../../presence/sessions.js';
 
 /** Bad query parameters (an HTTP 400 as a WebSocket close code, in the application range). */
 export const CLOSE_BAD_PARAMS = 4400;
+
+/** Requests whose connection has logged a client error already: one line per connection, whatever the client sends. */
+const loggedClients = new WeakSet<FastifyRequest>();
+
+/**
+ * What a client does wrong on an open WebSocket (a malformed or oversized frame, a dropped
+ * connection) is the client's problem, not a server error: one warn line per connection, without a
+ * stack, so a client cannot flood the log; `ws` has closed the connection already, this ends it.
+ */
+function onClientError(error: Error, socket: WebSocket, request: FastifyRequest): void {
+  if (!loggedClients.has(request)) {
+    loggedClients.add(request);
+    const code = (error as { code?: unknown }).code;
+    request.log.warn({ error: error.message, ...(typeof code === 'string' ? { code } : {}) }, 'websocket client error; connection closed');
+  }
+  socket.terminate();
+}
+
+/**
+ * Options of @fastify/websocket wherever it is registered: client messages are ignored by our
+ * routes, so a small frame limit keeps a client from making us buffer.
+ */
+export const WEBSOCKET_OPTIONS: WebsocketPluginOptions = { options: { maxPayload: 4096 }, errorHandler: onClientError };
 
 export interface WsRouteOptions {
   readonly hub: Hub;
@@ -43,8 +67,7 @@ export function wsRoutes(options: WsRouteOptions): (scope: FastifyInstance) => P
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   return async (scope) => {
     if (!scope.hasDecorator('websocketServer')) {
-      // Client messages are ignored: a small frame limit keeps a hostile client from making us buffer.
-      await scope.register(websocket, { options: { maxPayload: 4096 } });
+      await scope.register(websocket, WEBSOCKET_OPTIONS);
     }
     // @fastify/websocket destroys the socket of an upgrade answered with plain HTTP only when its own
     // onRequest hook ran; an earlier hook that answers first (the API key check's 401) skips it, and
@@ -77,9 +100,6 @@ export function wsRoutes(options: WsRouteOptions): (scope: FastifyInstance) => P
       socket.on('close', () => {
         clearInterval(heartbeat);
         unsubscribe();
-      });
-      socket.on('error', (error) => {
-        request.log.debug({ err: error }, 'websocket client error');
       });
     });
   };

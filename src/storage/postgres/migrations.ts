@@ -1,5 +1,5 @@
 import type { Migration } from '../migration.js';
-import { POSTGRES_OUTBOX_MIGRATION } from './outbox-migration.js';
+import { POSTGRES_OUTBOX_CANCELLED_MIGRATION, POSTGRES_OUTBOX_MIGRATION } from './outbox-migration.js';
 
 /**
  * The PostgreSQL schema, as numbered migrations applied in order at start, under an advisory lock,
@@ -102,6 +102,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE session_statuses ADD COLUMN reason text;`,
   },
   POSTGRES_OUTBOX_MIGRATION,
+  POSTGRES_OUTBOX_CANCELLED_MIGRATION,
   {
     version: 200,
     name: 'servers (several servers: who is alive and where to forward requests, src/cluster)',

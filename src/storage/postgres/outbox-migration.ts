@@ -46,3 +46,14 @@ export const POSTGRES_OUTBOX_MIGRATION: Migration = {
     CREATE INDEX outbox_by_event ON outbox_deliveries (event_id);
   `,
 };
+
+/** A delivery can be `cancelled` (its session was deleted: `OutboxStore.cancelSession`). */
+export const POSTGRES_OUTBOX_CANCELLED_MIGRATION: Migration = {
+  version: 101,
+  name: 'webhook outbox: cancelled deliveries (a deleted session ends its deliveries)',
+  sql: `
+    ALTER TABLE outbox_deliveries DROP CONSTRAINT outbox_deliveries_status_check;
+    ALTER TABLE outbox_deliveries ADD CONSTRAINT outbox_deliveries_status_check
+      CHECK (status IN ('pending', 'delivered', 'failed', 'dropped', 'cancelled'));
+  `,
+};

@@ -11,6 +11,7 @@ import type {
 import type { PgClient, PgPool } from './database.js';
 import { inTransaction } from './database.js';
 import { createGroupCommit } from './group-commit.js';
+import { cancelSessionDeliveries } from './outbox-cancel.js';
 
 // bigint columns come back from node-postgres as strings; every value here is far below 2^53.
 interface DeliveryRow {
@@ -403,6 +404,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
         const row = found.rows[0];
         if (row === undefined) return { kind: 'not-found' };
         if (row.status === 'pending') return { kind: 'pending' };
+        if (row.status === 'cancelled') return { kind: 'cancelled' };
         await lockOrderKeys(client, [row.order_key]);
         const newId = await insertDelivery(
           client,
@@ -419,6 +421,8 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
         );
         return { kind: 'replayed', id: newId };
       }),
+
+    cancelSession: (session, now) => cancelSessionDeliveries(pool, { lockOrderKeys, promoteHead }, session, now, MAX_BATCH_WEIGHT),
 
     prune: (before, limit) =>
       inTransaction(pool, async (client) => {

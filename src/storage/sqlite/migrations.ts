@@ -1,5 +1,5 @@
 import type { Migration } from '../migration.js';
-import { SQLITE_OUTBOX_MIGRATION } from './outbox-migration.js';
+import { SQLITE_OUTBOX_CANCELLED_MIGRATION, SQLITE_OUTBOX_MIGRATION } from './outbox-migration.js';
 
 /**
  * The SQLite schema, as numbered migrations applied in order, each in its own transaction, and
@@ -102,4 +102,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE session_statuses ADD COLUMN reason TEXT;`,
   },
   SQLITE_OUTBOX_MIGRATION,
+  SQLITE_OUTBOX_CANCELLED_MIGRATION,
 ];

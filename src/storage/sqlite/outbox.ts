@@ -7,6 +7,7 @@ import type {
   OutboxStore,
   ReplayResult,
 } from '../outbox.js';
+import { CANCELLED_ERROR } from '../outbox.js';
 import type { SqliteDatabase } from './database.js';
 import { settle } from './database.js';
 
@@ -155,6 +156,14 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
   const releaseOne = db.prepare<[number, string]>(
     "UPDATE outbox_deliveries SET claimed_by = NULL, claim_until = 0 WHERE id = ? AND claimed_by = ? AND status = 'pending'",
   );
+  // A finished one keeps what it was in its error (failed, dropped), so nothing of the history is lost.
+  const cancelOfSession = db.prepare<[{ session: string; error: string; now: number }], { order_key: string }>(
+    `UPDATE outbox_deliveries SET status = 'cancelled',
+       last_error = CASE status WHEN 'pending' THEN @error ELSE @error || ' (was ' || status || COALESCE(': ' || last_error, '') || ')' END,
+       next_attempt_at = NULL, claimed_by = NULL, claim_until = 0, updated_at = @now
+     WHERE session = @session AND status IN ('pending', 'failed', 'dropped')
+     RETURNING order_key`,
+  );
   const releaseAll = db.prepare("UPDATE outbox_deliveries SET claimed_by = NULL, claim_until = 0 WHERE claimed_by IS NOT NULL");
   const nextDue = db.prepare<[], { at: number | null }>(
     // A claimed head becomes claimable again when its lease runs out (its server died).
@@ -241,11 +250,20 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     const row = getInSession.get(id, session);
     if (row === undefined) return { kind: 'not-found' };
     if (row.status === 'pending') return { kind: 'pending' };
+    if (row.status === 'cancelled') return { kind: 'cancelled' };
     const behind = hasPending.get(row.order_key) !== undefined;
     const inserted = insertDelivery.run(
       row.event_id, row.session, row.event, row.url, row.webhook_key, row.order_key, row.target, behind ? null : now, now, now,
     );
     return { kind: 'replayed', id: Number(inserted.lastInsertRowid) };
+  });
+
+  const cancelSession = db.transaction((session: string, now: number): number => {
+    const cancelled = cancelOfSession.all({ session, error: CANCELLED_ERROR, now });
+    // Order keys hold one session's deliveries, so none is left pending behind these; promoting is
+    // what keeps a key moving should one ever be shared.
+    for (const key of new Set(cancelled.map((row) => row.order_key))) promoteHead.run(now, key);
+    return cancelled.length;
   });
 
   const releaseMany = db.transaction((ids: readonly number[], owner: string): void => {
@@ -301,6 +319,7 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
         return rows.map(toRecord);
       }),
     replay: (session, id, now) => settle(() => replay.immediate(session, id, now)),
+    cancelSession: (session, now) => settle(() => cancelSession.immediate(session, now)),
     prune: (before, limit) => settle(() => prune.immediate(before, limit)),
   } satisfies OutboxStore;
 }
