@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -88,8 +89,18 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   let sandbox: Sandbox | null = null;
   let network: NowebNetwork = { kind: 'whatsapp' };
   if (config.sandbox.kind === 'embedded') {
-    sandbox = await startSandbox({ autoPair: config.sandbox.autoPair, logger });
-    network = { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: config.sandbox.autoPair };
+    // The embedded network outlives this server as WhatsApp's does: its world is kept in the data
+    // directory. Its own port carries only the WebSocket; the admin API is served under /api/sandbox
+    // with the API key, and auto-pairing scans in process.
+    const embedded = await startSandbox({ autoPair: config.sandbox.autoPair, logger, adminApi: false, dataDir: join(config.dataDir, 'sandbox') });
+    sandbox = embedded;
+    network = {
+      kind: 'sandbox',
+      url: embedded.url,
+      rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY,
+      autoPair: config.sandbox.autoPair,
+      scan: (qr: string) => embedded.network.scan({ qr }),
+    };
     logger.warn({ sandbox: sandbox.url }, 'SANDBOX MODE: sessions connect to the local sandbox network, not to WhatsApp');
   } else if (config.sandbox.kind === 'remote') {
     network = { kind: 'sandbox', url: config.sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: config.sandbox.autoPair };
