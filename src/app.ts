@@ -15,6 +15,7 @@ import { authRoutes } from './http/routes/auth.js';
 import { healthRoutes } from './http/routes/health.js';
 import { presenceRoutes } from './http/routes/presence.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import { serverOpenRoutes, serverRoutes } from './http/routes/server.js'; // hook: issue 12 (WAHA's ping, version, status, /-json)
 import { createSessionManager } from './sessions/manager.js';
 import type { SessionManager, SessionManagerDeps } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
@@ -135,6 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
   healthRoutes(server, { network, storage: storage.backend });
+  serverOpenRoutes(server); // hook: issue 12
+  const startedAt = Date.now(); // hook: issue 12
 
   await server.register(async (scope) => {
     requireApiKey(scope, apiKey, config.apiKeyExcludePaths);
@@ -147,6 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sessionRoutes(scope, { sessions, network });
     presenceRoutes(scope, { sessions });
     authRoutes(scope, { sessions });
+    serverRoutes(scope, { serverId: config.serverId, startedAt }); // hook: issue 12
     for (const register of deps.routes ?? []) await register(scope);
   });
 
