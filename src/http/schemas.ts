@@ -138,8 +138,31 @@ export const SessionConfigSchema = Type.Object(
     client: Type.Optional(
       Type.Object({ deviceName: Type.Optional(Type.String()), browserName: Type.Optional(Type.String()) }, { additionalProperties: false, description: WAHA_ONLY }),
     ),
-    webjs: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: `WAHA's WEBJS engine settings. ${WAHA_ONLY}` })),
-    gows: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: `WAHA's GOWS engine settings. ${WAHA_ONLY}` })),
+    // WAHA's other engines' settings: their known fields declared, newer ones kept too (they evolve with WAHA).
+    webjs: Type.Optional(
+      Type.Union([Type.Object({ tagsEventsOn: Type.Optional(Type.Boolean()) }, { additionalProperties: true }), Type.Null()], {
+        description: `WAHA's WEBJS engine settings. ${WAHA_ONLY}`,
+      }),
+    ),
+    gows: Type.Optional(
+      Type.Union(
+        [
+          Type.Object(
+            {
+              storage: Type.Optional(
+                Type.Object(
+                  { messages: Type.Optional(Type.Boolean()), groups: Type.Optional(Type.Boolean()), chats: Type.Optional(Type.Boolean()), labels: Type.Optional(Type.Boolean()) },
+                  { additionalProperties: true },
+                ),
+              ),
+            },
+            { additionalProperties: true },
+          ),
+          Type.Null(),
+        ],
+        { description: `WAHA's GOWS engine settings. ${WAHA_ONLY}` },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
