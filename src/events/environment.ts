@@ -1,9 +1,7 @@
-import { SERVER_VERSION } from './envelope.js';
-
 /**
  * WAHA's `WAHAEnvironment`, as `GET /api/server/version` answers it and as every event envelope's
  * `environment` should carry it. All its fields are required strings in WAHA's document, `worker.id`
- * a string or null.
+ * a string or null. Imports nothing, so that envelope.ts can use it without a cycle.
  */
 export interface WahaEnvironment {
   readonly version: string;
@@ -20,6 +18,7 @@ export interface WahaEnvironment {
 
 export const NO_BROWSER = 'none';
 
-export function wahaEnvironment(serverId: string | null, platform: string = `${process.platform}/${process.arch}`): WahaEnvironment {
-  return { version: SERVER_VERSION, engine: 'NOWEB', tier: 'CORE', browser: NO_BROWSER, platform, worker: { id: serverId } };
+/** `version`: SERVER_VERSION (envelope.ts). */
+export function wahaEnvironment(version: string, serverId: string | null, platform: string = `${process.platform}/${process.arch}`): WahaEnvironment {
+  return { version, engine: 'NOWEB', tier: 'CORE', browser: NO_BROWSER, platform, worker: { id: serverId } };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SERVER_VERSION } from '../../src/events/envelope.js';
 import { wahaEnvironment } from '../../src/events/environment.js';
 import { httpHarness } from '../support/http.js';
 import { waha, wahaErrors, webhookSchema } from './waha-document.js';
@@ -46,7 +47,7 @@ describe("the events WAHA's webhook receivers get", () => {
 
   it("wahaEnvironment() is WAHA's WAHAEnvironment (for the envelope and GET /api/server/version)", () => {
     expect(waha.components.schemas['WAHAEnvironment']).toBeDefined();
-    expect(wahaErrors({ $ref: '#/components/schemas/WAHAEnvironment' }, wahaEnvironment('server-1'))).toEqual([]);
-    expect(wahaErrors({ $ref: '#/components/schemas/WAHAEnvironment' }, wahaEnvironment(null))).toEqual([]);
+    expect(wahaErrors({ $ref: '#/components/schemas/WAHAEnvironment' }, wahaEnvironment(SERVER_VERSION, 'server-1'))).toEqual([]);
+    expect(wahaErrors({ $ref: '#/components/schemas/WAHAEnvironment' }, wahaEnvironment(SERVER_VERSION, null))).toEqual([]);
   });
 });

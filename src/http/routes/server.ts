@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import { wahaEnvironment } from '../../events/environment.js';
+import { SERVER_VERSION } from '../../events/envelope.js';
 
 /** Where WAHA serves its OpenAPI document too, and where SDK generators fetch it. */
 export const WAHA_OPENAPI_PATH = '/-json';
@@ -52,7 +53,7 @@ export function serverRoutes(server: FastifyInstance, { serverId, startedAt, now
     ['/api/version', 'The same as GET /api/server/version (WAHA keeps it for older clients)'],
   ] as const) {
     app.get(url, { schema: { tags, summary, response: { 200: EnvironmentSchema } } }, () =>
-      Promise.resolve({ ...wahaEnvironment(serverId), worker: { id: serverId } }),
+      Promise.resolve(wahaEnvironment(SERVER_VERSION, serverId)),
     );
   }
   app.get(
