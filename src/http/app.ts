@@ -18,6 +18,7 @@ import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { presenceRoutes } from './routes/presence.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { serverOpenRoutes, serverRoutes } from './routes/server.js'; // hook: issue 12 (WAHA's ping, version, status, /-json)
 
 /** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
 export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
@@ -104,6 +105,8 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
   healthRoutes(server, { network, storage: storage.backend });
+  serverOpenRoutes(server); // hook: issue 12
+  const startedAt = Date.now(); // hook: issue 12
 
   await server.register(async (scope) => {
     requireApiKey(scope, apiKey, config.apiKeyExcludePaths);
@@ -116,6 +119,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     sessionRoutes(scope, { sessions, network });
     presenceRoutes(scope, { sessions });
     authRoutes(scope, { sessions });
+    serverRoutes(scope, { serverId: config.serverId, startedAt }); // hook: issue 12
     for (const register of deps.routes ?? []) await register(scope);
   });
 

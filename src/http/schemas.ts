@@ -1,4 +1,5 @@
 import { Type } from '@fastify/type-provider-typebox';
+import { DEFAULT_RETRIES } from '../events/retry.js';
 import { ENGINES, RETRY_POLICIES } from '../presence/sessions.js';
 import { PRESENCE_STATUSES, SESSION_STATUSES } from '../presence/status.js';
 import { FREE_FORM_LIMITS } from './keywords.js';
@@ -68,14 +69,19 @@ export const WebhookConfigSchema = Type.Object(
   {
     url: Type.String({ description: 'http or https URL', examples: ['https://example.com/webhook'] }),
     events: Type.Array(Type.String(), { description: 'Event names, or "*" for all', examples: [['presence.update', 'session.status']] }),
-    hmac: Type.Optional(Type.Union([Type.Object({ key: Type.String({ minLength: 1 }) }), Type.Null()])),
+    hmac: Type.Optional(
+      Type.Union([Type.Object({ key: Type.Optional(Type.String({ description: 'Without a key (or empty), nothing is signed, as in WAHA' })) }, { additionalProperties: false }), Type.Null()]),
+    ),
     retries: Type.Optional(
       Type.Union([
-        Type.Object({
-          policy: Type.Enum([...RETRY_POLICIES]),
-          delaySeconds: Type.Integer({ minimum: 0, maximum: 3600 }),
-          attempts: Type.Integer({ minimum: 0, maximum: 100 }),
-        }),
+        Type.Object(
+          {
+            policy: Type.Optional(Type.Enum([...RETRY_POLICIES], { description: `Default ${DEFAULT_RETRIES.policy}` })),
+            delaySeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, description: `Default ${DEFAULT_RETRIES.delaySeconds}` })),
+            attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: `Default ${DEFAULT_RETRIES.attempts}` })),
+          },
+          { additionalProperties: false, description: "A field left out takes WAHA's default" },
+        ),
         Type.Null(),
       ]),
     ),
@@ -94,8 +100,8 @@ export const WebhookConfigSchema = Type.Object(
  */
 const WAHA_ONLY = 'Accepted and kept for WAHA clients; wa-presence does not use it';
 
-/** Any JSON object, bounded (`x-free-form`, src/http/keywords.ts): a value nested thousands of levels deep would overflow the stack of what walks it. */
-const FreeFormObject = Type.Record(Type.String(), Type.Unknown(), { 'x-free-form': true, description: `Any JSON object, ${FREE_FORM_LIMITS}` });
+/** Free-form parts are bounded (`x-free-form`, src/http/keywords.ts): a value nested thousands of levels deep would overflow the stack of what walks it. */
+const FREE_FORM = `Free-form, ${FREE_FORM_LIMITS}`;
 
 export const SessionConfigSchema = Type.Object(
   {
@@ -138,8 +144,31 @@ export const SessionConfigSchema = Type.Object(
     client: Type.Optional(
       Type.Object({ deviceName: Type.Optional(Type.String()), browserName: Type.Optional(Type.String()) }, { additionalProperties: false, description: WAHA_ONLY }),
     ),
-    webjs: Type.Optional(Type.Union([FreeFormObject, Type.Null()], { description: `WAHA's WEBJS engine settings. ${WAHA_ONLY}` })),
-    gows: Type.Optional(Type.Union([FreeFormObject, Type.Null()], { description: `WAHA's GOWS engine settings. ${WAHA_ONLY}` })),
+    // WAHA's other engines' settings: their known fields declared, newer ones kept too (they evolve with WAHA).
+    webjs: Type.Optional(
+      Type.Union([Type.Object({ tagsEventsOn: Type.Optional(Type.Boolean()) }, { additionalProperties: true, 'x-free-form': true }), Type.Null()], {
+        description: `WAHA's WEBJS engine settings. ${WAHA_ONLY}. ${FREE_FORM}`,
+      }),
+    ),
+    gows: Type.Optional(
+      Type.Union(
+        [
+          Type.Object(
+            {
+              storage: Type.Optional(
+                Type.Object(
+                  { messages: Type.Optional(Type.Boolean()), groups: Type.Optional(Type.Boolean()), chats: Type.Optional(Type.Boolean()), labels: Type.Optional(Type.Boolean()) },
+                  { additionalProperties: true },
+                ),
+              ),
+            },
+            { additionalProperties: true, 'x-free-form': true },
+          ),
+          Type.Null(),
+        ],
+        { description: `WAHA's GOWS engine settings. ${WAHA_ONLY}. ${FREE_FORM}` },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -149,6 +178,7 @@ export const MeSchema = Type.Object(
     id: Type.String({ examples: ['11111111111@c.us'] }),
     pushName: Type.Union([Type.String(), Type.Null()]),
     lid: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    jid: Type.Optional(Type.String({ description: 'Your id with the device number', examples: ['11111111111:12@s.whatsapp.net'] })),
   },
 );
 
@@ -159,26 +189,39 @@ export const SessionInfoSchema = Type.Object(
     config: SessionConfigSchema,
     me: Type.Union([MeSchema, Type.Null()]),
     engine: Type.Object({ engine: Type.Enum([...ENGINES]) }),
+    presence: Type.Object(
+      { status: Type.Union([Type.Enum(['online', 'offline']), Type.Null()], { description: "The session's own global presence as last sent; null when not known" }) },
+      { description: "WAHA's required `presence` (an object in WAHA's document)" },
+    ),
+    timestamps: Type.Object({
+      activity: Type.Union([Type.Number(), Type.Null()], { description: 'Milliseconds since the epoch of the last activity; null when not known' }),
+    }),
     worker: Type.Optional(Type.String({ description: 'Several servers: the server (WA_PRESENCE_SERVER_ID) that runs the session' })),
     reason: Type.Optional(Type.String({ description: 'Why the session reached this status when nobody asked for it through the API (FAILED, or STOPPED by WhatsApp): what happened and what to do' })),
   },
 );
 
+const AppsSchema = Type.Union([Type.Array(Type.Unknown(), { 'x-free-form': true }), Type.Null()], {
+  description: "WAHA's apps (ChatWoot, calls, MCP): wa-presence runs none, so only an empty list or null is accepted",
+});
+
 export const CreateSessionBodySchema = Type.Object(
   {
-    name: Type.Optional(Type.String({ description: 'Letters, digits, _ and -; "default" when omitted', examples: ['default'] })),
+    name: Type.Optional(Type.String({ description: 'Letters, digits, _ and -; when omitted "default", or a generated session_<hex> name when "default" exists (as WAHA)', examples: ['default'] })),
     start: Type.Optional(Type.Boolean({ description: 'Start right away (default true)' })),
     config: Type.Optional(SessionConfigSchema),
-    apps: Type.Optional(
-      Type.Union([Type.Array(Type.Unknown(), { 'x-free-form': true }), Type.Null()], {
-        description: "WAHA's apps (ChatWoot, …): wa-presence runs none, so only an empty list or null is accepted",
-      }),
-    ),
+    apps: Type.Optional(AppsSchema),
   },
   { additionalProperties: false },
 );
 
-export const UpdateSessionBodySchema = Type.Object({ config: SessionConfigSchema }, { additionalProperties: false });
+export const UpdateSessionBodySchema = Type.Object(
+  {
+    config: Type.Optional(SessionConfigSchema),
+    apps: Type.Optional(AppsSchema),
+  },
+  { additionalProperties: false, description: 'Without config the session keeps its config (and is not restarted)' },
+);
 
 export const SessionParamsSchema = Type.Object({ session: Type.String({ examples: ['default'] }) });
 export const ChatParamsSchema = Type.Object({ session: Type.String({ examples: ['default'] }), chatId: Type.String({ examples: ['2132132130@c.us'] }) });

@@ -5,6 +5,7 @@ import QRCode from 'qrcode';
 import { AppError } from '../../errors.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import { SessionParamsSchema, errors } from '../schemas.js';
+import { acceptsJsonOnly, dropNullFields } from '../waha.js';
 
 export interface AuthRoutesOptions {
   readonly sessions: SessionManager;
@@ -24,7 +25,8 @@ export function authRoutes(server: FastifyInstance, { sessions }: AuthRoutesOpti
       schema: {
         tags,
         summary: 'The QR code to scan while the session is SCAN_QR_CODE: a PNG, or the raw value with format=raw',
-        description: 'format=image (default) answers image/png, or {mimetype, data} in base64 when the Accept header asks for application/json.',
+        description:
+          'format=image (default) answers image/png, or {mimetype, data} in base64 when the Accept header asks for application/json and nothing else (as WAHA: axios\' default `application/json, text/plain, */*` gets the PNG).',
         params: SessionParamsSchema,
         querystring: Type.Object({ format: Type.Optional(Type.Enum(['image', 'raw'])) }),
         response: {
@@ -43,7 +45,7 @@ export function authRoutes(server: FastifyInstance, { sessions }: AuthRoutesOpti
       const value = await sessions.qr(request.params.session);
       if (request.query.format === 'raw') return reply.type('application/json').send({ value });
       const png = await QRCode.toBuffer(value, { type: 'png', margin: 2, width: 300 });
-      if ((request.headers.accept ?? '').includes('application/json')) {
+      if (acceptsJsonOnly(request.headers.accept)) {
         return reply.type('application/json').send({ mimetype: 'image/png' as const, data: png.toString('base64') });
       }
       return reply.type('image/png').send(png);
@@ -66,6 +68,7 @@ export function authRoutes(server: FastifyInstance, { sessions }: AuthRoutesOpti
         ),
         response: { 201: Type.Object({ code: Type.String({ examples: ['ABCD-ABCD'] }) }), ...errors(400, 404, 422, 502) },
       },
+      preValidation: dropNullFields,
     },
     async (request, reply) => {
       const phoneNumber = request.body.phoneNumber.replace(/^\+/, '');

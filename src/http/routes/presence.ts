@@ -17,6 +17,7 @@ import {
   UnsubscribeResultSchema,
   errors,
 } from '../schemas.js';
+import { dropNullFields, whenWorking } from '../waha.js';
 
 export interface PresenceRoutesOptions {
   readonly sessions: SessionManager;
@@ -50,6 +51,8 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         body: SetPresenceBodySchema,
         response: { 201: Type.Null(), ...errors(400, 404, 422, 502) },
       },
+      // Generated WAHA clients send `chatId: null` with online/offline.
+      preValidation: dropNullFields,
     },
     async (request, reply) => {
       const { presence, chatId, durationMs } = request.body;
@@ -62,7 +65,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         if (durationMs !== undefined) {
           throw new AppError('INVALID_PRESENCE', `durationMs applies to typing and recording only, not to "${presence}"`, { field: 'durationMs' });
         }
-        await sessions.setPresence(request.params.session, presence);
+        await whenWorking(() => sessions.setPresence(request.params.session, presence));
       } else if (isChatPresence(presence)) {
         if (chatId === undefined) {
           throw new AppError('INVALID_PRESENCE', `presence "${presence}" requires 'chatId' (the chat to show it in)`, { field: 'chatId' });
@@ -71,7 +74,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
           throw new AppError('INVALID_PRESENCE', 'durationMs applies to typing and recording only, not to "paused"', { field: 'durationMs' });
         }
         const id = chatIdOf(chatId);
-        await sessions.setChatPresence(request.params.session, id, presence, durationMs === undefined ? {} : { durationMs });
+        await whenWorking(() => sessions.setChatPresence(request.params.session, id, presence, durationMs === undefined ? {} : { durationMs }));
       }
       return reply.code(201).send(null);
     },
@@ -87,7 +90,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         response: { 200: Type.Array(ChatPresenceSchema), ...errors(404, 422) },
       },
     },
-    async (request) => (await sessions.listPresence(request.params.session)).map(toJson),
+    async (request) => (await whenWorking(() => sessions.listPresence(request.params.session))).map(toJson),
   );
 
   // Ours, not WAHA's. A static segment: Fastify's router prefers it to `/presence/:chatId` below,
@@ -115,7 +118,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         response: { 200: ChatPresenceSchema, ...errors(400, 404, 422, 502) },
       },
     },
-    async (request) => toJson(await sessions.getPresence(request.params.session, chatIdOf(request.params.chatId))),
+    async (request) => toJson(await whenWorking(() => sessions.getPresence(request.params.session, chatIdOf(request.params.chatId)))),
   );
 
   app.post(
@@ -129,7 +132,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
       },
     },
     async (request, reply) => {
-      await sessions.subscribe(request.params.session, chatIdOf(request.params.chatId));
+      await whenWorking(() => sessions.subscribe(request.params.session, chatIdOf(request.params.chatId)));
       return reply.code(201).send(null);
     },
   );
@@ -160,13 +163,14 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
       path,
       {
         schema: { tags: ['presence'], summary, body: TypingBodySchema, response: { 201: ResultSchema, ...errors(400, 404, 422, 502) } },
+        preValidation: dropNullFields,
       },
       async (request, reply) => {
         const { session, chatId, durationMs } = request.body;
         if (presence === 'paused' && durationMs !== undefined) {
           throw new AppError('VALIDATION_FAILED', 'durationMs applies to startTyping only', { field: 'durationMs' });
         }
-        await sessions.setChatPresence(session, chatIdOf(chatId), presence, durationMs === undefined ? {} : { durationMs });
+        await whenWorking(() => sessions.setChatPresence(session, chatIdOf(chatId), presence, durationMs === undefined ? {} : { durationMs }));
         return reply.code(201).send({ result: true });
       },
     );

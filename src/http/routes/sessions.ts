@@ -2,10 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { Static } from '@fastify/type-provider-typebox';
-import { AppError } from '../../errors.js';
+import { AppError, isAppError } from '../../errors.js';
 import type { SessionConfig, SessionInfo } from '../../presence/sessions.js';
 import type { SessionManager } from '../../sessions/manager.js';
 import { CreateSessionBodySchema, MeSchema, SessionInfoSchema, SessionParamsSchema, UpdateSessionBodySchema, errors } from '../schemas.js';
+import { assertNoApps, configWithDefaults, dropNullFields, emptyBodyAsObject, generatedSessionName, wahaSessionInfo } from '../waha.js';
 
 export interface SessionRoutesOptions {
   readonly sessions: SessionManager;
@@ -18,7 +19,7 @@ export interface SessionRoutesOptions {
  * static type (`T | undefined` optionals) differs from the domain's; the validated value is the same.
  */
 function configOf(config: unknown, network: SessionRoutesOptions['network']): SessionConfig {
-  const typed = config as SessionConfig;
+  const typed = configWithDefaults(config as Parameters<typeof configWithDefaults>[0]);
   if (typed.sandbox !== undefined && network !== 'sandbox') {
     throw new AppError('VALIDATION_FAILED', 'config.sandbox applies only to a server on the sandbox network (--sandbox or WA_PRESENCE_SANDBOX); this one serves the real WhatsApp, so remove it', {
       field: 'config.sandbox',
@@ -29,10 +30,13 @@ function configOf(config: unknown, network: SessionRoutesOptions['network']): Se
 
 type SessionJson = Static<typeof SessionInfoSchema>;
 
-/** The same value: the domain's types are deeply read-only, the response schema's static type is not. */
+/** WAHA's session info (see `wahaSessionInfo`); the cast: the domain's types are deeply read-only, the schema's static type is not. */
 function toJson(info: SessionInfo): SessionJson {
-  return info as SessionJson;
+  return wahaSessionInfo(info) as SessionJson;
 }
+
+/** Tries of a generated name before giving up (8 hex digits: a clash is already unlikely). */
+const NAME_TRIES = 5;
 
 /** WAHA's session routes, same paths and shapes. */
 export function sessionRoutes(server: FastifyInstance, { sessions, network }: SessionRoutesOptions): void {
@@ -63,22 +67,25 @@ export function sessionRoutes(server: FastifyInstance, { sessions, network }: Se
         response: { 201: SessionInfoSchema, ...errors(400, 409, 502) },
       },
       // Every field is optional, so is the body: `POST /api/sessions` alone creates "default".
-      preValidation: (request, _reply, done) => {
-        request.body ??= {};
-        done();
-      },
+      preValidation: [dropNullFields, emptyBodyAsObject],
     },
     async (request, reply) => {
       const body = request.body;
-      if (body.apps !== undefined && body.apps !== null && body.apps.length > 0) {
-        throw new AppError('VALIDATION_FAILED', 'apps: wa-presence runs no WAHA apps (ChatWoot, …); send an empty list or leave it out', { field: 'apps' });
-      }
-      const info = await sessions.create({
-        ...(body.name === undefined ? {} : { name: body.name }),
+      assertNoApps(body.apps ?? undefined);
+      const input = {
         ...(body.start === undefined ? {} : { start: body.start }),
         ...(body.config === undefined ? {} : { config: configOf(body.config, network) }),
-      });
-      return reply.code(201).send(toJson(info));
+      };
+      if (body.name !== undefined) return reply.code(201).send(toJson(await sessions.create({ ...input, name: body.name })));
+      // No name: "default", or, when it exists, a generated one (as WAHA does).
+      for (let attempt = 0; ; attempt += 1) {
+        const name = attempt === 0 ? 'default' : generatedSessionName();
+        try {
+          return reply.code(201).send(toJson(await sessions.create({ ...input, name })));
+        } catch (error) {
+          if (!isAppError(error) || error.code !== 'SESSION_EXISTS' || attempt >= NAME_TRIES) throw error;
+        }
+      }
     },
   );
 
@@ -93,13 +100,19 @@ export function sessionRoutes(server: FastifyInstance, { sessions, network }: Se
     {
       schema: {
         tags,
-        summary: 'Replace the config of a session; a running session restarts to apply it',
+        summary: 'Replace the config of a session; a running session restarts to apply it. Without config, nothing changes',
         params: SessionParamsSchema,
         body: UpdateSessionBodySchema,
         response: { 200: SessionInfoSchema, ...errors(400, 404, 502) },
       },
+      preValidation: [dropNullFields, emptyBodyAsObject],
     },
-    async (request) => toJson(await sessions.update(request.params.session, configOf(request.body.config, network))),
+    async (request) => {
+      const { config, apps } = request.body;
+      assertNoApps(apps ?? undefined);
+      const name = request.params.session;
+      return toJson(config === undefined ? await sessions.get(name) : await sessions.update(name, configOf(config, network)));
+    },
   );
 
   app.delete(
@@ -107,13 +120,18 @@ export function sessionRoutes(server: FastifyInstance, { sessions, network }: Se
     {
       schema: {
         tags,
-        summary: 'Stop and delete a session with its credentials, presence and subscriptions',
+        summary: 'Stop and delete a session with its credentials, presence and subscriptions; idempotent (an unknown session answers 200 too, as WAHA)',
         params: SessionParamsSchema,
-        response: { 200: Type.Null(), ...errors(404) },
+        response: { 200: Type.Null(), ...errors(400) },
       },
     },
     async (request, reply) => {
-      await sessions.delete(request.params.session);
+      try {
+        await sessions.delete(request.params.session);
+      } catch (error) {
+        // WAHA documents the delete as idempotent: a session already gone is what the client wants.
+        if (!isAppError(error) || error.code !== 'SESSION_NOT_FOUND') throw error;
+      }
       return reply.code(200).send(null);
     },
   );

@@ -40,15 +40,19 @@ export interface WsRouteOptions {
 
 export type WsQuery = { ok: true; filter: HubFilter } | { ok: false; reason: string };
 
-/** `session=<name|*>&events=<name,name|*>`: both default to `*`. The reason fits a close frame (≤ 123 bytes). */
+/** `session=<name|*>&events=<name,name|*>` (or `events=a&events=b`, as WAHA): both default to `*`. The reason fits a close frame (≤ 123 bytes). */
 export function parseWsQuery(query: Readonly<Record<string, unknown>>): WsQuery {
   const session = query.session ?? '*';
   const events = query.events ?? '*';
   if (typeof session !== 'string' || (session !== '*' && !isValidSessionName(session))) {
     return { ok: false, reason: 'session must be a session name (letters, digits, _ or -) or *' };
   }
-  if (typeof events !== 'string') return { ok: false, reason: 'events must appear once: a comma-separated list or *' };
-  const names = events.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  // WAHA's clients repeat the parameter (`events=a&events=b`); ours may send one comma-separated list.
+  const lists = Array.isArray(events) ? events : [events];
+  if (!lists.every((list): list is string => typeof list === 'string')) return { ok: false, reason: 'events must be event names: a comma-separated list, repeated events=, or *' };
+  const names = lists
+    .join(',')
+    .split(',').map((name) => name.trim()).filter((name) => name !== '');
   if (names.length === 0) return { ok: false, reason: 'events must list event names or be *' };
   const unknown = names.find((name) => name !== '*' && !isEventName(name));
   if (unknown !== undefined) {
