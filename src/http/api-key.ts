@@ -36,6 +36,9 @@ function normalisePath(path: string): string {
 function presentedKey(request: FastifyRequest): string | null {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string') return header;
+  // Prometheus' scrape config (and most HTTP tooling) sends a key as a bearer token.
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (bearer?.[1] !== undefined) return bearer[1];
   // Browsers cannot set headers on a WebSocket: WAHA accepts the key as a query parameter too.
   const query = request.query as Record<string, unknown> | undefined;
   const fromQuery = query?.['x-api-key'];
