@@ -23,7 +23,7 @@ import type { PresenceCache } from './presence-cache.js';
 import { createSerialQueue } from './queue.js';
 import type { SerialQueue } from './queue.js';
 import { DEFAULT_RENEWAL_POLICY, renew } from './renewal.js';
-import type { RenewalPolicy, Sleep } from './renewal.js';
+import type { RenewalPolicy, RenewalReport, Sleep } from './renewal.js';
 import { assertSessionConfig, assertSessionName } from './validate.js';
 
 /** The stores the session layer uses (a `Storage` of any backend has them all). */
@@ -69,6 +69,8 @@ export interface SessionManagerDeps {
    * wait their turn, first come first served, as STARTING. Absent: engines start without waiting.
    */
   readonly startConcurrency?: number;
+  /** Told of every renewal that ran to its end (not cancelled): its report (null when it failed as a whole) and how long it took. */
+  readonly onRenewal?: (session: string, report: RenewalReport | null, ms: number) => void;
 }
 
 /** A session's runtime as the cluster sees it: its status and, while a server runs it, that server. */
@@ -375,6 +377,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     const renewalLogger = runtime.logger.child({ area: 'renewal' });
     const done = (async () => {
       await previous?.done;
+      const began = clock();
       try {
         const chatIds = (await storage.subscriptions.list(runtime.name)).map((subscription) => subscription.chatId);
         // An unsubscribe whose removal this list already reflects needs no skipping any more; one
@@ -392,9 +395,13 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
           logger: renewalLogger,
         });
         renewalLogger.info({ ...report, failed: report.failed.length }, 'presence and subscriptions renewed');
+        deps.onRenewal?.(runtime.name, report, clock() - began);
       } catch (error) {
         if (controller.signal.aborted) renewalLogger.info('renewal cancelled');
-        else renewalLogger.error({ err: error }, 'renewal failed');
+        else {
+          renewalLogger.error({ err: error }, 'renewal failed');
+          deps.onRenewal?.(runtime.name, null, clock() - began);
+        }
       }
     })();
     const renewal: Renewal = { controller, done };
