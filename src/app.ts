@@ -13,6 +13,8 @@ import { registerErrorHandling } from './http/errors.js';
 import { ErrorSchema } from './http/schemas.js';
 import { authRoutes } from './http/routes/auth.js';
 import { healthRoutes } from './http/routes/health.js';
+import { registerRequestLogging, requestId } from './http/request-log.js';
+import type { Readiness } from './metrics/readiness.js';
 import { presenceRoutes } from './http/routes/presence.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { createSessionManager } from './sessions/manager.js';
@@ -38,6 +40,10 @@ export interface AppDeps {
   readonly claim?: (session: string) => Promise<LeaseFence>;
   /** Several servers: the cluster's view of sessions run elsewhere, for the session list (see `SessionManagerDeps.sharedStatuses`). */
   readonly sharedStatuses?: SessionManagerDeps['sharedStatuses'];
+  /** `GET /health/ready` (src/metrics/readiness.ts). */
+  readonly readiness?: Readiness;
+  /** Each finished renewal (metrics). */
+  readonly onRenewal?: SessionManagerDeps['onRenewal'];
 }
 
 export interface App {
@@ -70,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
     ...(deps.claim === undefined ? {} : { claim: deps.claim, serverId: config.serverId }),
     ...(deps.sharedStatuses === undefined ? {} : { sharedStatuses: deps.sharedStatuses }),
+    ...(deps.onRenewal === undefined ? {} : { onRenewal: deps.onRenewal }),
   });
   const apiKey = await resolveApiKey(config.apiKey, storage.settings, logger);
 
@@ -82,7 +89,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ajv: { customOptions: { removeAdditional: false } },
     // One debug line per request (below) instead of Fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
   });
+  registerRequestLogging(server);
 
   // WAHA clients may send `Content-Type: application/json` with an empty body on body-less POSTs
   // (subscribe, start, …): treat it as no body instead of a 400.
@@ -134,7 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await server.register(websocket, { options: { maxPayload: 4096 } });
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
-  healthRoutes(server, { network, storage: storage.backend });
+  healthRoutes(server, { network, storage: storage.backend, ...(deps.readiness === undefined ? {} : { readiness: deps.readiness }) });
 
   await server.register(async (scope) => {
     requireApiKey(scope, apiKey, config.apiKeyExcludePaths);
