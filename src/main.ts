@@ -16,6 +16,17 @@ import { wsRoutes } from './http/routes/ws.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/index.js';
 import { openStorage } from './storage/index.js';
+import { SERVER_VERSION } from './events/envelope.js';
+import { API_KEY_SETTING } from './http/api-key.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+import { deliveryObserver } from './metrics/delivery.js';
+import { instrumentEngines } from './metrics/engine.js';
+import { registerGauges } from './metrics/gauges.js';
+import { createMetrics } from './metrics/metrics.js';
+import { instrumentHub, instrumentPublisher } from './metrics/publisher.js';
+import { createReadiness } from './metrics/readiness.js';
+import { renewalObserver } from './metrics/renewal.js';
+import { instrumentStorage } from './metrics/storage.js';
 import type { StoredSession } from './storage/sessions.js';
 
 /**
@@ -39,12 +50,19 @@ async function main(): Promise<void> {
     ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty' } } : {}),
   });
 
-  const storage = await openStorage({
+  // The first line says what this process is, before anything can fail slowly.
+  logger.info(
+    { version: SERVER_VERSION, storage: config.databaseUrl === null ? 'sqlite' : 'postgres', network: config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox', metrics: config.metrics },
+    'wa-presence starting',
+  );
+  const metrics = config.metrics ? createMetrics({ sessionLabels: config.metricsSessionLabels }) : null;
+  const opened = await openStorage({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
     schema: config.databaseSchema,
     logger: logger.child({ area: 'storage' }),
   });
+  const storage = metrics === null ? opened : instrumentStorage(opened, metrics);
   let sandbox: Sandbox | null = null;
   let network: NowebNetwork = { kind: 'whatsapp' };
   if (config.sandbox.kind === 'embedded') {
@@ -56,17 +74,25 @@ async function main(): Promise<void> {
     logger.warn({ sandbox: config.sandbox.url }, 'SANDBOX MODE: sessions connect to a sandbox network, not to WhatsApp');
   }
 
-  const engines = createNowebEngineFactory({ network, logger });
+  const noweb = createNowebEngineFactory({ network, logger });
+  const engines = metrics === null ? noweb : instrumentEngines(noweb, metrics);
   const events = createEvents({
     config,
     outbox: storage.outbox,
     logger,
-    ...(config.deliveryLeaseMs === null ? {} : { worker: { leaseMs: config.deliveryLeaseMs } }),
+    worker: {
+      ...(config.deliveryLeaseMs === null ? {} : { leaseMs: config.deliveryLeaseMs }),
+      ...(metrics === null ? {} : { onAttempt: deliveryObserver(metrics) }),
+    },
   });
+  const hub = metrics === null ? events.hub : instrumentHub(events.hub, metrics);
   const routes: RouteRegistrar[] = [
-    wsRoutes({ hub: events.hub }),
+    wsRoutes({ hub }),
     deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() }),
   ];
+  if (metrics !== null) routes.push(metricsRoutes({ registry: metrics.registry }));
+  // Migrations ran inside openStorage: a server that got here has its schema.
+  const readiness = createReadiness({ migrated: () => true, ping: async () => void (await storage.settings.get(API_KEY_SETTING)) });
   const embedded = sandbox;
   if (embedded !== null) {
     routes.push(async (scope) => {
@@ -106,12 +132,24 @@ async function main(): Promise<void> {
     config,
     storage,
     engines,
-    publisher: relay === null ? events.publisher : relay.wrap(events.publisher),
+    publisher: ((published) => (metrics === null ? published : instrumentPublisher(published, metrics)))(relay === null ? events.publisher : relay.wrap(events.publisher)),
     logger,
     routes,
+    readiness,
+    ...(metrics === null ? {} : { onRenewal: renewalObserver(metrics) }),
     ...(cluster === null ? {} : { claim: (session: string) => cluster.claim(session), sharedStatuses: (sessions: readonly StoredSession[]) => cluster.sharedStatuses(sessions) }),
   });
   app = built;
+  if (metrics !== null) {
+    registerGauges(metrics, {
+      sessions: () => built.sessions.list(true),
+      subscriptions: storage.subscriptions,
+      outbox: storage.outbox,
+      hub: events.hub,
+      dropped: () => events.worker.stats().dropped,
+      ...(cluster === null ? {} : { leasesHeld: () => cluster.ownership.held().length }),
+    });
+  }
   await events.start();
   const address = await built.server.listen({ host: config.host, port: config.port });
   if (cluster === null) {
@@ -120,6 +158,9 @@ async function main(): Promise<void> {
     await relay?.start();
     await cluster.start(config.advertiseUrl ?? advertisedUrl(address, config.host), config.startSessions);
   }
+  readiness.markStarted();
+  const base = config.baseUrl ?? address;
+  logger.info({ address, docs: `${base}/`, dashboard: `${base}/dashboard`, metrics: config.metrics ? `${base}/metrics` : null, ready: `${base}/health/ready` }, 'wa-presence ready');
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -133,7 +174,10 @@ async function main(): Promise<void> {
     // the outbox), then the delivery worker, the sandbox, and the database last.
     // With several servers: take no more sessions, stop the engines, then hand the leases back
     // at once so that the others take the sessions over without waiting for expiry.
+    readiness.markStopping();
     const shutdown = async (): Promise<void> => {
+      // A load balancer's checks see /health/ready fail while requests are still served.
+      if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
       await cluster?.stopHeartbeat();
       await built.server.close();
       await cluster?.close();
