@@ -65,9 +65,16 @@ const STORAGE_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 /** A renewal is paced by WA_PRESENCE_RENEWAL_RATE: a few subscriptions take a second, thousands minutes. */
 const RENEWAL_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900];
 
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
-  if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'wa_presence_' });
+  if (options.defaults !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'wa_presence_' });
+    // Gauges named like counters: `promtool check metrics` refuses them, and Prometheus' rate() on
+    // them would mislead. The handle and resource counts are what a heap snapshot is for.
+    for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(`wa_presence_${name}`);
+  }
   const s = (names: readonly string[]): readonly string[] => (options.sessionLabels ? [...names, 'session'] : names);
   const family = <L extends string>(name: string, help: string, labelNames: readonly string[]): CounterFamily<L> =>
     counterFamily<L>(registry, { name, help, labelNames: labelNames as readonly L[] });
