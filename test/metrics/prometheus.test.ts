@@ -89,7 +89,7 @@ describe.skipIf(!hasPrometheus)('Prometheus scrapes a sandbox server', () => {
   it('is ready once started, and says each check', async () => {
     const ready = await until('ready', async () => {
       const response = await fetch(`${server.url}/health/ready`);
-      return response.status === 200 ? ((await response.json()) as unknown) : null;
+      return response.status === 200 ? ((await response.json())) : null;
     });
     expect(ready).toEqual({ status: 'ready', checks: { migrations: 'ok', storage: 'ok', started: 'ok', shutdown: 'ok' } });
     const first = server.logs.find((line) => line.msg === 'wa-presence starting');
