@@ -39,6 +39,8 @@ export interface RelayOptions {
   readonly pool: PgPool;
   readonly hub: Hub;
   readonly logger: Logger;
+  /** Each event handed to the local hub (metrics: relay lag from the event id's time). */
+  readonly onRelayed?: (eventId: string) => void;
 }
 
 export interface EventRelay {
@@ -74,6 +76,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
       }
     }
     options.hub.publish(message.session, message.event, body);
+    options.onRelayed?.(message.id);
   }
 
   async function listen(): Promise<void> {
