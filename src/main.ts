@@ -21,6 +21,7 @@ import { API_KEY_SETTING } from './http/api-key.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { deliveryObserver } from './metrics/delivery.js';
 import { instrumentEngines } from './metrics/engine.js';
+import { clusterMetrics } from './metrics/cluster.js';
 import { registerGauges } from './metrics/gauges.js';
 import { createMetrics } from './metrics/metrics.js';
 import { instrumentHub, instrumentPublisher } from './metrics/publisher.js';
@@ -92,7 +93,12 @@ async function main(): Promise<void> {
   ];
   if (metrics !== null) routes.push(metricsRoutes({ registry: metrics.registry }));
   // Migrations ran inside openStorage: a server that got here has its schema.
-  const readiness = createReadiness({ migrated: () => true, ping: async () => void (await storage.settings.get(API_KEY_SETTING)) });
+  const observed = clusterMetrics(metrics);
+  const readiness = createReadiness({
+    migrated: () => true,
+    ping: async () => void (await storage.settings.get(API_KEY_SETTING)),
+    ...(config.databaseUrl === null ? {} : { renewerAlive: () => observed.renewerAlive(config.leaseTtlMs) }),
+  });
   const embedded = sandbox;
   if (embedded !== null) {
     routes.push(async (scope) => {
@@ -115,12 +121,26 @@ async function main(): Promise<void> {
           logger,
           local: {
             start: (session) => managerOf().start(session),
-            detach: (session) => managerOf().detach(session),
+            // The ownership loop detaches exactly the sessions whose lease it lost.
+            detach: (session) => {
+              observed.lost();
+              return managerOf().detach(session);
+            },
             hasEngine: (session) => app !== null && app.sessions.hasEngine(session),
           },
+          observer: observed.observer,
         });
   if (cluster !== null) {
-    const locator = cluster.locator;
+    const forwarded = metrics?.forwardedRequests.cell({}) ?? { value: 0 };
+    // The forwarding hook sends a request on exactly when the owner is another server.
+    const locator = {
+      self: cluster.locator.self,
+      ownerOf: async (session: string) => {
+        const owner = await cluster.locator.ownerOf(session);
+        if (owner !== null && owner.id !== cluster.locator.self) forwarded.value += 1;
+        return owner;
+      },
+    };
     routes.unshift((scope) => {
       registerForwarding(scope, { locator });
       return Promise.resolve();
