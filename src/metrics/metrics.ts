@@ -1,6 +1,6 @@
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CounterFamily } from './cells.js';
-import { counterFamily } from './cells.js';
+import type { CounterFamily, HistogramFamily } from './cells.js';
+import { counterFamily, histogramFamily } from './cells.js';
 
 /**
  * Every metric wa-presence exposes, in one registry per server (never prom-client's global one, so
@@ -27,7 +27,7 @@ export interface Metrics {
   readonly deliveries: CounterFamily<'outcome' | 'host'>;
   readonly deliveryLatency: Histogram<'host'>;
   readonly websocketDrops: CounterFamily<never>;
-  readonly storageLatency: Histogram<'store' | 'backend'>;
+  readonly storageLatency: HistogramFamily<'store' | 'backend'>;
   readonly forwardedRequests: CounterFamily<never>;
   readonly leaseRenewals: CounterFamily<never>;
   readonly leaseLosses: CounterFamily<never>;
@@ -94,7 +94,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     deliveries: family('wa_presence_webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retried, failed) and webhook host; dropped (outbox over its cap) has no host.', ['outcome', 'host']),
     deliveryLatency: new Histogram({ name: 'wa_presence_webhook_delivery_seconds', help: 'From the event being accepted to its webhook answering 2xx, retries included.', labelNames: ['host'], buckets: LATENCY_BUCKETS, registers: [registry] }),
     websocketDrops: family('wa_presence_websocket_drops_total', 'WebSocket clients closed because they read too slowly (1013).', []),
-    storageLatency: new Histogram({ name: 'wa_presence_storage_operation_seconds', help: 'Storage calls, by store and backend.', labelNames: ['store', 'backend'], buckets: STORAGE_BUCKETS, registers: [registry] }),
+    storageLatency: histogramFamily(registry, { name: 'wa_presence_storage_operation_seconds', help: 'Storage calls, by store and backend.', labelNames: ['store', 'backend'], buckets: STORAGE_BUCKETS }),
     forwardedRequests: family('wa_presence_forwarded_requests_total', 'Several servers: requests forwarded to the server that runs their session.', []),
     leaseRenewals: family('wa_presence_lease_renewals_total', 'Several servers: leases renewed by this server (one per session and heartbeat).', []),
     leaseLosses: family('wa_presence_lease_losses_total', 'Several servers: sessions whose lease this server lost (their engines were stopped).', []),

@@ -44,8 +44,8 @@ function timed<T extends object>(store: T, observe: Observe): T {
 export function instrumentStorage(storage: Storage, metrics: Metrics): Storage {
   const backend = storage.backend;
   const observer = (store: string): Observe => {
-    const child = metrics.storageLatency.labels({ store, backend });
-    return (seconds) => child.observe(seconds);
+    const cell = metrics.storageLatency.cell({ store, backend });
+    return (seconds) => cell.observe(seconds);
   };
   const authObserve = observer('auth');
   const auth: AuthStores = { forSession: (session, fence) => timed(storage.auth.forSession(session, fence), authObserve) };

@@ -20,6 +20,21 @@ function claimed(eventId: string, url: string): ClaimedDelivery {
 }
 
 describe('metric observers', () => {
+  it('storage latency: a bound histogram series, cumulative buckets, sum and count as prom-client would expose them', async () => {
+    const metrics = createMetrics({ sessionLabels: false, defaults: false });
+    const cell = metrics.storageLatency.cell({ store: 'presence', backend: 'sqlite' });
+    for (const seconds of [0.00004, 0.0003, 0.0003, 2]) cell.observe(seconds);
+    const base = 'wa_presence_storage_operation_seconds';
+    expect(await series(metrics, `${base}_bucket{le="0.00005",store="presence",backend="sqlite"}`)).toBe(1);
+    expect(await series(metrics, `${base}_bucket{le="0.00025",store="presence",backend="sqlite"}`)).toBe(1);
+    expect(await series(metrics, `${base}_bucket{le="0.0005",store="presence",backend="sqlite"}`)).toBe(3);
+    expect(await series(metrics, `${base}_bucket{le="1",store="presence",backend="sqlite"}`)).toBe(3);
+    expect(await series(metrics, `${base}_bucket{le="+Inf",store="presence",backend="sqlite"}`)).toBe(4);
+    expect(await series(metrics, `${base}_count{store="presence",backend="sqlite"}`)).toBe(4);
+    expect(await series(metrics, `${base}_sum{store="presence",backend="sqlite"}`)).toBeCloseTo(2.00064, 6);
+    expect(await metrics.registry.metrics()).toContain(`# TYPE ${base} histogram`);
+  });
+
   it('deliveries: each outcome by host, latency from the event id to the 2xx', async () => {
     const metrics = createMetrics({ sessionLabels: false, defaults: false });
     let now = 1_000_000;
