@@ -141,4 +141,15 @@ describe.skipIf(!hasPrometheus)('Prometheus scrapes a sandbox server', () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     expect(await exit).toBe(0);
   }, 30_000);
+
+  it('WA_PRESENCE_METRICS=false: no /metrics route, readiness as usual', async () => {
+    const off = await startServerProcess('metrics-off', { WHATSAPP_API_KEY: KEY, WA_PRESENCE_DATA_DIR: join(dir, 'off'), WA_PRESENCE_METRICS: 'false' });
+    try {
+      expect((await fetch(`${off.url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(404);
+      await until('ready', async () => ((await fetch(`${off.url}/health/ready`)).status === 200 ? true : null));
+      expect(off.logs.find((line) => line.msg === 'wa-presence ready')).toMatchObject({ metrics: null });
+    } finally {
+      await off.kill('SIGTERM');
+    }
+  }, 60_000);
 });
