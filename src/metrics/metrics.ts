@@ -32,6 +32,7 @@ export interface Metrics {
   readonly leaseRenewals: CounterFamily<never>;
   readonly leaseLosses: CounterFamily<never>;
   readonly relayLag: Histogram;
+  readonly gaugeFailures: CounterFamily<'gauge'>;
   /** Adds a gauge computed at scrape time (session list, outbox counts, hub size). */
   gauge<L extends string>(spec: GaugeSpec<L>): void;
 }
@@ -78,6 +79,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const s = (names: readonly string[]): readonly string[] => (options.sessionLabels ? [...names, 'session'] : names);
   const family = <L extends string>(name: string, help: string, labelNames: readonly string[]): CounterFamily<L> =>
     counterFamily<L>(registry, { name, help, labelNames: labelNames as readonly L[] });
+  const gaugeFailures = family<'gauge'>('wa_presence_scrape_read_failures_total', 'Scrapes in which a gauge could not be read (the database did not answer): that gauge had no series.', ['gauge']);
   return {
     registry,
     sessionLabels: options.sessionLabels,
@@ -99,14 +101,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
     leaseRenewals: family('wa_presence_lease_renewals_total', 'Several servers: leases renewed by this server (one per session and heartbeat).', []),
     leaseLosses: family('wa_presence_lease_losses_total', 'Several servers: sessions whose lease this server lost (their engines were stopped).', []),
     relayLag: new Histogram({ name: 'wa_presence_relay_lag_seconds', help: "Several servers: from an event's creation on another server to its hand-over to this server's WebSocket clients.", buckets: LATENCY_BUCKETS, registers: [registry] }),
+    gaugeFailures,
     gauge<L extends string>(spec: GaugeSpec<L>) {
+      const failures = gaugeFailures.cell({ gauge: spec.name });
       const gauge: Gauge<L> = new Gauge<L>({
         name: spec.name,
         help: spec.help,
         labelNames: spec.labelNames,
         registers: [registry],
         async collect() {
-          const rows = await spec.read();
+          // A database that does not answer must not fail the whole scrape (process metrics, counters):
+          // this gauge has no series then, and the failure is counted.
+          let rows: readonly GaugeRow<L>[];
+          try {
+            rows = await spec.read();
+          } catch {
+            failures.value += 1;
+            rows = [];
+          }
           gauge.reset();
           for (const row of rows) gauge.set(row.labels, row.value);
         },

@@ -4,6 +4,7 @@ import type { HubClient } from '../../src/events/hub.js';
 import { newEventId } from '../../src/events/envelope.js';
 import { clusterMetrics } from '../../src/metrics/cluster.js';
 import { deliveryObserver } from '../../src/metrics/delivery.js';
+import { registerGauges } from '../../src/metrics/gauges.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { Metrics } from '../../src/metrics/metrics.js';
 import { instrumentHub } from '../../src/metrics/publisher.js';
@@ -20,6 +21,14 @@ function claimed(eventId: string, url: string): ClaimedDelivery {
 }
 
 describe('metric observers', () => {
+  it('a gauge that cannot be read leaves the rest of the scrape alone and is counted', async () => {
+    const metrics = createMetrics({ sessionLabels: false, defaults: false });
+    registerGauges(metrics, { sessions: () => Promise.reject(new Error('database is gone')), hub: { size: () => 2 } });
+    expect(await series(metrics, 'wa_presence_websocket_clients')).toBe(2);
+    expect(await series(metrics, 'wa_presence_scrape_read_failures_total{gauge="wa_presence_sessions"}')).toBe(1);
+    expect(await metrics.registry.metrics()).not.toMatch(/^wa_presence_sessions\{/m);
+  });
+
   it('storage latency: a bound histogram series, cumulative buckets, sum and count as prom-client would expose them', async () => {
     const metrics = createMetrics({ sessionLabels: false, defaults: false });
     const cell = metrics.storageLatency.cell({ store: 'presence', backend: 'sqlite' });
