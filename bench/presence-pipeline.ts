@@ -11,6 +11,7 @@
  *
  *   npx tsx bench/presence-pipeline.ts [--contacts 1000] [--seconds 10] [--window 256] [--rate 1000]
  *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced]
+ *                                      [--metrics off|on|compare]
  *
  * 1. Sustained: engine events are emitted as fast as the pipeline takes them, keeping at most
  *    `--window` updates emitted and not yet finished (received by the webhook and its outcome
@@ -22,6 +23,10 @@
  * Every update changes something (its `lastSeen` is a fresh sequence number, which the receiver
  * reads back to match it to its emit time); contacts are visited round robin. `--no-webhook`: the
  * session has no webhook, the path ends at the publisher. `--hmac`: the webhook signs its bodies.
+ * `--metrics on`: the pipeline is instrumented as main.ts does it (storage, engine factory, publisher
+ * and delivery observers, scrape-time gauges) and scraped every second; `--metrics compare` runs
+ * the benchmark twice in child processes, off then on, and prints the CPU an update of each and
+ * their ratio (issue 16's bound: at most 3 % more).
  * A short warm-up runs first and is not counted. Profile with
  * `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/presence-pipeline.ts …` and
  * `npx tsx bench/cpuprofile.ts /tmp/prof/<file>.cpuprofile`.
@@ -34,6 +39,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { createEvents } from '../src/events/engine.js';
+import { deliveryObserver } from '../src/metrics/delivery.js';
+import { instrumentEngines } from '../src/metrics/engine.js';
+import { registerGauges } from '../src/metrics/gauges.js';
+import { createMetrics } from '../src/metrics/metrics.js';
+import { instrumentPublisher } from '../src/metrics/publisher.js';
+import { instrumentStorage } from '../src/metrics/storage.js';
 import type { EventPublisher } from '../src/events/publisher.js';
 import type { SessionConfig } from '../src/presence/sessions.js';
 import { createSessionManager } from '../src/sessions/manager.js';
@@ -42,7 +53,7 @@ import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 // ---- command line --------------------------------------------------------------------------------
 const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced']);
-const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate']);
+const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate', '--metrics']);
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -67,6 +78,39 @@ const window = option('--window', 256);
 const rate = option('--rate', 1000);
 const withWebhook = !process.argv.includes('--no-webhook');
 const withHmac = process.argv.includes('--hmac');
+const METRICS_MODES = ['off', 'on', 'compare'] as const;
+const metricsArg = process.argv.includes('--metrics') ? (process.argv[process.argv.indexOf('--metrics') + 1] ?? '') : 'off';
+const metricsMode = METRICS_MODES.find((mode) => mode === metricsArg);
+if (metricsMode === undefined) throw new Error(`--metrics: "${metricsArg}" is not one of ${METRICS_MODES.join(', ')}`);
+
+/** `--metrics compare`: this benchmark off, then on, each in a process of its own; the CPU an update of each phase side by side. */
+async function compare(): Promise<void> {
+  const rest = args.filter((arg, i) => arg !== '--metrics' && args[i - 1] !== '--metrics');
+  const runOnce = (mode: 'off' | 'on'): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', ...rest, '--metrics', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        process.stdout.write(`[metrics ${mode}] ${chunk.toString('utf8')}`);
+      });
+      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`the run with metrics ${mode} exited with ${code}`))));
+    });
+  const cpuOf = (out: string): Map<string, number> =>
+    new Map([...out.matchAll(/^([^:\n]+): \d+ updates, .*CPU ([\d.]+) ms\/update/gm)].map((match) => [match[1] ?? '', Number(match[2])]));
+  const off = cpuOf(await runOnce('off'));
+  const on = cpuOf(await runOnce('on'));
+  for (const [phase, cpuOff] of off) {
+    const cpuOn = on.get(phase);
+    if (cpuOn === undefined) continue;
+    console.log(`${phase}: CPU an update ${cpuOff.toFixed(3)} ms without metrics, ${cpuOn.toFixed(3)} ms with (${(((cpuOn - cpuOff) / cpuOff) * 100).toFixed(1)} %)`);
+  }
+}
+if (metricsMode === 'compare') {
+  await compare();
+  process.exit(0);
+}
+const metrics = metricsMode === 'on' ? createMetrics({ sessionLabels: false }) : null;
 
 const now = (): number => performance.timeOrigin + performance.now();
 const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`;
@@ -133,7 +177,8 @@ async function startReceiver(): Promise<Receiver> {
 const BASE_SEQ = 1_700_000_000;
 const silent = pino({ level: 'silent' });
 const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-bench-pipeline-'));
-const storage = await openStorage({ dataDir, databaseUrl: null });
+const opened = await openStorage({ dataDir, databaseUrl: null });
+const storage = metrics === null ? opened : instrumentStorage(opened, metrics);
 const receiver = withWebhook ? await startReceiver() : null;
 
 let finished = 0;
@@ -150,12 +195,14 @@ function seqOf(payload: unknown): number {
   return presences?.[0]?.lastSeen ?? Number.NaN;
 }
 
+const observeDelivery = metrics === null ? null : deliveryObserver(metrics);
 const events = createEvents({
   config: { hook: null, outboxMaxPending: 1_000_000, serverId: 'bench' },
   outbox: storage.outbox,
   logger: silent,
   worker: {
     onAttempt: (delivery, outcome) => {
+      observeDelivery?.(delivery, outcome);
       if (outcome.kind !== 'delivered') throw new Error(`delivery ${delivery.id} not delivered: ${JSON.stringify(outcome)}`);
       const match = /"lastSeen":(\d+)/.exec(delivery.body);
       finish(match === null ? Number.NaN : Number(match[1]));
@@ -163,7 +210,7 @@ const events = createEvents({
   },
 });
 // Without a webhook, "finished" is the publish resolving (the event accepted).
-const publisher: EventPublisher = withWebhook
+const pipelinePublisher: EventPublisher = withWebhook
   ? events.publisher
   : {
       async publish(envelope, webhooks) {
@@ -176,8 +223,17 @@ const config: SessionConfig =
     ? {}
     : { webhooks: [{ url: receiver.url, events: ['presence.update'], ...(withHmac ? { hmac: { key: 'bench-hmac-key' } } : {}) }] };
 
+const publisher = metrics === null ? pipelinePublisher : instrumentPublisher(pipelinePublisher, metrics);
 const engines = new FakeEngineFactory();
-const manager = createSessionManager({ storage, engines, publisher, logger: silent });
+const manager = createSessionManager({ storage, engines: metrics === null ? engines : instrumentEngines(engines, metrics), publisher, logger: silent });
+// Scraped every second, as a Prometheus with scrape_interval 1s would (its CPU is counted).
+let scrapes: NodeJS.Timeout | null = null;
+if (metrics !== null) {
+  registerGauges(metrics, { sessions: () => manager.list(true), subscriptions: storage.subscriptions, outbox: storage.outbox, hub: events.hub, dropped: () => events.worker.stats().dropped });
+  scrapes = setInterval(() => {
+    metrics.registry.metrics().catch((error: unknown) => console.error('scrape failed', error));
+  }, 1000);
+}
 await events.start();
 await manager.create({ name: 'bench', config });
 const engine = engines.latest('bench');
@@ -305,7 +361,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
 }
 
 const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';
-console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}; ${seconds} s a phase`);
+console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}; ${seconds} s a phase; metrics ${metricsMode}`);
 console.log(`start: ${load()}`);
 await sustained(Math.min(2000, seconds * 1000));
 global.gc?.();
@@ -329,6 +385,7 @@ const memory = process.memoryUsage();
 console.log(`memory: heap used ${mb(memory.heapUsed)}, RSS ${mb(memory.rss)}; worker ${JSON.stringify(events.worker.stats())}`);
 console.log(`end: ${load()}`);
 
+if (scrapes !== null) clearInterval(scrapes);
 await manager.shutdown();
 await events.stop();
 await receiver?.stop();

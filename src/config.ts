@@ -52,6 +52,15 @@ export interface Config {
    * dies mid-delivery holds it this long before another sends it. null: the delivery worker's default.
    */
   readonly deliveryLeaseMs: number | null;
+  /** `GET /metrics` (Prometheus text format, behind the API key); off with WA_PRESENCE_METRICS=false. */
+  readonly metrics: boolean;
+  /** A `session` label on the per-session metrics (WA_PRESENCE_METRICS_SESSION_LABELS): one series per session, a cardinality trade-off. */
+  readonly metricsSessionLabels: boolean;
+  /**
+   * On SIGTERM, how long `/health/ready` answers 503 while the server still serves, before it stops
+   * accepting (WA_PRESENCE_SHUTDOWN_DRAIN_MS): a load balancer's checks see it and stop sending first.
+   */
+  readonly shutdownDrainMs: number;
   /** Time limits of HTTP connections (see `src/http/server-options.ts`). */
   readonly http: HttpLimits;
 }
@@ -219,6 +228,9 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     maxSessions: int(env, 'WA_PRESENCE_MAX_SESSIONS', 1000, 0, 1_000_000),
     leaseTtlMs: int(env, 'WA_PRESENCE_LEASE_TTL_MS', 10_000, 1000, 600_000),
     advertiseUrl: url(env, 'WA_PRESENCE_ADVERTISE_URL', ['http:', 'https:']),
+    metrics: bool(env, 'WA_PRESENCE_METRICS', true),
+    metricsSessionLabels: bool(env, 'WA_PRESENCE_METRICS_SESSION_LABELS', false),
+    shutdownDrainMs: int(env, 'WA_PRESENCE_SHUTDOWN_DRAIN_MS', 0, 0, 600_000),
     deliveryLeaseMs: str(env, 'WA_PRESENCE_DELIVERY_LEASE_MS') === null ? null : int(env, 'WA_PRESENCE_DELIVERY_LEASE_MS', 0, 1000, 3_600_000),
     http: Object.freeze({
       // A body of at most 1 MiB needs far less than 30 s on any link a server is used over; a client

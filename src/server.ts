@@ -25,6 +25,20 @@ import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
 import type { Sleep } from './sessions/renewal.js';
 import { openStorage } from './storage/index.js';
 import { openPostgresClusterStores } from './storage/postgres/cluster.js';
+import { SERVER_VERSION } from './events/envelope.js';
+import { API_KEY_SETTING } from './http/api-key.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+import { deliveryObserver } from './metrics/delivery.js';
+import { instrumentEngines } from './metrics/engine.js';
+import { clusterMetrics } from './metrics/cluster.js';
+import { registerGauges } from './metrics/gauges.js';
+import { createMetrics } from './metrics/metrics.js';
+import type { Metrics } from './metrics/metrics.js';
+import { instrumentHub, instrumentPublisher } from './metrics/publisher.js';
+import { createReadiness } from './metrics/readiness.js';
+import type { Readiness } from './metrics/readiness.js';
+import { renewalObserver } from './metrics/renewal.js';
+import { instrumentStorage } from './metrics/storage.js';
 import type { Storage } from './storage/index.js';
 
 /** What tests, the e2e test and the benchmarks replace; everything else is built from the config. */
@@ -48,6 +62,10 @@ export interface ServerOverrides {
   readonly ownership?: SessionOwnership;
   /** More routes behind the API key, after every built-in one. */
   readonly routes?: readonly RouteRegistrar[];
+  /** Tests read the registry they pass (default: one of this server's own when WA_PRESENCE_METRICS is on). */
+  readonly metrics?: Metrics;
+  /** Tests drive readiness themselves. */
+  readonly readiness?: Readiness;
 }
 
 /** The whole server, built and not yet listening. */
@@ -64,6 +82,10 @@ export interface Server {
   readonly cluster: Cluster | null;
   /** The embedded sandbox network (`--sandbox`), else null. */
   readonly sandbox: Sandbox | null;
+  /** `GET /health/ready`'s state: 503 until `start` has finished and from the moment `close` begins. */
+  readonly readiness: Readiness;
+  /** This server's metrics registry, null with WA_PRESENCE_METRICS=false. */
+  readonly metrics: Metrics | null;
   /** Starts the delivery worker, listens, then resumes the sessions (one server) or joins the cluster. Resolves with the address. */
   start(): Promise<string>;
   /**
@@ -81,10 +103,17 @@ export interface Server {
  */
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const logger = overrides.logger ?? pino({ level: config.logLevel, ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty' } } : {}) });
+  // The first line says what this process is, before anything can fail slowly.
+  logger.info(
+    { version: SERVER_VERSION, storage: config.databaseUrl === null ? 'sqlite' : 'postgres', network: config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox', metrics: config.metrics },
+    'wa-presence starting',
+  );
+  const metrics = overrides.metrics ?? (config.metrics ? createMetrics({ sessionLabels: config.metricsSessionLabels }) : null);
   const ownsStorage = overrides.storage === undefined;
-  const storage =
+  const opened =
     overrides.storage ??
     (await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, schema: config.databaseSchema, logger: logger.child({ area: 'storage' }) }));
+  const storage = metrics === null ? opened : instrumentStorage(opened, metrics);
 
   let sandbox: Sandbox | null = null;
   let network: NowebNetwork = { kind: 'whatsapp' };
@@ -106,15 +135,21 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     network = { kind: 'sandbox', url: config.sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: config.sandbox.autoPair };
     logger.warn({ sandbox: config.sandbox.url }, 'SANDBOX MODE: sessions connect to a sandbox network, not to WhatsApp');
   }
-  const engines = overrides.engines ?? createNowebEngineFactory({ network, logger });
+  const bareEngines = overrides.engines ?? createNowebEngineFactory({ network, logger });
+  const engines = metrics === null ? bareEngines : instrumentEngines(bareEngines, metrics);
 
-  const worker = { ...(config.deliveryLeaseMs === null ? {} : { leaseMs: config.deliveryLeaseMs }), ...overrides.worker };
+  const worker = {
+    ...(config.deliveryLeaseMs === null ? {} : { leaseMs: config.deliveryLeaseMs }),
+    ...(metrics === null ? {} : { onAttempt: deliveryObserver(metrics) }),
+    ...overrides.worker,
+  };
   const events = createEvents({ config, outbox: storage.outbox, logger, ...(Object.keys(worker).length === 0 ? {} : { worker }) });
 
   // PostgreSQL means possibly several servers: each runs the sessions it holds a lease for
   // (src/cluster). The cluster is built first (the session manager claims through it) and is
   // handed the session manager when it starts.
   const clusterTuning = overrides.cluster ?? {};
+  const observed = clusterMetrics(metrics);
   const cluster: Cluster | null =
     config.databaseUrl === null
       ? null
@@ -123,6 +158,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
           storage,
           stores: openPostgresClusterStores({ url: config.databaseUrl, schema: config.databaseSchema, logger: logger.child({ area: 'cluster' }) }),
           logger,
+          observer: observed.observer,
           ...(clusterTuning.heartbeatMs === undefined ? {} : { heartbeatMs: clusterTuning.heartbeatMs }),
           ...(clusterTuning.stallBoundMs === undefined ? {} : { stallBoundMs: clusterTuning.stallBoundMs }),
         });
@@ -130,15 +166,18 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   // outbox accepted: a publisher override has no relay).
   const relay = overrides.publisher === undefined ? (cluster?.relayEvents(events.hub) ?? null) : null;
   const basePublisher = overrides.publisher ?? events.publisher;
+  const relayed = relay === null ? basePublisher : relay.wrap(basePublisher);
+  const hub = metrics === null ? events.hub : instrumentHub(events.hub, metrics);
 
   const sessions = createSessionManager({
     storage,
     engines,
-    publisher: relay === null ? basePublisher : relay.wrap(basePublisher),
+    publisher: metrics === null ? relayed : instrumentPublisher(relayed, metrics),
     logger,
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
     startConcurrency: config.startConcurrency,
     ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }),
+    ...(metrics === null ? {} : { onRenewal: renewalObserver(metrics) }),
     ...(cluster !== null ? { ownership: cluster.sessionOwnership } : overrides.ownership === undefined ? {} : { ownership: overrides.ownership }),
   });
 
@@ -146,13 +185,23 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   // events area's routes, the sandbox admin API, and whatever the caller adds.
   const routes: RouteRegistrar[] = [];
   if (cluster !== null) {
-    const locator = cluster.locator;
+    const forwarded = metrics?.forwardedRequests.cell({}) ?? { value: 0 };
+    // The forwarding hook sends a request on exactly when the owner is another server.
+    const locator = {
+      self: cluster.locator.self,
+      ownerOf: async (session: string) => {
+        const owner = await cluster.locator.ownerOf(session);
+        if (owner !== null && owner.id !== cluster.locator.self) forwarded.value += 1;
+        return owner;
+      },
+    };
     routes.push((scope) => {
       registerForwarding(scope, { locator, ...(clusterTuning.forwardTimeoutMs === undefined ? {} : { timeoutMs: clusterTuning.forwardTimeoutMs }) });
       return Promise.resolve();
     });
   }
-  routes.push(wsRoutes({ hub: events.hub }));
+  routes.push(wsRoutes({ hub }));
+  if (metrics !== null) routes.push(metricsRoutes({ registry: metrics.registry }));
   routes.push(deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() }));
   const embedded = sandbox;
   if (embedded !== null) {
@@ -161,7 +210,23 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     });
   }
   routes.push(...(overrides.routes ?? []));
-  const http = await buildHttp({ config, storage, sessions, logger, routes, onClose: () => sessions.shutdown() });
+  // Migrations ran inside openStorage: a server that got here has its schema.
+  const readiness = overrides.readiness ?? createReadiness({
+    migrated: () => true,
+    ping: async () => void (await storage.settings.get(API_KEY_SETTING)),
+    ...(config.databaseUrl === null ? {} : { renewerAlive: () => observed.renewerAlive(config.leaseTtlMs) }),
+  });
+  const http = await buildHttp({ config, storage, sessions, logger, routes, readiness, onClose: () => sessions.shutdown() });
+  if (metrics !== null) {
+    registerGauges(metrics, {
+      sessions: () => sessions.list(true),
+      subscriptions: storage.subscriptions,
+      outbox: storage.outbox,
+      hub: events.hub,
+      dropped: () => events.worker.stats().dropped,
+      ...(cluster === null ? {} : { leasesHeld: () => cluster.ownership.held().length }),
+    });
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -175,6 +240,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     events,
     cluster,
     sandbox,
+    readiness,
+    metrics,
 
     async start() {
       await events.start();
@@ -184,13 +251,21 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         await sessions.resume({ startSessions: config.startSessions, restartAll: config.restartAllSessions });
       } else {
         await relay?.start();
-        await cluster.start(config.advertiseUrl ?? advertisedUrl(address, listen.host), config.startSessions, sessions);
+        // The ownership loop detaches exactly the sessions whose lease it lost.
+        const local = { start: (session: string) => sessions.start(session), detach: (session: string) => (observed.lost(), sessions.detach(session)), hasEngine: (session: string) => sessions.hasEngine(session) };
+        await cluster.start(config.advertiseUrl ?? advertisedUrl(address, listen.host), config.startSessions, local);
       }
+      readiness.markStarted();
+      const base = config.baseUrl ?? address;
+      logger.info({ address, docs: `${base}/`, dashboard: `${base}/dashboard`, metrics: config.metrics ? `${base}/metrics` : null, ready: `${base}/health/ready` }, 'wa-presence ready');
       return address;
     },
 
     close() {
       closing ??= (async () => {
+        readiness.markStopping();
+        // A load balancer's checks see /health/ready fail while requests are still served.
+        if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
         await cluster?.stopHeartbeat();
         await http.server.close();
         await cluster?.close();

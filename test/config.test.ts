@@ -74,3 +74,20 @@ describe('loadSandboxConfig: WA_PRESENCE_SANDBOX_DATA_DIR', () => {
     expect(loadSandboxConfig({ WA_PRESENCE_SANDBOX_DATA_DIR: 'sandbox-data' }, []).dataDir).toBe(resolve('sandbox-data'));
   });
 });
+
+describe('loadConfig: operations', () => {
+  it('metrics on by default, session labels off, no drain; each can be set', () => {
+    expect(loadConfig({}, [])).toMatchObject({ metrics: true, metricsSessionLabels: false, shutdownDrainMs: 0 });
+    expect(loadConfig({ WA_PRESENCE_METRICS: 'false', WA_PRESENCE_METRICS_SESSION_LABELS: 'true', WA_PRESENCE_SHUTDOWN_DRAIN_MS: '5000' }, [])).toMatchObject({
+      metrics: false,
+      metricsSessionLabels: true,
+      shutdownDrainMs: 5000,
+    });
+  });
+
+  it('refuses malformed values, naming the variable', () => {
+    expect(() => loadConfig({ WA_PRESENCE_METRICS: 'maybe' }, [])).toThrow(/WA_PRESENCE_METRICS must be true or false/);
+    expect(() => loadConfig({ WA_PRESENCE_SHUTDOWN_DRAIN_MS: '-1' }, [])).toThrow(/WA_PRESENCE_SHUTDOWN_DRAIN_MS must be a whole number/);
+    expect(() => loadConfig({ WA_PRESENCE_SHUTDOWN_DRAIN_MS: '700000' }, [])).toThrow(ConfigError);
+  });
+});

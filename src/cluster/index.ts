@@ -26,6 +26,13 @@ export interface ClusterOptions {
   readonly heartbeatMs?: number;
   /** How long the main thread may stall before its leases are left to run out; 3 × TTL by default (tests shorten it). */
   readonly stallBoundMs?: number;
+  /** Metrics: told of each background lease renewal (how many leases it renewed) and each event relayed from another server. */
+  readonly observer?: ClusterObserver;
+}
+
+export interface ClusterObserver {
+  leasesRenewed(count: number): void;
+  relayed(eventId: string): void;
 }
 
 /**
@@ -71,7 +78,10 @@ export function createCluster(options: ClusterOptions): Cluster {
     periodMs: heartbeatMs,
     ...(options.stallBoundMs === undefined ? {} : { boundMs: options.stallBoundMs }),
     logger,
-    onRenewed: (renewed) => refresh?.(renewed),
+    onRenewed: (renewed) => {
+      options.observer?.leasesRenewed(renewed.length);
+      refresh?.(renewed);
+    },
   });
   const leases = { ...stores.heartbeat.leases, renew: (owner: string, ttlMs: number) => renewer.renew(owner, ttlMs) };
   // Reads for requests (the session list) go with the forwarding lookups, off the heartbeat's connections.
@@ -122,7 +132,14 @@ export function createCluster(options: ClusterOptions): Cluster {
     }),
 
     relayEvents(hub) {
-      const relay = createEventRelay({ serverId: config.serverId, channel: stores.relayChannel(logger.child({ area: 'cluster-events' })), hub, logger });
+      const observer = options.observer;
+      const relay = createEventRelay({
+        serverId: config.serverId,
+        channel: stores.relayChannel(logger.child({ area: 'cluster-events' })),
+        hub,
+        logger,
+        ...(observer === undefined ? {} : { onRelayed: (eventId: string) => observer.relayed(eventId) }),
+      });
       relays.push(relay);
       return relay;
     },

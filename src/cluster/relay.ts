@@ -31,6 +31,8 @@ export interface RelayOptions {
   readonly channel: RelayChannel;
   readonly hub: Hub;
   readonly logger: Logger;
+  /** Each event handed to the local hub (metrics: relay lag from the event id's time). */
+  readonly onRelayed?: (eventId: string) => void;
 }
 
 export interface EventRelay {
@@ -62,6 +64,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
       }
     }
     options.hub.publish(message.session, message.event, body);
+    options.onRelayed?.(message.id);
   }
 
   function receive(payload: string): void {

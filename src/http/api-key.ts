@@ -39,6 +39,9 @@ export const QUERY_KEY_ROUTES: ReadonlySet<string> = new Set(['/ws']);
 function presentedKey(request: FastifyRequest): string | null {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string') return header;
+  // Prometheus' scrape config (and most HTTP tooling) sends a key as a bearer token.
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (bearer?.[1] !== undefined) return bearer[1];
   // Only there: elsewhere a key in the URL ends up in proxies' logs and browser history for nothing,
   // since every other client can send the header.
   if (!QUERY_KEY_ROUTES.has(request.routeOptions.url ?? '')) return null;

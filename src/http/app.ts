@@ -19,6 +19,8 @@ import { healthRoutes } from './routes/health.js';
 import { presenceRoutes } from './routes/presence.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { serverOpenRoutes, serverRoutes } from './routes/server.js'; // hook: issue 12 (WAHA's ping, version, status, /-json)
+import { registerRequestLogging, requestId } from './request-log.js';
+import type { Readiness } from '../metrics/readiness.js';
 
 /** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
 export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
@@ -32,6 +34,8 @@ export interface HttpDeps {
   readonly routes?: readonly RouteRegistrar[];
   /** Runs when the server closes, after it stopped accepting requests (the composition root stops the engines there). */
   readonly onClose?: () => Promise<void>;
+  /** `GET /health/ready` (src/metrics/readiness.ts). */
+  readonly readiness?: Readiness;
 }
 
 export interface Http {
@@ -65,7 +69,9 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     // One debug line per request (below) instead of Fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
     ...httpServerOptions(config.http),
+    genReqId: requestId,
   });
+  registerRequestLogging(server);
 
   registerBodyParsing(server);
 
@@ -104,7 +110,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
   await server.register(websocket, WEBSOCKET_OPTIONS);
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
-  healthRoutes(server, { network, storage: storage.backend });
+  healthRoutes(server, { network, storage: storage.backend, ...(deps.readiness === undefined ? {} : { readiness: deps.readiness }) });
   serverOpenRoutes(server); // hook: issue 12
   const startedAt = Date.now(); // hook: issue 12
 

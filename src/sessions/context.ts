@@ -8,7 +8,7 @@ import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore } from '../storage/sessions.js';
 import type { Gate } from './gate.js';
 import type { SessionOwnership } from './ownership.js';
-import type { RenewalPolicy, Sleep } from './renewal.js';
+import type { RenewalPolicy, Sleep, RenewalObserver } from './renewal.js';
 import type { RuntimeTable } from './runtime.js';
 
 /** The stores the session layer uses (a `Storage` of any backend has them all). */
@@ -32,6 +32,7 @@ export interface SessionContext {
   readonly sleep: Sleep;
   /** Milliseconds since the epoch. */
   readonly clock: () => number;
+  readonly onRenewal?: RenewalObserver;
   readonly ownership: SessionOwnership;
   readonly gate: Gate;
   readonly runtimes: RuntimeTable;

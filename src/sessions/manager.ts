@@ -13,7 +13,7 @@ import { singleServerOwnership } from './ownership.js';
 import type { SessionOwnership } from './ownership.js';
 import { presenceCommands } from './presence-commands.js';
 import { DEFAULT_RENEWAL_POLICY } from './renewal.js';
-import type { RenewalPolicy, Sleep } from './renewal.js';
+import type { RenewalObserver, RenewalPolicy, Sleep } from './renewal.js';
 import { createRuntimeTable } from './runtime.js';
 import { sessionCommands } from './session-commands.js';
 import type { CreateSessionInput, ResumeOptions } from './session-commands.js';
@@ -45,6 +45,8 @@ export interface SessionManagerDeps {
   readonly sleep?: Sleep;
   /** Milliseconds since the epoch. */
   readonly clock?: () => number;
+  /** Told of every renewal that ran to its end (not cancelled): its report (null when it failed as a whole) and how long it took (metrics). */
+  readonly onRenewal?: RenewalObserver;
   /**
    * Which server runs which session. Absent: this server owns every session (one server), engines
    * start unfenced. Several servers: src/cluster's implementation (leases, fenced status writes).
@@ -136,6 +138,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     policy: deps.renewal ?? DEFAULT_RENEWAL_POLICY,
     sleep: deps.sleep ?? defaultSleep,
     clock: deps.clock ?? Date.now,
+    ...(deps.onRenewal === undefined ? {} : { onRenewal: deps.onRenewal }),
     ownership: deps.ownership ?? singleServerOwnership,
     gate: createGate({ slots: deps.startConcurrency ?? Number.POSITIVE_INFINITY, holdMs: START_SLOT_MS }),
     runtimes: createRuntimeTable(deps.storage.sessions, deps.logger),

@@ -100,10 +100,15 @@ export async function renew(job: RenewalJob): Promise<RenewalReport> {
   return { presence, subscribed, failed };
 }
 
+/** Told of every renewal that ran to its end (not cancelled): its report (null when it failed as a whole) and how long it took. */
+export type RenewalObserver = (session: string, report: RenewalReport | null, ms: number) => void;
+
 export interface RenewalDeps {
   readonly subscriptions: Pick<SubscriptionStore, 'list'>;
   readonly policy: RenewalPolicy;
   readonly sleep: Sleep;
+  readonly clock: () => number;
+  readonly observer?: RenewalObserver;
 }
 
 /**
@@ -120,6 +125,7 @@ export function startRenewal(runtime: Runtime, deps: RenewalDeps): void {
   const renewalLogger = runtime.logger.child({ area: 'renewal' });
   const done = (async () => {
     await previous?.done;
+    const began = deps.clock();
     try {
       const chatIds = (await deps.subscriptions.list(runtime.name)).map((subscription) => subscription.chatId);
       // An unsubscribe whose removal this list already reflects needs no skipping any more; one
@@ -137,9 +143,13 @@ export function startRenewal(runtime: Runtime, deps: RenewalDeps): void {
         logger: renewalLogger,
       });
       renewalLogger.info({ ...report, failed: report.failed.length }, 'presence and subscriptions renewed');
+      deps.observer?.(runtime.name, report, deps.clock() - began);
     } catch (error) {
       if (controller.signal.aborted) renewalLogger.info('renewal cancelled');
-      else renewalLogger.error({ err: error }, 'renewal failed');
+      else {
+        renewalLogger.error({ err: error }, 'renewal failed');
+        deps.observer?.(runtime.name, null, deps.clock() - began);
+      }
     }
   })();
   const renewal: Renewal = { controller, done };

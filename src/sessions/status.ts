@@ -24,7 +24,7 @@ export async function changeStatus(ctx: SessionContext, runtime: Runtime, to: Se
   if (to !== 'SCAN_QR_CODE') runtime.qr = null;
   runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
   if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));
-  if (to === 'WORKING') startRenewal(runtime, { subscriptions: ctx.storage.subscriptions, policy: ctx.policy, sleep: ctx.sleep });
+  if (to === 'WORKING') startRenewal(runtime, { subscriptions: ctx.storage.subscriptions, policy: ctx.policy, sleep: ctx.sleep, clock: ctx.clock, ...(ctx.onRenewal === undefined ? {} : { observer: ctx.onRenewal }) });
   await shareStatus(ctx, runtime);
   await publish(ctx, runtime, makeEnvelope('session.status', reason === undefined ? { status: to } : { status: to, reason }, source(runtime), ctx.clock()));
 }

@@ -64,6 +64,13 @@ export interface OutboxStore {
   countPending(): Promise<number>;
 
   /**
+   * Pending deliveries (claimed or not) per webhook: how many, and when the oldest was accepted.
+   * One row per webhook key with any pending; for the metrics' scrape, so it reads the pending
+   * deliveries (its cost grows with the backlog, as `countPending`'s does).
+   */
+  pendingByWebhook(): Promise<PendingByWebhook[]>;
+
+  /**
    * Marks the oldest unclaimed pending deliveries past `maxPending` as `dropped` (with `lastError`
    * saying why), and returns how many it dropped.
    */
@@ -150,6 +157,15 @@ export type AttemptOutcome =
   | { readonly kind: 'delivered'; readonly status: number }
   | { readonly kind: 'retry'; readonly nextAttemptAt: number; readonly error: string; readonly status: number | null }
   | { readonly kind: 'failed'; readonly error: string; readonly status: number | null };
+
+export interface PendingByWebhook {
+  readonly webhookKey: string;
+  /** One of the webhook's URLs (all its deliveries share it). */
+  readonly url: string;
+  readonly pending: number;
+  /** `createdAt` of its oldest pending delivery (ms since the epoch). */
+  readonly oldestCreatedAt: number;
+}
 
 export interface ListQuery {
   readonly status: DeliveryStatus | null;

@@ -46,6 +46,22 @@ export function describeOutbox(name: string, createFixture: () => Promise<Outbox
       ]);
     });
 
+    it('counts pending deliveries per webhook with the oldest accept time, claimed ones included, finished ones not', async () => {
+      expect(await store.pendingByWebhook()).toEqual([]);
+      await store.enqueue(event('p1'), [delivery('a', 'c1'), delivery('b', 'c1')], T0);
+      await store.enqueue(event('p2'), [delivery('a', 'c2')], T0 + 5);
+      await store.enqueue(event('p3'), [delivery('a', 'c3')], T0 + 9);
+      const claimed = await claimAt(store, 'srv', T0 + 10);
+      const bHead = claimed.find((d) => d.webhookKey === 'b');
+      if (bHead === undefined) throw new Error('b was not claimed');
+      expect(await store.complete(bHead.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 11)).toBe(true);
+      const aFirst = claimed.find((d) => d.eventId === 'p1' && d.webhookKey === 'a');
+      if (aFirst === undefined) throw new Error('a|c1 was not claimed');
+      expect(await store.complete(aFirst.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 12)).toBe(true);
+      // a: p2 (claimed, still pending) and p3; b: nothing left.
+      expect(await store.pendingByWebhook()).toEqual([{ webhookKey: 'a', url: 'http://a.test/hook', pending: 2, oldestCreatedAt: T0 + 5 }]);
+    });
+
     it('concurrent accepts (one group commit) each learn their own result and keep the callers’ order per key', async () => {
       await store.enqueue(event('old'), [delivery('a', 'c3')], T0);
       const calls: [string, string][] = [];

@@ -366,6 +366,14 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
       return num(rows[0]?.n ?? '0');
     },
 
+    pendingByWebhook: async () => {
+      const { rows } = await pool.query<{ webhook_key: string; url: string; n: string; oldest: string }>(
+        `SELECT webhook_key, MIN(url) AS url, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox_deliveries
+         WHERE status = 'pending' GROUP BY webhook_key`,
+      );
+      return rows.map((row) => ({ webhookKey: row.webhook_key, url: row.url, pending: num(row.n), oldestCreatedAt: num(row.oldest) }));
+    },
+
     enforceCap: async (maxPending, now) => {
       // In transactions of at most MAX_BATCH_WEIGHT deliveries: one holding an advisory lock per
       // order key of a large excess (thousands of chats) would run out of the shared lock table.

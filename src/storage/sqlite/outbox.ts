@@ -171,6 +171,9 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
      WHERE status = 'pending' AND next_attempt_at IS NOT NULL`,
   );
   const countPending = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox_deliveries WHERE status = 'pending'");
+  const pendingByWebhook = db.prepare<[], { webhook_key: string; url: string; n: number; oldest: number }>(
+    "SELECT webhook_key, MIN(url) AS url, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox_deliveries WHERE status = 'pending' GROUP BY webhook_key",
+  );
   const dropOldest = db.prepare<[{ error: string; now: number; count: number }], { order_key: string; next_attempt_at: number | null }>(
     `UPDATE outbox_deliveries SET status = 'dropped', last_error = @error, claimed_by = NULL, claim_until = 0, updated_at = @now
      WHERE id IN (SELECT id FROM outbox_deliveries WHERE status = 'pending' AND claim_until <= @now ORDER BY id LIMIT @count)
@@ -311,6 +314,8 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     recoverClaims: () => settle(() => releaseAll.run().changes),
     nextDueAt: () => settle(() => nextDue.get()?.at ?? null),
     countPending: () => settle(() => countPending.get()?.n ?? 0),
+    pendingByWebhook: () =>
+      settle(() => pendingByWebhook.all().map((row) => ({ webhookKey: row.webhook_key, url: row.url, pending: row.n, oldestCreatedAt: row.oldest }))),
     enforceCap: (maxPending, now) => settle(() => enforceCap.immediate(maxPending, now)),
     list: (session, query) =>
       settle(() => {
