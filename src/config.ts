@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { RetryPolicyName } from './presence/sessions.js';
+import { HISTORY_RETENTION_DAYS } from './presence/history.js';
 import { RETRY_POLICIES } from './presence/sessions.js';
 
 /**
@@ -51,6 +52,10 @@ export interface Config {
    * dies mid-delivery holds it this long before another sends it. null: the delivery worker's default.
    */
   readonly deliveryLeaseMs: number | null;
+  /** Presence history for every session (`WA_PRESENCE_HISTORY`); a session's `config.presenceHistory.enabled` overrides it. */
+  readonly presenceHistory: boolean;
+  /** Days presence history is kept (`WA_PRESENCE_HISTORY_RETENTION_DAYS`); a session's `retentionDays` overrides it. */
+  readonly presenceHistoryRetentionDays: number;
 }
 
 /** How the process reaches WhatsApp: the real network, an embedded sandbox, or a sandbox by URL. */
@@ -208,6 +213,8 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     leaseTtlMs: int(env, 'WA_PRESENCE_LEASE_TTL_MS', 10_000, 1000, 600_000),
     advertiseUrl: url(env, 'WA_PRESENCE_ADVERTISE_URL', ['http:', 'https:']),
     deliveryLeaseMs: str(env, 'WA_PRESENCE_DELIVERY_LEASE_MS') === null ? null : int(env, 'WA_PRESENCE_DELIVERY_LEASE_MS', 0, 1000, 3_600_000),
+    presenceHistory: bool(env, 'WA_PRESENCE_HISTORY', false),
+    presenceHistoryRetentionDays: int(env, 'WA_PRESENCE_HISTORY_RETENTION_DAYS', HISTORY_RETENTION_DAYS.default, HISTORY_RETENTION_DAYS.min, HISTORY_RETENTION_DAYS.max),
   };
   const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
   if (engine !== null && engine.toUpperCase() !== 'NOWEB') {

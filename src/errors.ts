@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'STORAGE_FULL',
   'SESSION_OWNED_ELSEWHERE',
+  'HISTORY_DISABLED',
+  'INVALID_HISTORY_RANGE',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

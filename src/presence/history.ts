@@ -5,6 +5,9 @@ import type { PresenceStatus } from './status.js';
  * Times are Unix seconds (a fraction carries milliseconds); `lastSeen` is WhatsApp's, whole seconds.
  */
 
+/** Bounds of a retention (days), per session (`presenceHistory.retentionDays`) and server-wide. */
+export const HISTORY_RETENTION_DAYS = { min: 1, max: 365, default: 30 } as const;
+
 /** One stored change of a participant's presence, at the time we learned it. */
 export interface PresenceChange {
   readonly presence: PresenceStatus;

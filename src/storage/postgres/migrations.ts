@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { POSTGRES_HISTORY_MIGRATION } from './history-migration.js';
 import { POSTGRES_OUTBOX_MIGRATION } from './outbox-migration.js';
 
 /**
@@ -115,4 +116,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  POSTGRES_HISTORY_MIGRATION,
 ];

@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { SQLITE_HISTORY_MIGRATION } from './history-migration.js';
 import { SQLITE_OUTBOX_MIGRATION } from './outbox-migration.js';
 
 /**
@@ -102,4 +103,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE session_statuses ADD COLUMN reason TEXT;`,
   },
   SQLITE_OUTBOX_MIGRATION,
+  SQLITE_HISTORY_MIGRATION,
 ];
