@@ -13,8 +13,11 @@ import { registerErrorHandling } from './http/errors.js';
 import { ErrorSchema } from './http/schemas.js';
 import { authRoutes } from './http/routes/auth.js';
 import { healthRoutes } from './http/routes/health.js';
+import { historyRoutes } from './http/routes/history.js';
 import { presenceRoutes } from './http/routes/presence.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import { createHistoryRecorder } from './sessions/history-recorder.js';
+import { createRetentionJob } from './sessions/history-retention.js';
 import { createSessionManager } from './sessions/manager.js';
 import type { SessionManager, SessionManagerDeps } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
@@ -60,7 +63,16 @@ export const OPENAPI_PATH = '/openapi.json';
  */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, storage, logger } = deps;
+  const historyDefaults = { enabled: config.presenceHistory, retentionDays: config.presenceHistoryRetentionDays };
+  const history = createHistoryRecorder({ store: storage.history, defaults: historyDefaults, logger });
+  const retention = createRetentionJob({
+    store: storage.history,
+    configOf: async (session) => (await storage.sessions.get(session))?.config ?? null,
+    retentionDays: (sessionConfig) => history.retentionDays(sessionConfig),
+    logger,
+  });
   const sessions = createSessionManager({
+    history,
     storage,
     engines: deps.engines,
     publisher: deps.publisher,
@@ -147,12 +159,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sessionRoutes(scope, { sessions, network });
     presenceRoutes(scope, { sessions });
     authRoutes(scope, { sessions });
+    historyRoutes(scope, { store: storage.history, sessions: storage.sessions, recorder: history });
     for (const register of deps.routes ?? []) await register(scope);
   });
 
   server.addHook('onClose', async () => {
     await sessions.shutdown();
+    await retention.stop();
+    await history.close();
   });
+  retention.start();
   await server.ready();
   return { server, sessions, apiKey, routes };
 }

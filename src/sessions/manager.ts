@@ -17,6 +17,7 @@ import type { PresenceStore, StoredSubscription, SubscriptionStore } from '../st
 import type { SessionStore, StoredSession } from '../storage/sessions.js';
 import type { RuntimeStatusStore } from '../storage/statuses.js';
 import { createGate } from './gate.js';
+import type { HistoryRecorder } from './history-recorder.js';
 import type { Turn } from './gate.js';
 import { createPresenceCache } from './presence-cache.js';
 import type { PresenceCache } from './presence-cache.js';
@@ -69,6 +70,8 @@ export interface SessionManagerDeps {
    * wait their turn, first come first served, as STARTING. Absent: engines start without waiting.
    */
   readonly startConcurrency?: number;
+  /** Presence history (src/sessions/history-recorder.ts): told every stored change and status transition. */
+  readonly history?: HistoryRecorder;
 }
 
 /** A session's runtime as the cluster sees it: its status and, while a server runs it, that server. */
@@ -353,6 +356,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     }
     runtime.status = to;
     runtime.reason = reason ?? null;
+    deps.history?.status(runtime.name, runtime.stored.config, to);
     if (to !== 'SCAN_QR_CODE') runtime.qr = null;
     runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
     if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));
@@ -426,6 +430,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       throw error;
     }
     runtime.presence.set(chatId, withChanges(chatId, stored, changed));
+    deps.history?.changed(runtime.name, runtime.stored.config, chatId, changed);
     await publish(runtime, makeEnvelope('presence.update', { id: chatId, presences: changed }, source(runtime), clock()));
   }
 
@@ -717,6 +722,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
         await stopEngine(runtime);
         await runtime.events.idle();
         await storage.sessions.delete(name);
+        await deps.history?.forget(name);
         runtimes.delete(name);
         logger.info({ session: name }, 'session deleted');
       });
