@@ -45,7 +45,8 @@ const toGap = (gap: StoredGap): ListeningGap => ({ from: seconds(gap.from), to: 
 
 /** The range asked for, in Unix seconds, checked: default the last 24 hours. */
 function rangeOf(query: { from?: number; to?: number }, now: number, maxSeconds: number): { from: number; to: number } {
-  const to = query.to ?? Math.floor(now / 1000);
+  // Up, so that what was learned within the current second is in the default range.
+  const to = query.to ?? Math.ceil(now / 1000);
   const from = query.from ?? to - 86_400;
   if (from > to) throw new AppError('INVALID_HISTORY_RANGE', `from (${from}) is after to (${to}); both are Unix seconds`, { field: 'query.from' });
   if (to - from > maxSeconds) {
