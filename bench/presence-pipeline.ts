@@ -10,7 +10,7 @@
  * `process.cpuUsage()` here counts the server side only.
  *
  *   npx tsx bench/presence-pipeline.ts [--contacts 1000] [--seconds 10] [--window 256] [--rate 1000]
- *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced]
+ *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced] [--history]
  *
  * 1. Sustained: engine events are emitted as fast as the pipeline takes them, keeping at most
  *    `--window` updates emitted and not yet finished (received by the webhook and its outcome
@@ -22,6 +22,8 @@
  * Every update changes something (its `lastSeen` is a fresh sequence number, which the receiver
  * reads back to match it to its emit time); contacts are visited round robin. `--no-webhook`: the
  * session has no webhook, the path ends at the publisher. `--hmac`: the webhook signs its bodies.
+ * `--history`: presence history is on for the session (src/sessions/history-recorder.ts records
+ * every stored change in the background); run with and without to compare.
  * A short warm-up runs first and is not counted. Profile with
  * `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/presence-pipeline.ts …` and
  * `npx tsx bench/cpuprofile.ts /tmp/prof/<file>.cpuprofile`.
@@ -36,12 +38,13 @@ import { pino } from 'pino';
 import { createEvents } from '../src/events/engine.js';
 import type { EventPublisher } from '../src/events/publisher.js';
 import type { SessionConfig } from '../src/presence/sessions.js';
+import { createHistoryRecorder } from '../src/sessions/history-recorder.js';
 import { createSessionManager } from '../src/sessions/manager.js';
 import { openStorage } from '../src/storage/index.js';
 import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 // ---- command line --------------------------------------------------------------------------------
-const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced']);
+const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced', '--history']);
 const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate']);
 
 function option(name: string, fallback: number): number {
@@ -171,13 +174,15 @@ const publisher: EventPublisher = withWebhook
         if (envelope.event === 'presence.update') finish(seqOf(envelope.payload));
       },
     };
-const config: SessionConfig =
-  receiver === null
-    ? {}
-    : { webhooks: [{ url: receiver.url, events: ['presence.update'], ...(withHmac ? { hmac: { key: 'bench-hmac-key' } } : {}) }] };
+const withHistory = process.argv.includes('--history');
+const config: SessionConfig = {
+  ...(receiver === null ? {} : { webhooks: [{ url: receiver.url, events: ['presence.update'], ...(withHmac ? { hmac: { key: 'bench-hmac-key' } } : {}) }] }),
+  ...(withHistory ? { presenceHistory: { enabled: true } } : {}),
+};
+const history = withHistory ? createHistoryRecorder({ store: storage.history, defaults: { enabled: false, retentionDays: 30 }, logger: silent }) : null;
 
 const engines = new FakeEngineFactory();
-const manager = createSessionManager({ storage, engines, publisher, logger: silent });
+const manager = createSessionManager({ storage, engines, publisher, logger: silent, ...(history === null ? {} : { history }) });
 await events.start();
 await manager.create({ name: 'bench', config });
 const engine = engines.latest('bench');
@@ -305,7 +310,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
 }
 
 const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';
-console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}; ${seconds} s a phase`);
+console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}, history ${withHistory ? 'on' : 'off'}; ${seconds} s a phase`);
 console.log(`start: ${load()}`);
 await sustained(Math.min(2000, seconds * 1000));
 global.gc?.();
@@ -332,5 +337,6 @@ console.log(`end: ${load()}`);
 await manager.shutdown();
 await events.stop();
 await receiver?.stop();
+await history?.close();
 await storage.close();
 await rm(dataDir, { recursive: true, force: true });

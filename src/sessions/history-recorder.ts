@@ -30,6 +30,8 @@ export interface HistoryRecorderDeps {
   readonly heartbeatMs?: number;
   /** Most writes waiting; past it new changes are dropped (and counted) rather than growing memory. */
   readonly maxPending?: number;
+  /** How long a write may wait for others to share its transaction: 100 ms. */
+  readonly batchDelayMs?: number;
   /** Last states remembered for deduplication; the store answers the others. */
   readonly memoryEntries?: number;
 }
@@ -73,6 +75,8 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
   const lastState = new Map<string, string>();
   const listening = new Set<string>();
   let draining: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const batchDelayMs = deps.batchDelayMs ?? 100;
   let dropped = 0;
 
   const keyOf = (change: { session: string; chatId: string; participant: string }): string => `${change.session}\u0000${change.chatId}\u0000${change.participant}`;
@@ -142,13 +146,29 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
     }
   }
 
-  function kick(): void {
+  function run(): void {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
     if (draining !== null) return;
     draining = drain().finally(() => {
       draining = null;
       // Queued while the loop was finishing.
       if (queue.length > 0) kick();
     });
+  }
+
+  /**
+   * Writes wait up to `batchDelayMs` so that many go in one transaction: one commit per change
+   * (a WAL append and, on PostgreSQL, a round trip each) cost more than the presence path itself.
+   */
+  function kick(): void {
+    if (timer !== null || draining !== null) return;
+    if (queue.length >= APPEND_BATCH) {
+      run();
+      return;
+    }
+    timer = setTimeout(run, batchDelayMs);
+    timer.unref();
   }
 
   function enqueue(op: Op): void {
@@ -171,7 +191,7 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
 
   async function flush(): Promise<void> {
     while (draining !== null || queue.length > 0) {
-      kick();
+      run();
       await draining;
     }
   }
@@ -212,6 +232,8 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
     flush,
     async close() {
       clearInterval(heartbeat);
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
       await flush();
     },
     get dropped() {

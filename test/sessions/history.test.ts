@@ -60,6 +60,17 @@ describe('presence history recorder and retention (SQLite)', () => {
     expect((await rows()).map((row) => (row as { presence: string }).presence)).toEqual(['online', 'offline', 'typing']);
   });
 
+  it('writes changes learned close together in one append (one transaction), not one each', async () => {
+    const appends: number[] = [];
+    // A counting wrapper over the real store: it passes every call through and records append sizes.
+    const counted = { ...storage.history, append: (changes: Parameters<Storage['history']['append']>[0]) => (appends.push(changes.length), storage.history.append(changes)) };
+    const made = createHistoryRecorder({ store: counted, defaults: { enabled: true, retentionDays: 30 }, logger, clock, batchDelayMs: 50 });
+    recorders.push(made);
+    for (let k = 0; k < 50; k += 1) made.changed('s', {}, `${k}@c.us`, [{ participant: `${k}@c.us`, lastKnownPresence: 'online', lastSeen: null }]);
+    await made.flush();
+    expect(appends).toEqual([50]);
+  });
+
   it('records nothing for a session with history off; the session config overrides the server default', async () => {
     const off = recorder(false);
     off.changed('s', {}, A, [{ participant: A, lastKnownPresence: 'online', lastSeen: null }]);
