@@ -58,6 +58,15 @@ function rangeOf(query: { from?: number; to?: number }, now: number, maxSeconds:
   return { from: Math.max(0, from), to };
 }
 
+/** A group's participant is a person: a contact or a linked-device id, never a group. */
+function participantOf(raw: string): string {
+  const id = chatIdOf(raw, 'query.participant');
+  if (id.endsWith('@g.us')) {
+    throw new AppError('INVALID_CHAT_ID', `participant "${raw}" is a group; expected <digits>@c.us or <digits>@lid`, { field: 'query.participant' });
+  }
+  return id;
+}
+
 function csvCell(value: string | number | null): string {
   if (value === null) return '';
   const text = String(value);
@@ -117,7 +126,7 @@ export function historyRoutes(server: FastifyInstance, options: HistoryRoutesOpt
     async (request, reply) => {
       const { session } = request.params;
       const chatId = chatIdOf(request.params.chatId);
-      const participant = request.query.participant === undefined ? undefined : chatIdOf(request.query.participant, 'query.participant');
+      const participant = request.query.participant === undefined ? undefined : participantOf(request.query.participant);
       const format = exportFormat(request);
       const { from, to } = rangeOf(request.query, clock(), format === null ? HISTORY_MAX_JSON_RANGE_S : HISTORY_MAX_EXPORT_RANGE_S);
       await requireHistory(session);
