@@ -73,7 +73,8 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
   const memoryEntries = deps.memoryEntries ?? 100_000;
   const queue: Op[] = [];
   const lastState = new Map<string, string>();
-  const listening = new Set<string>();
+  /** Sessions listening here, with the time their listening started (fences their marker). */
+  const listening = new Map<string, number>();
   let draining: Promise<void> | null = null;
   let timer: NodeJS.Timeout | null = null;
   const batchDelayMs = deps.batchDelayMs ?? 100;
@@ -183,9 +184,9 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
 
   const heartbeat = setInterval(() => {
     if (listening.size === 0) return;
-    const names = [...listening];
+    const entries = [...listening].map(([session, since]) => ({ session, since }));
     const at = clock();
-    enqueue({ kind: 'run', what: 'heartbeat', run: () => store.heartbeat(names, at) });
+    enqueue({ kind: 'run', what: 'heartbeat', run: () => store.heartbeat(entries, at) });
   }, deps.heartbeatMs ?? 30_000);
   heartbeat.unref();
 
@@ -208,13 +209,15 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
       const at = clock();
       if (to === 'WORKING') {
         if (!historyEnabled(config, defaults)) return;
-        listening.add(session);
+        listening.set(session, at);
         enqueue({ kind: 'run', what: 'start listening', run: () => store.startListening(session, at) });
         return;
       }
       // Whatever the config says now: a session that was listening stops (history turned off by an update too).
-      if (!listening.delete(session)) return;
-      enqueue({ kind: 'run', what: 'stop listening', run: () => store.stopListening(session, at) });
+      const since = listening.get(session);
+      if (since === undefined) return;
+      listening.delete(session);
+      enqueue({ kind: 'run', what: 'stop listening', run: () => store.stopListening(session, at, since) });
     },
     async forget(session) {
       listening.delete(session);

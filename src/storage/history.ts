@@ -66,10 +66,14 @@ export interface PresenceHistoryStore {
    * that was listening when its server died (no clean stop) becomes the gap [last heartbeat, at].
    */
   startListening(session: string, at: number): Promise<void>;
-  /** The session stops hearing at `at` (left WORKING, server stop): opens a gap unless one is open. */
-  stopListening(session: string, at: number): Promise<void>;
-  /** Records that these listening sessions were alive at `at` (the crash gap starts at the last one). */
-  heartbeat(sessions: readonly string[], at: number): Promise<void>;
+  /**
+   * The session stops hearing at `at` (left WORKING, server stop): opens a gap unless one is open.
+   * `since` is the `at` of this server's `startListening`: when another server has started
+   * listening since (it took the session over while this one stalled), nothing changes.
+   */
+  stopListening(session: string, at: number, since: number): Promise<void>;
+  /** Records that these listening sessions (each with its `since`) were alive at `at`: a crash gap starts at the last one. */
+  heartbeat(listening: readonly { readonly session: string; readonly since: number }[], at: number): Promise<void>;
   /**
    * Every change of the session (or one chat) within the range, ordered by time, fetched in pages
    * of `batchSize` by keyset (no transaction or cursor held while the consumer is slow): memory

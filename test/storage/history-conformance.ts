@@ -51,8 +51,8 @@ export function describeHistoryStore(make: () => Promise<Storage>): void {
       const { history } = await make();
       await history.startListening('s', 100);
       expect(await history.gaps('s', 0, 10_000)).toEqual([]);
-      await history.stopListening('s', 200);
-      await history.stopListening('s', 250);
+      await history.stopListening('s', 200, 100);
+      await history.stopListening('s', 250, 100);
       expect(await history.gaps('s', 0, 10_000)).toEqual([{ from: 200, to: null }]);
       await history.startListening('s', 300);
       expect(await history.gaps('s', 0, 10_000)).toEqual([{ from: 200, to: 300 }]);
@@ -64,11 +64,25 @@ export function describeHistoryStore(make: () => Promise<Storage>): void {
     it('turns a listening marker left by a crash into a gap from the last heartbeat to the next start', async () => {
       const first = await make();
       await first.history.startListening('s', 1_000);
-      await first.history.heartbeat(['s', 'not-listening'], 5_000);
+      await first.history.heartbeat([{ session: 's', since: 1_000 }, { session: 'not-listening', since: 1 }], 5_000);
+      // A heartbeat under another start's marker changes nothing.
+      await first.history.heartbeat([{ session: 's', since: 999 }], 7_000);
       await first.close();
       const second = await make();
       await second.history.startListening('s', 9_000);
       expect(await second.history.gaps('s', 0, 100_000)).toEqual([{ from: 5_000, to: 9_000 }]);
+    });
+
+    it('leaves the listening to a server that took the session over: a late stop of the old one opens no gap', async () => {
+      const [one, two] = await Promise.all([make(), make()]);
+      await one.history.startListening('s', 100);
+      await one.history.heartbeat([{ session: 's', since: 100 }], 150);
+      // The other server starts while the first is stalled: from the first's last heartbeat, nobody listened.
+      await two.history.startListening('s', 200);
+      await one.history.stopListening('s', 300, 100);
+      expect(await two.history.gaps('s', 0, 10_000)).toEqual([{ from: 150, to: 200 }]);
+      await two.history.stopListening('s', 400, 200);
+      expect(await two.history.gaps('s', 0, 10_000)).toEqual([{ from: 150, to: 200 }, { from: 400, to: null }]);
     });
 
     it('exports a session or a chat in time order, in pages, ties by insertion order', async () => {
@@ -83,7 +97,8 @@ export function describeHistoryStore(make: () => Promise<Storage>): void {
     it('forgets a chat, then a whole session', async () => {
       const { history } = await make();
       await history.append([change(A, A, 'online', 10), change(G, P1, 'online', 20), change(A, A, 'online', 10, null, 't')]);
-      await history.stopListening('s', 30);
+      await history.startListening('s', 25);
+      await history.stopListening('s', 30, 25);
       expect(await history.deleteChat('s', A)).toBe(1);
       expect(await history.range({ session: 's', chatId: A, from: 0, to: 100 })).toEqual([]);
       expect(await history.range({ session: 't', chatId: A, from: 0, to: 100 })).toHaveLength(1);
@@ -98,9 +113,10 @@ export function describeHistoryStore(make: () => Promise<Storage>): void {
       const { history } = await make();
       await history.append([1, 2, 3, 4, 5].map((at) => change(A, A, at % 2 === 0 ? 'offline' : 'online', at)));
       await history.append([change(A, A, 'online', 1, null, 't')]);
-      await history.stopListening('s', 1);
+      await history.startListening('s', 0);
+      await history.stopListening('s', 1, 0);
       await history.startListening('s', 2);
-      await history.stopListening('s', 10);
+      await history.stopListening('s', 10, 2);
       expect(await history.deleteOlderThan('s', 5, 3)).toBe(3);
       expect(await history.deleteOlderThan('s', 5, 3)).toBe(1);
       expect(await history.deleteOlderThan('s', 5, 3)).toBe(0);

@@ -123,9 +123,11 @@ export function createPostgresHistoryStore(pool: PgPool, schema: string): Presen
         );
       });
     },
-    stopListening: async (session, at) => {
+    stopListening: async (session, at, since) => {
       await inTransaction(pool, async (client) => {
-        await client.query('DELETE FROM presence_history_listening WHERE session = $1', [session]);
+        const dropped = await client.query('DELETE FROM presence_history_listening WHERE session = $1 AND since = $2', [session, since]);
+        // Another server's start replaced the marker: it listens now.
+        if (dropped.rowCount !== 1) return;
         await client.query(
           `INSERT INTO presence_history_gaps (session, from_at, to_at)
            SELECT $1, $2, NULL WHERE NOT EXISTS (SELECT 1 FROM presence_history_gaps WHERE session = $1 AND to_at IS NULL)
@@ -134,9 +136,13 @@ export function createPostgresHistoryStore(pool: PgPool, schema: string): Presen
         );
       });
     },
-    heartbeat: async (sessions, at) => {
-      if (sessions.length === 0) return;
-      await pool.query('UPDATE presence_history_listening SET alive_at = $2 WHERE session = ANY($1::text[])', [[...sessions], at]);
+    heartbeat: async (listening, at) => {
+      if (listening.length === 0) return;
+      await pool.query(
+        `UPDATE presence_history_listening l SET alive_at = $3
+         FROM unnest($1::text[], $2::bigint[]) AS t (session, since) WHERE l.session = t.session AND l.since = t.since`,
+        [listening.map((entry) => entry.session), listening.map((entry) => entry.since), at],
+      );
     },
     async *export(query) {
       const limit = query.batchSize ?? 1000;

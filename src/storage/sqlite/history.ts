@@ -67,7 +67,8 @@ export function createSqliteHistoryStore(db: SqliteDatabase): PresenceHistorySto
     'INSERT INTO presence_history_listening (session, since, alive_at) VALUES (?, ?, ?) ON CONFLICT (session) DO UPDATE SET since = excluded.since, alive_at = excluded.alive_at',
   );
   const dropMarker = db.prepare<[string]>('DELETE FROM presence_history_listening WHERE session = ?');
-  const alive = db.prepare<[number, string]>('UPDATE presence_history_listening SET alive_at = ? WHERE session = ?');
+  const dropOwnMarker = db.prepare<[string, number]>('DELETE FROM presence_history_listening WHERE session = ? AND since = ?');
+  const alive = db.prepare<[number, string, number]>('UPDATE presence_history_listening SET alive_at = ? WHERE session = ? AND since = ?');
   const page = db.prepare<{ session: string; to: number; at: number; id: number; limit: number }, ChangeRow>(
     `SELECT ${COLUMNS} FROM presence_history WHERE session = :session AND at >= :at AND at <= :to AND (at > :at OR id > :id)
      ORDER BY at, id LIMIT :limit`,
@@ -97,12 +98,13 @@ export function createSqliteHistoryStore(db: SqliteDatabase): PresenceHistorySto
     if (crashed !== undefined && crashed.alive_at < at) addGap.run(session, crashed.alive_at, at);
     setMarker.run(session, at, at);
   });
-  const stopListening = db.transaction((session: string, at: number) => {
-    dropMarker.run(session);
+  const stopListening = db.transaction((session: string, at: number, since: number) => {
+    // Another server's start replaced the marker: it listens now.
+    if (dropOwnMarker.run(session, since).changes === 0) return;
     if (openGap.get(session) === undefined) addGap.run(session, at, null);
   });
-  const heartbeat = db.transaction((names: readonly string[], at: number) => {
-    for (const name of names) alive.run(at, name);
+  const heartbeat = db.transaction((listening: readonly { readonly session: string; readonly since: number }[], at: number) => {
+    for (const entry of listening) alive.run(at, entry.session, entry.since);
   });
   const deleteSession = db.transaction((session: string) => {
     deleteRows.run(session);
@@ -148,13 +150,13 @@ export function createSqliteHistoryStore(db: SqliteDatabase): PresenceHistorySto
       settle(() => {
         startListening.immediate(session, at);
       }),
-    stopListening: (session, at) =>
+    stopListening: (session, at, since) =>
       settle(() => {
-        stopListening.immediate(session, at);
+        stopListening.immediate(session, at, since);
       }),
-    heartbeat: (names, at) =>
+    heartbeat: (listening, at) =>
       settle(() => {
-        if (names.length > 0) heartbeat.immediate(names, at);
+        if (listening.length > 0) heartbeat.immediate(listening, at);
       }),
     async *export(query) {
       const limit = query.batchSize ?? 1000;
