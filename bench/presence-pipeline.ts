@@ -10,7 +10,7 @@
  * `process.cpuUsage()` here counts the server side only.
  *
  *   npx tsx bench/presence-pipeline.ts [--contacts 1000] [--seconds 10] [--window 256] [--rate 1000]
- *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced]
+ *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced] [--history]
  *                                      [--metrics off|on|compare]
  *
  * 1. Sustained: engine events are emitted as fast as the pipeline takes them, keeping at most
@@ -27,6 +27,8 @@
  * and delivery observers, scrape-time gauges) and scraped every second; `--metrics compare` runs
  * the benchmark twice in child processes, off then on, and prints the CPU an update of each and
  * their ratio (issue 16's bound: at most 3 % more).
+ * `--history`: presence history is on for the session (src/sessions/history-recorder.ts records
+ * every stored change in the background); run with and without to compare.
  * A short warm-up runs first and is not counted. Profile with
  * `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/presence-pipeline.ts …` and
  * `npx tsx bench/cpuprofile.ts /tmp/prof/<file>.cpuprofile`.
@@ -47,12 +49,13 @@ import { instrumentPublisher } from '../src/metrics/publisher.js';
 import { instrumentStorage } from '../src/metrics/storage.js';
 import type { EventPublisher } from '../src/events/publisher.js';
 import type { SessionConfig } from '../src/presence/sessions.js';
+import { createHistoryRecorder } from '../src/sessions/history-recorder.js';
 import { createSessionManager } from '../src/sessions/manager.js';
 import { openStorage } from '../src/storage/index.js';
 import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 // ---- command line --------------------------------------------------------------------------------
-const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced']);
+const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced', '--history']);
 const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate', '--metrics']);
 
 function option(name: string, fallback: number): number {
@@ -218,14 +221,16 @@ const pipelinePublisher: EventPublisher = withWebhook
         if (envelope.event === 'presence.update') finish(seqOf(envelope.payload));
       },
     };
-const config: SessionConfig =
-  receiver === null
-    ? {}
-    : { webhooks: [{ url: receiver.url, events: ['presence.update'], ...(withHmac ? { hmac: { key: 'bench-hmac-key' } } : {}) }] };
+const withHistory = process.argv.includes('--history');
+const config: SessionConfig = {
+  ...(receiver === null ? {} : { webhooks: [{ url: receiver.url, events: ['presence.update'], ...(withHmac ? { hmac: { key: 'bench-hmac-key' } } : {}) }] }),
+  ...(withHistory ? { presenceHistory: { enabled: true } } : {}),
+};
+const history = withHistory ? createHistoryRecorder({ store: storage.history, defaults: { enabled: false, retentionDays: 30 }, logger: silent }) : null;
 
 const publisher = metrics === null ? pipelinePublisher : instrumentPublisher(pipelinePublisher, metrics);
 const engines = new FakeEngineFactory();
-const manager = createSessionManager({ storage, engines: metrics === null ? engines : instrumentEngines(engines, metrics), publisher, logger: silent });
+const manager = createSessionManager({ storage, engines: metrics === null ? engines : instrumentEngines(engines, metrics), publisher, logger: silent, ...(history === null ? {} : { history }) });
 // Scraped every second, as a Prometheus with scrape_interval 1s would (its CPU is counted).
 let scrapes: NodeJS.Timeout | null = null;
 if (metrics !== null) {
@@ -361,7 +366,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
 }
 
 const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';
-console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}; ${seconds} s a phase; metrics ${metricsMode}`);
+console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}, history ${withHistory ? 'on' : 'off'}; ${seconds} s a phase; metrics ${metricsMode}`);
 console.log(`start: ${load()}`);
 await sustained(Math.min(2000, seconds * 1000));
 global.gc?.();
@@ -389,5 +394,6 @@ if (scrapes !== null) clearInterval(scrapes);
 await manager.shutdown();
 await events.stop();
 await receiver?.stop();
+await history?.close();
 await storage.close();
 await rm(dataDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { RetryPolicyName } from './presence/sessions.js';
+import { HISTORY_RETENTION_DAYS } from './presence/history.js';
 import { RETRY_POLICIES } from './presence/sessions.js';
 import { customHeadersProblem } from './presence/webhook-headers.js';
 
@@ -52,6 +53,10 @@ export interface Config {
    * dies mid-delivery holds it this long before another sends it. null: the delivery worker's default.
    */
   readonly deliveryLeaseMs: number | null;
+  /** Presence history for every session (`WA_PRESENCE_HISTORY`); a session's `config.presenceHistory.enabled` overrides it. */
+  readonly presenceHistory: boolean;
+  /** Days presence history is kept (`WA_PRESENCE_HISTORY_RETENTION_DAYS`); a session's `retentionDays` overrides it. */
+  readonly presenceHistoryRetentionDays: number;
   /** `GET /metrics` (Prometheus text format, behind the API key); off with WA_PRESENCE_METRICS=false. */
   readonly metrics: boolean;
   /** A `session` label on the per-session metrics (WA_PRESENCE_METRICS_SESSION_LABELS): one series per session, a cardinality trade-off. */
@@ -241,6 +246,8 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
       // Fastify's default: longer than the 60 s of common proxies and load balancers, so they close first.
       keepAliveTimeoutMs: int(env, 'WA_PRESENCE_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 3_600_000),
     }),
+    presenceHistory: bool(env, 'WA_PRESENCE_HISTORY', false),
+    presenceHistoryRetentionDays: int(env, 'WA_PRESENCE_HISTORY_RETENTION_DAYS', HISTORY_RETENTION_DAYS.default, HISTORY_RETENTION_DAYS.min, HISTORY_RETENTION_DAYS.max),
   };
   const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
   if (engine !== null && engine.toUpperCase() !== 'NOWEB') {

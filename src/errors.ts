@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'SANDBOX_NOT_FOUND',
   'SANDBOX_CONFLICT',
   'SANDBOX_REJECTED',
+  'HISTORY_DISABLED',
+  'INVALID_HISTORY_RANGE',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -19,6 +19,8 @@ import { deliveriesRoutes } from './http/routes/deliveries.js';
 import { wsRoutes } from './http/routes/ws.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/index.js';
+import { createHistoryRecorder } from './sessions/history-recorder.js';
+import { createRetentionJob } from './sessions/history-retention.js';
 import { createSessionManager } from './sessions/manager.js';
 import type { SessionManager, SessionOwnership } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
@@ -169,7 +171,15 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const relayed = relay === null ? basePublisher : relay.wrap(basePublisher);
   const hub = metrics === null ? events.hub : instrumentHub(events.hub, metrics);
 
+  const history = createHistoryRecorder({ store: storage.history, defaults: { enabled: config.presenceHistory, retentionDays: config.presenceHistoryRetentionDays }, logger });
+  const retention = createRetentionJob({
+    store: storage.history,
+    configOf: async (session) => (await storage.sessions.get(session))?.config ?? null,
+    retentionDays: (sessionConfig) => history.retentionDays(sessionConfig),
+    logger,
+  });
   const sessions = createSessionManager({
+    history,
     storage,
     engines,
     publisher: metrics === null ? relayed : instrumentPublisher(relayed, metrics),
@@ -216,7 +226,21 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     ping: async () => void (await storage.settings.get(API_KEY_SETTING)),
     ...(config.databaseUrl === null ? {} : { renewerAlive: () => observed.renewerAlive(config.leaseTtlMs) }),
   });
-  const http = await buildHttp({ config, storage, sessions, logger, routes, readiness, onClose: () => sessions.shutdown() });
+  const http = await buildHttp({
+    config,
+    storage,
+    sessions,
+    logger,
+    routes,
+    readiness,
+    history,
+    // After the engines, the history's last writes; the retention job stops with them.
+    onClose: async () => {
+      await sessions.shutdown();
+      await retention.stop();
+      await history.close();
+    },
+  });
   if (metrics !== null) {
     registerGauges(metrics, {
       sessions: () => sessions.list(true),
@@ -255,6 +279,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         const local = { start: (session: string) => sessions.start(session), detach: (session: string) => (observed.lost(), sessions.detach(session)), hasEngine: (session: string) => sessions.hasEngine(session) };
         await cluster.start(config.advertiseUrl ?? advertisedUrl(address, listen.host), config.startSessions, local);
       }
+      retention.start();
       readiness.markStarted();
       const base = config.baseUrl ?? address;
       logger.info({ address, docs: `${base}/`, dashboard: `${base}/dashboard`, metrics: config.metrics ? `${base}/metrics` : null, ready: `${base}/health/ready` }, 'wa-presence ready');

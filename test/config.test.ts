@@ -3,6 +3,13 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig, loadSandboxConfig } from '../src/config.js';
 
 describe('loadConfig', () => {
+  it('keeps presence history off by default, 30 days when on, and bounds the retention to 1-365 days', () => {
+    expect([loadConfig({}, []).presenceHistory, loadConfig({}, []).presenceHistoryRetentionDays]).toEqual([false, 30]);
+    expect(loadConfig({ WA_PRESENCE_HISTORY: 'true', WA_PRESENCE_HISTORY_RETENTION_DAYS: '365' }, [])).toMatchObject({ presenceHistory: true, presenceHistoryRetentionDays: 365 });
+    expect(() => loadConfig({ WA_PRESENCE_HISTORY_RETENTION_DAYS: '0' }, [])).toThrow(/WA_PRESENCE_HISTORY_RETENTION_DAYS must be between 1 and 365/);
+    expect(() => loadConfig({ WA_PRESENCE_HISTORY: 'maybe' }, [])).toThrow(/WA_PRESENCE_HISTORY must be true or false/);
+  });
+
   it('applies the defaults', () => {
     const config = loadConfig({}, []);
     expect(config.port).toBe(3000);

@@ -21,17 +21,21 @@ import { sessionRoutes } from './routes/sessions.js';
 import { serverOpenRoutes, serverRoutes } from './routes/server.js'; // hook: issue 12 (WAHA's ping, version, status, /-json)
 import { registerRequestLogging, requestId } from './request-log.js';
 import type { Readiness } from '../metrics/readiness.js';
+import { historyRoutes } from './routes/history.js';
+import type { HistoryRecorder } from '../sessions/history-recorder.js';
 
 /** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
 export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
 
 export interface HttpDeps {
   readonly config: Config;
-  readonly storage: Pick<Storage, 'settings' | 'backend'>;
+  readonly storage: Pick<Storage, 'settings' | 'backend' | 'history' | 'sessions'>;
   readonly sessions: SessionManager;
   readonly logger: Logger;
   /** Registered inside the API-key scope, after the core routes, in this order. */
   readonly routes?: readonly RouteRegistrar[];
+  /** Presence history: its routes are served when given. */
+  readonly history?: HistoryRecorder;
   /** Runs when the server closes, after it stopped accepting requests (the composition root stops the engines there). */
   readonly onClose?: () => Promise<void>;
   /** `GET /health/ready` (src/metrics/readiness.ts). */
@@ -126,6 +130,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     presenceRoutes(scope, { sessions });
     authRoutes(scope, { sessions });
     serverRoutes(scope, { serverId: config.serverId, startedAt }); // hook: issue 12
+    if (deps.history !== undefined) historyRoutes(scope, { store: storage.history, sessions: storage.sessions, recorder: deps.history });
     for (const register of deps.routes ?? []) await register(scope);
   });
 

@@ -2,6 +2,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { request as send } from 'undici';
 import { AppError } from '../errors.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Answered by whichever server receives it, never forwarded: reads of shared data (presence
+     * history), whose exports must stream instead of being buffered by the forwarding hop.
+     */
+    answerLocally?: boolean;
+  }
+}
+
 /** Set on a forwarded request: the receiving server answers it itself, so a request never loops. */
 export const FORWARDED_HEADER = 'x-wa-presence-forwarded-by';
 
@@ -44,6 +54,7 @@ export function registerForwarding(scope: FastifyInstance, options: ForwardOptio
   const timeoutMs = options.timeoutMs ?? 30_000;
   scope.addHook('preHandler', async (request, reply) => {
     if (request.headers[FORWARDED_HEADER] !== undefined) return;
+    if (request.routeOptions.config.answerLocally === true) return;
     const session = sessionOf(request);
     if (session === null) return;
     const owner = await options.locator.ownerOf(session);

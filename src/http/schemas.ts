@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { DEFAULT_RETRIES } from '../events/retry.js';
+import { HISTORY_RETENTION_DAYS } from '../presence/history.js';
 import { ENGINES, RETRY_POLICIES } from '../presence/sessions.js';
 import { PRESENCE_STATUSES, SESSION_STATUSES } from '../presence/status.js';
 import { FREE_FORM_LIMITS } from './keywords.js';
@@ -127,6 +128,17 @@ export const SessionConfigSchema = Type.Object(
           ),
         },
         { additionalProperties: false, description: 'Only on a server on the sandbox network (ours, not WAHA\'s)' },
+      ),
+    ),
+    presenceHistory: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean({ description: 'Record this session\'s presence history (default: WA_PRESENCE_HISTORY)' })),
+          retentionDays: Type.Optional(
+            Type.Integer({ minimum: HISTORY_RETENTION_DAYS.min, maximum: HISTORY_RETENTION_DAYS.max, description: 'Days kept (default: WA_PRESENCE_HISTORY_RETENTION_DAYS)' }),
+          ),
+        },
+        { additionalProperties: false, description: 'Presence history (ours, not WAHA\'s): who was online when, kept for retentionDays' },
       ),
     ),
     proxy: Type.Optional(

@@ -58,6 +58,7 @@ export function instrumentStorage(storage: Storage, metrics: Metrics): Storage {
     outbox: timed(storage.outbox, observer('outbox')),
     leases: timed(storage.leases, observer('leases')),
     statuses: timed(storage.statuses, observer('statuses')),
+    history: timed(storage.history, observer('history')),
     backend,
     close: () => storage.close(),
   };

@@ -42,6 +42,11 @@ export interface SessionConfig {
    * (`POST /api/sandbox/link-code`). Default: the server's WA_PRESENCE_SANDBOX_AUTOPAIR.
    */
   readonly sandbox?: { readonly autoPair?: boolean };
+  /**
+   * Ours, not WAHA's: presence history of this session (README, "Presence history"). Absent fields
+   * take the server's WA_PRESENCE_HISTORY and WA_PRESENCE_HISTORY_RETENTION_DAYS.
+   */
+  readonly presenceHistory?: { readonly enabled?: boolean; readonly retentionDays?: number };
   /** WAHA's fields with no meaning for a presence server: accepted from WAHA clients and kept, not used. */
   readonly proxy?: { readonly server: string; readonly username?: string; readonly password?: string } | null;
   readonly ignore?: { readonly status?: boolean; readonly groups?: boolean; readonly channels?: boolean; readonly broadcast?: boolean };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { EngineFactory } from '../engines/engine.js';
 import { AppError, isAppError } from '../errors.js';
 import type { EventPublisher } from '../events/publisher.js';
+import type { HistoryRecorder } from './history-recorder.js';
 import type { OutboxStore } from '../storage/outbox.js';
 import type { AuthStores } from '../storage/auth.js';
 import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
@@ -33,6 +34,8 @@ export interface SessionContext {
   /** Milliseconds since the epoch. */
   readonly clock: () => number;
   readonly onRenewal?: RenewalObserver;
+  /** Presence history (history-recorder.ts): told every stored change and status transition. */
+  readonly history?: HistoryRecorder;
   readonly ownership: SessionOwnership;
   readonly gate: Gate;
   readonly runtimes: RuntimeTable;

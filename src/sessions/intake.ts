@@ -25,5 +25,6 @@ export async function applyPresence(ctx: SessionContext, runtime: Runtime, chatI
     throw error;
   }
   runtime.presence.set(chatId, withChanges(chatId, stored, changed));
+  ctx.history?.changed(runtime.name, runtime.stored.config, chatId, changed);
   await publish(ctx, runtime, makeEnvelope('presence.update', { id: chatId, presences: changed }, source(runtime), ctx.clock()));
 }

@@ -9,6 +9,7 @@ import type { StoredSubscription } from '../storage/presence.js';
 import type { SessionContext, SessionStorage } from './context.js';
 import { START_SLOT_MS } from './engine-runs.js';
 import { createGate } from './gate.js';
+import type { HistoryRecorder } from './history-recorder.js';
 import { singleServerOwnership } from './ownership.js';
 import type { SessionOwnership } from './ownership.js';
 import { presenceCommands } from './presence-commands.js';
@@ -47,6 +48,8 @@ export interface SessionManagerDeps {
   readonly clock?: () => number;
   /** Told of every renewal that ran to its end (not cancelled): its report (null when it failed as a whole) and how long it took (metrics). */
   readonly onRenewal?: RenewalObserver;
+  /** Presence history (src/sessions/history-recorder.ts): told every stored change and status transition. */
+  readonly history?: HistoryRecorder;
   /**
    * Which server runs which session. Absent: this server owns every session (one server), engines
    * start unfenced. Several servers: src/cluster's implementation (leases, fenced status writes).
@@ -139,6 +142,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     sleep: deps.sleep ?? defaultSleep,
     clock: deps.clock ?? Date.now,
     ...(deps.onRenewal === undefined ? {} : { onRenewal: deps.onRenewal }),
+    ...(deps.history === undefined ? {} : { history: deps.history }),
     ownership: deps.ownership ?? singleServerOwnership,
     gate: createGate({ slots: deps.startConcurrency ?? Number.POSITIVE_INFINITY, holdMs: START_SLOT_MS }),
     runtimes: createRuntimeTable(deps.storage.sessions, deps.logger),

@@ -118,6 +118,7 @@ export function sessionCommands(ctx: SessionContext): SessionCommands {
         await storage.sessions.delete(name);
         // Its webhooks go with it: nothing more is sent to them, nor replayed under a later session of this name.
         await storage.outbox.cancelSession(name, ctx.clock());
+        await ctx.history?.forget(name);
         runtimes.forget(name);
         logger.info({ session: name }, 'session deleted');
       });

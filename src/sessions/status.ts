@@ -21,6 +21,7 @@ export async function changeStatus(ctx: SessionContext, runtime: Runtime, to: Se
   }
   runtime.status = to;
   runtime.reason = reason ?? null;
+  ctx.history?.status(runtime.name, runtime.stored.config, to);
   if (to !== 'SCAN_QR_CODE') runtime.qr = null;
   runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
   if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));

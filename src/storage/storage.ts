@@ -1,4 +1,5 @@
 import type { AuthStores } from './auth.js';
+import type { PresenceHistoryStore } from './history.js';
 import type { LeaseStore } from './leases.js';
 import type { OutboxStore } from './outbox.js';
 import type { PresenceStore, SubscriptionStore } from './presence.js';
@@ -25,6 +26,8 @@ export interface Storage {
   readonly leases: LeaseStore;
   /** Runtime statuses written by each session's owner, so any server lists every session (several servers). */
   readonly statuses: RuntimeStatusStore;
+  /** Presence history (opt-in per session): changes, listening gaps, retention. */
+  readonly history: PresenceHistoryStore;
   readonly backend: 'sqlite' | 'postgres';
   /** Closes the database (waits for running queries on PostgreSQL). Idempotent. */
   close(): Promise<void>;

@@ -66,6 +66,22 @@ describe('forwarding a request to the server that runs its session', () => {
     expect(locator.asked.filter((session) => session === 'default')).toHaveLength(3);
   });
 
+  it('answers presence history reads locally (shared database, streamed exports) and forwards its DELETE to the owner', async () => {
+    const { harness: ownerApp, url } = await owner();
+    await ownerApp.working('default');
+    const locator = locatorTo(url);
+    const app = await front(locator);
+    const chat = '4915550000001@c.us';
+    // The front server's own database has no session "default": a local answer says so, a forwarded one would not.
+    const read = await app.request('GET', `/api/default/presence/${chat}/history`);
+    expect(read.json()).toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    expect((await app.request('GET', '/api/default/presence/history')).json()).toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    expect(locator.asked).toEqual([]);
+    const removed = await app.request('DELETE', `/api/default/presence/${chat}/history`);
+    expect([removed.statusCode, removed.json()]).toEqual([200, { chatId: chat, deleted: 0 }]);
+    expect(locator.asked).toEqual(['default']);
+  });
+
   it('forwards the subscription routes (ours): the owner lists and removes from its store', async () => {
     const { harness: ownerApp, url } = await owner();
     await ownerApp.working('default');

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock, Storage } from '../../src/storage/index.js';
 import { LeaseLostError } from '../../src/storage/index.js';
 import type { StoredSession } from '../../src/storage/sessions.js';
+import { describeHistoryStore } from './history-conformance.js';
 
 /**
  * One backend's database for one test: a fresh SQLite directory or a fresh PostgreSQL schema.
@@ -57,6 +58,8 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
       await Promise.all(opened.map((storage) => storage.close()));
       await fixture.dispose();
     });
+
+    describeHistoryStore(() => make());
 
     it('names its backend', async () => {
       const storage = await make();

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, Storage } from '../storage.js';
 import { createPostgresAuthStores } from './auth.js';
 import { checkSchemaName, createPool, migratePostgres } from './database.js';
+import { createPostgresHistoryStore } from './history.js';
 import { createPostgresLeaseStore } from './leases.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { createPostgresOutboxStore } from './outbox.js';
@@ -56,6 +57,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     leases: createPostgresLeaseStore(pool, options.clock ?? Date.now),
     statuses: createPostgresStatusStore(pool),
     outbox: createPostgresOutboxStore(pool),
+    history: createPostgresHistoryStore(pool, schema),
     // pool.end() throws when called twice; every caller waits for the one close.
     close: () => (closing ??= Promise.all([pool.end(), relaxedPool.end()]).then(() => undefined)),
   };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, Storage } from '../storage.js';
 import { createSqliteAuthStores } from './auth.js';
 import { migrateSqlite, openSqliteDatabase } from './database.js';
+import { createSqliteHistoryStore } from './history.js';
 import { createSqliteLeaseStore } from './leases.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { createSqliteOutboxStore } from './outbox.js';
@@ -38,6 +39,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
       leases: createSqliteLeaseStore(db, options.clock ?? Date.now),
       statuses: createSqliteStatusStore(db),
       outbox: createSqliteOutboxStore(db),
+      history: createSqliteHistoryStore(db),
       close: () =>
         new Promise<void>((done) => {
           // better-sqlite3's close is idempotent; it checkpoints the WAL when this is the last connection.
