@@ -51,6 +51,8 @@ export interface Config {
    * dies mid-delivery holds it this long before another sends it. null: the delivery worker's default.
    */
   readonly deliveryLeaseMs: number | null;
+  /** The browser dashboard at /dashboard (`WA_PRESENCE_DASHBOARD`, default true). */
+  readonly dashboard: boolean;
 }
 
 /** How the process reaches WhatsApp: the real network, an embedded sandbox, or a sandbox by URL. */
@@ -208,6 +210,7 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     leaseTtlMs: int(env, 'WA_PRESENCE_LEASE_TTL_MS', 10_000, 1000, 600_000),
     advertiseUrl: url(env, 'WA_PRESENCE_ADVERTISE_URL', ['http:', 'https:']),
     deliveryLeaseMs: str(env, 'WA_PRESENCE_DELIVERY_LEASE_MS') === null ? null : int(env, 'WA_PRESENCE_DELIVERY_LEASE_MS', 0, 1000, 3_600_000),
+    dashboard: bool(env, 'WA_PRESENCE_DASHBOARD', true),
   };
   const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
   if (engine !== null && engine.toUpperCase() !== 'NOWEB') {
