@@ -32,6 +32,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Registered inside the API-key scope, after the core routes. */
   readonly routes?: readonly RouteRegistrar[];
+  /** Registered outside the API-key scope (the dashboard's shell and assets). */
+  readonly publicRoutes?: readonly RouteRegistrar[];
   /** Tests inject a sleep that does not wait (renewal rate limit and backoff). */
   readonly sleep?: Sleep;
   /** Several servers (src/cluster): the lease fence an engine must hold before it starts (see `SessionManagerDeps.claim`). */
@@ -135,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
   healthRoutes(server, { network, storage: storage.backend });
+  for (const register of deps.publicRoutes ?? []) await register(server);
 
   await server.register(async (scope) => {
     requireApiKey(scope, apiKey, config.apiKeyExcludePaths);

@@ -11,6 +11,7 @@ import { createCluster } from './cluster/index.js';
 import type { Cluster } from './cluster/index.js';
 import { createEvents } from './events/engine.js';
 import { registerForwarding } from './http/forward.js';
+import { dashboardRoutes } from './http/routes/dashboard.js';
 import { deliveriesRoutes } from './http/routes/deliveries.js';
 import { wsRoutes } from './http/routes/ws.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
     wsRoutes({ hub: events.hub }),
     deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() }),
   ];
+  const dashboard = dashboardRoutes({ config, hub: events.hub });
+  routes.push(dashboard.protected);
   const embedded = sandbox;
   if (embedded !== null) {
     routes.push(async (scope) => {
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
     publisher: relay === null ? events.publisher : relay.wrap(events.publisher),
     logger,
     routes,
+    publicRoutes: [dashboard.public],
     ...(cluster === null ? {} : { claim: (session: string) => cluster.claim(session), sharedStatuses: (sessions: readonly StoredSession[]) => cluster.sharedStatuses(sessions) }),
   });
   app = built;
