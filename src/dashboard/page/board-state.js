@@ -1,0 +1,71 @@
+// @ts-check
+import { enc, get } from './api.js';
+import { connected, onEvent } from './live.js';
+import { Store } from './store.js';
+
+/**
+ * One session's presence board: what it subscribed to (GET api/{s}/presence/subscriptions), what
+ * it knows (GET api/{s}/presence), patched by presence.update events as they arrive.
+ * @typedef {{ participant: string, lastKnownPresence: string, lastSeen: number | null }} Participant
+ * @typedef {{ id: string, presences: Participant[] }} ChatPresence
+ * @typedef {{ chatId: string, since: number | null }} Subscription
+ * @typedef {{ session: string, subscriptions: Subscription[], presence: Record<string, ChatPresence>, lastEventAt: Record<string, number>, workingSince: number | null, loadedAt: number | null, error: string | null }} BoardState
+ */
+
+/** @type {Store<BoardState>} */
+export const board = new Store(/** @type {BoardState} */ ({ session: '', subscriptions: [], presence: {}, lastEventAt: {}, workingSince: null, loadedAt: null, error: null }));
+
+/** @param {string} session */
+export async function loadBoard(session) {
+  if (session === '') return;
+  if (board.value.session !== session) board.set({ session, subscriptions: [], presence: {}, lastEventAt: {}, workingSince: null, loadedAt: null, error: null });
+  try {
+    const [subscriptions, presences] = await Promise.all([
+      /** @type {Promise<Subscription[]>} */ (get(`api/${enc(session)}/presence/subscriptions`)),
+      /** @type {Promise<ChatPresence[]>} */ (get(`api/${enc(session)}/presence`).catch(() => [])),
+    ]);
+    if (board.value.session !== session) return;
+    /** @type {Record<string, ChatPresence>} */
+    const presence = {};
+    for (const chat of presences) presence[chat.id] = chat;
+    board.set({ ...board.value, subscriptions, presence: { ...presence, ...liveOnly(board.value.presence, presence) }, loadedAt: Date.now(), error: null });
+  } catch (error) {
+    if (board.value.session === session) board.set({ ...board.value, error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** Chats heard live that the (slightly older) REST answer did not know yet. @param {Record<string, ChatPresence>} live @param {Record<string, ChatPresence>} read */
+function liveOnly(live, read) {
+  return Object.fromEntries(Object.entries(live).filter(([id]) => read[id] === undefined));
+}
+
+onEvent((envelope, backfill) => {
+  const state = board.value;
+  if (envelope.session !== state.session) return;
+  if (envelope.event === 'session.status') {
+    if (envelope.payload?.status === 'WORKING') board.set({ ...state, workingSince: envelope.timestamp });
+    return;
+  }
+  if (envelope.event !== 'presence.update' || backfill) return;
+  /** @type {ChatPresence} */
+  const chat = envelope.payload;
+  const previous = state.presence[chat.id];
+  // A group's update may name only the participants it is about: keep the others.
+  const merged = previous === undefined || !chat.id.endsWith('@g.us')
+    ? chat
+    : { id: chat.id, presences: [...previous.presences.filter((p) => !chat.presences.some((n) => n.participant === p.participant)), ...chat.presences] };
+  board.set({ ...state, presence: { ...state.presence, [chat.id]: merged }, lastEventAt: { ...state.lastEventAt, [chat.id]: envelope.timestamp } });
+});
+
+connected.subscribe(() => void loadBoard(board.value.session));
+
+/**
+ * The state shown for a participant, in words: "unknown" when nothing was heard, "hidden" when they
+ * are offline and share no last seen (privacy "nobody": last="deny").
+ * @param {Participant | undefined} p
+ */
+export function stateOf(p) {
+  if (p === undefined) return 'unknown';
+  if (p.lastKnownPresence === 'offline' && p.lastSeen === null) return 'hidden';
+  return p.lastKnownPresence;
+}
