@@ -49,7 +49,7 @@ export function SessionsView({ sandbox }) {
     </div>
     <form class="inline" onSubmit=${create}>
       <label for="new-session">New session</label>
-      <input id="new-session" placeholder="name (default)" value=${name} pattern="[A-Za-z0-9_-]*"
+      <input id="new-session" placeholder="name (default)" value=${name}
         onInput=${(/** @type {InputEvent} */ e) => setName(/** @type {HTMLInputElement} */ (e.currentTarget).value)} />
       <button type="submit" class="primary">Create and start</button>
     </form>

@@ -58,13 +58,13 @@ export function StreamView() {
     </div>
     ${live.gap ? html`<p class="note">Some events may be missing: the server's recent-events buffer had moved on while this page was disconnected.</p>` : null}
     <form class="filters" onSubmit=${(/** @type {Event} */ e) => e.preventDefault()}>
-      <label>Session <select value=${r.session} onChange=${filter('session')}>
+      <label for="filter-session">Session</label><select id="filter-session" value=${r.session} onChange=${filter('session')}>
         <option value="">all</option>${[...new Set([...sessionsSeen, ...(r.session === '' ? [] : [r.session])])].map((s) => html`<option value=${s}>${s}</option>`)}
-      </select></label>
-      <label>Event <select value=${r.event} onChange=${filter('event')}>
+      </select>
+      <label for="filter-event">Event</label><select id="filter-event" value=${r.event} onChange=${filter('event')}>
         <option value="">all</option><option value="presence.update">presence.update</option><option value="session.status">session.status</option>
-      </select></label>
-      <label>Chat <input value=${r.chat} placeholder="4915550001@c.us" onChange=${filter('chat')} /></label>
+      </select>
+      <label for="filter-chat">Chat</label><input id="filter-chat" value=${r.chat} placeholder="4915550001@c.us" onChange=${filter('chat')} />
       <button type="button" aria-pressed=${paused !== null} onClick=${() => setPaused(paused === null ? (all[all.length - 1]?.id ?? '') : null)}>${paused === null ? 'Pause' : 'Resume'}</button>
     </form>
     ${visible.length === 0 ? html`<p class="empty">No event${r.session || r.event || r.chat ? ' matches these filters' : ' yet'}.</p>` : html`<ol class="stream">${visible.map((e) => html`<li key=${e.id} data-event-id=${e.id} class=${`ev ev-${e.event.replace('.', '-')}`}>
