@@ -46,9 +46,14 @@ onEvent((envelope, backfill) => {
     if (envelope.payload?.status === 'WORKING') board.set({ ...state, workingSince: envelope.timestamp });
     return;
   }
-  if (envelope.event !== 'presence.update' || backfill) return;
+  if (envelope.event !== 'presence.update') return;
   /** @type {ChatPresence} */
   const chat = envelope.payload;
+  if (backfill) {
+    // The REST state is newer than a backfilled event: it only tells when the chat was last heard.
+    if ((state.lastEventAt[chat.id] ?? 0) < envelope.timestamp) board.set({ ...state, lastEventAt: { ...state.lastEventAt, [chat.id]: envelope.timestamp } });
+    return;
+  }
   const previous = state.presence[chat.id];
   // A group's update may name only the participants it is about: keep the others.
   const merged = previous === undefined || !chat.id.endsWith('@g.us')

@@ -136,8 +136,8 @@ export function BoardView({ sandbox }) {
             </div>
             <div class="health muted small">
               subscribed ${sub.since === null ? '' : ago(sub.since, tick)} ·
-              ${lastEvent === undefined ? ' no event since the page opened' : ` last event ${ago(lastEvent, tick)}`}
-              ${workingSince === null ? null : html` · <span class=${renewed ? 'ok' : 'warn'}>${renewed ? '✓ heard since the last reconnect' : 'not heard since the last reconnect'}</span>`}
+              ${lastEvent === undefined ? ' no event heard recently' : ` last event ${ago(lastEvent, tick)}`}
+              ${workingSince === null ? null : html` · <span class=${renewed ? 'ok' : 'warn'}>${renewed ? '✓ renewed: heard since the last reconnect' : 'waiting for a first event since the last reconnect'}</span>`}
             </div>
             <div class="row-actions">
               ${sandbox && !isGroup && working ? html`<button class="small" onClick=${() => run('typing', () => actAs(sub.chatId, sub.chatId, 'typing', me ?? ''))}>make it type</button>` : null}

@@ -33,7 +33,9 @@ function chatOf(e) {
 function summary(e) {
   if (e.event === 'session.status') return `${e.payload?.status}${e.payload?.reason ? ` — ${e.payload.reason}` : ''}`;
   if (e.event === 'presence.update') {
-    return (e.payload?.presences ?? []).map((/** @type {any} */ p) => `${shortId(String(p.participant))} ${p.lastKnownPresence}`).join(', ');
+    const chat = String(e.payload?.id ?? '');
+    // A contact's own presence needs no name again; a group's names who.
+    return (e.payload?.presences ?? []).map((/** @type {any} */ p) => (p.participant === chat ? String(p.lastKnownPresence) : `${shortId(String(p.participant))} ${p.lastKnownPresence}`)).join(', ');
   }
   return '';
 }
