@@ -213,6 +213,32 @@ describe('the dashboard in a browser', () => {
     await row.waitFor({ state: 'detached', timeout: 10_000 });
   });
 
+  it('tells offline with a last seen, offline without one, and recording apart', async () => {
+    await view('Presence');
+    const contacts = { recording: '4915550066001', offline: '4915550066002', hidden: '4915550066003', unknown: '4915550066004' };
+    for (const [kind, phone] of Object.entries(contacts)) {
+      await sandbox('POST', '/contacts', { phone, name: kind, ...(kind === 'hidden' ? { lastSeenPrivacy: 'nobody' } : {}) });
+    }
+    await page.getByLabel('Subscribe to').fill(Object.values(contacts).map((phone) => `${phone}@c.us`).join(', '));
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    const row = (phone: string) => page.locator(`li.contact[data-chat="${phone}@c.us"]`);
+    for (const phone of Object.values(contacts)) await row(phone).waitFor();
+    await eventuallyWorking();
+    for (const phone of [contacts.offline, contacts.hidden]) {
+      await sandbox('POST', `/contacts/${phone}/presence`, { presence: 'online' });
+      await row(phone).locator('[data-presence="online"]').waitFor({ timeout: 10_000 });
+      await sandbox('POST', `/contacts/${phone}/presence`, { presence: 'offline' });
+    }
+    await sandbox('POST', `/contacts/${contacts.recording}/presence`, { presence: 'online' });
+    await sandbox('POST', `/contacts/${contacts.recording}/presence`, { presence: 'recording', chatId: me });
+    await row(contacts.recording).locator('[data-presence="recording"]').waitFor({ timeout: 10_000 });
+    await row(contacts.offline).locator('[data-presence="offline"]').waitFor({ timeout: 10_000 });
+    await row(contacts.offline).locator('time', { hasText: /ago|just now/ }).waitFor();
+    // The API gives no last seen both for "nobody may see it" and for "never online": one honest label for both.
+    await row(contacts.hidden).locator('[data-presence="offline-unknown"]').waitFor({ timeout: 10_000 });
+    await row(contacts.unknown).locator('[data-presence="offline-unknown"]').waitFor({ timeout: 10_000 });
+  });
+
   it('reads at 400 px wide, is driven by keyboard, made no off-host request and logged no error', async () => {
     await view('Presence');
     await page.locator('li.contact').first().waitFor();

@@ -39,7 +39,19 @@ function liveOnly(live, read) {
   return Object.fromEntries(Object.entries(live).filter(([id]) => read[id] === undefined));
 }
 
+/** When each chat of each session was last heard (live or backfilled), whichever session the board shows. */
+const heard = new Map();
+
+/** @param {string} session @param {string} chatId @returns {number | undefined} */
+export function lastHeard(session, chatId) {
+  return heard.get(`${session} ${chatId}`);
+}
+
 onEvent((envelope, backfill) => {
+  if (envelope.event === 'presence.update') {
+    const key = `${envelope.session} ${String(envelope.payload?.id)}`;
+    heard.set(key, Math.max(heard.get(key) ?? 0, envelope.timestamp));
+  }
   const state = board.value;
   if (envelope.session !== state.session) return;
   if (envelope.event === 'session.status') {
@@ -49,11 +61,8 @@ onEvent((envelope, backfill) => {
   if (envelope.event !== 'presence.update') return;
   /** @type {ChatPresence} */
   const chat = envelope.payload;
-  if (backfill) {
-    // The REST state is newer than a backfilled event: it only tells when the chat was last heard.
-    if ((state.lastEventAt[chat.id] ?? 0) < envelope.timestamp) board.set({ ...state, lastEventAt: { ...state.lastEventAt, [chat.id]: envelope.timestamp } });
-    return;
-  }
+  // The REST state is newer than a backfilled event: it only tells when the chat was last heard.
+  if (backfill) return;
   const previous = state.presence[chat.id];
   // A group's update may name only the participants it is about: keep the others.
   const merged = previous === undefined || !chat.id.endsWith('@g.us')
@@ -65,12 +74,14 @@ onEvent((envelope, backfill) => {
 connected.subscribe(() => void loadBoard(board.value.session));
 
 /**
- * The state shown for a participant, in words: "unknown" when nothing was heard, "hidden" when they
- * are offline and share no last seen (privacy "nobody": last="deny").
- * @param {Participant | undefined} p
+ * The state shown for a participant, in words. "unknown": nothing heard yet. "hidden": they share
+ * no last seen (`lastSeenHidden`, when the server reports WhatsApp's last="deny" apart). Offline
+ * with no last seen and no such flag is "offline-unknown": the API does not say whether it is
+ * hidden or was never given.
+ * @param {(Participant & { lastSeenHidden?: boolean }) | undefined} p
  */
 export function stateOf(p) {
   if (p === undefined) return 'unknown';
-  if (p.lastKnownPresence === 'offline' && p.lastSeen === null) return 'hidden';
+  if (p.lastKnownPresence === 'offline' && p.lastSeen === null) return p.lastSeenHidden === true ? 'hidden' : 'offline-unknown';
   return p.lastKnownPresence;
 }

@@ -5,14 +5,14 @@ import { ago, clock, duration, shortId } from './format.js';
 import { html } from './html.js';
 import { navigate, route } from './route.js';
 import { actAs, addSandboxContact, addSandboxGroup, animate } from './sandbox.js';
-import { board, loadBoard, stateOf } from './board-state.js';
+import { board, lastHeard, loadBoard, stateOf } from './board-state.js';
 import { sessions } from './sessions-state.js';
 import { now } from './store.js';
 import { Timeline } from './timeline.js';
 
 const WORDS = /** @type {Record<string, string>} */ ({
   online: 'online', typing: 'typing…', recording: 'recording…', paused: 'paused', offline: 'offline',
-  unknown: 'unknown — nothing heard yet', hidden: 'hidden — last seen not shared',
+  unknown: 'unknown — nothing heard yet', hidden: 'hidden — last seen not shared', 'offline-unknown': 'offline — last seen not known',
 });
 
 /** @param {{ state: string }} props */
@@ -124,7 +124,7 @@ export function BoardView({ sandbox }) {
       : html`<ul class="board" aria-live="polite">${state.subscriptions.map((sub) => {
           const chat = state.presence[sub.chatId];
           const isGroup = sub.chatId.endsWith('@g.us');
-          const lastEvent = state.lastEventAt[sub.chatId];
+          const lastEvent = lastHeard(session, sub.chatId);
           const renewed = workingSince !== null && lastEvent !== undefined && lastEvent >= workingSince;
           const p = isGroup ? undefined : chat?.presences[0];
           const st = isGroup ? groupState(chat) : stateOf(p);
