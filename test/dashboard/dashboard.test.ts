@@ -204,6 +204,25 @@ describe('the dashboard in a browser', () => {
     expect(own).toBe(200);
   });
 
+  it('pairs a session through the dialog fed by push, which closes itself on WORKING', async () => {
+    await view('Sessions');
+    await api(server, 'POST', '/api/sessions', { name: 'pairme', config: { sandbox: { autoPair: false } } });
+    const row = page.locator('tr[data-session="pairme"]');
+    const qr = page.waitForResponse((response) => response.url().includes('/api/pairme/auth/qr?format=image'), { timeout: 20_000 });
+    await row.getByRole('button', { name: 'Pair…' }).click({ timeout: 20_000 });
+    const dialog = page.getByRole('dialog', { name: 'Pair “pairme”' });
+    await dialog.getByRole('img', { name: /QR code/ }).waitFor();
+    await dialog.getByText(/QR #\d+ — expires in \d+ s/).waitFor();
+    const image = await qr;
+    expect(image.status()).toBe(200);
+    expect(image.headers()['content-type']).toBe('image/png');
+    await shot('pairing');
+    await dialog.getByRole('button', { name: 'Scan with a sandbox phone' }).click();
+    await dialog.waitFor({ state: 'detached', timeout: 20_000 });
+    await row.locator('.chip', { hasText: 'WORKING' }).waitFor();
+    await api(server, 'DELETE', '/api/sessions/pairme');
+  });
+
   it('drops a session deleted by another client while the table shows it', async () => {
     await api(server, 'POST', '/api/sessions', { name: 'doomed', start: false });
     await view('Sessions');
