@@ -138,6 +138,12 @@ describe('the dashboard in a browser', () => {
     }, 'the replayed delivery shown as delivered');
     expect(receiver.requests.length).toBeGreaterThan(before);
     await page.getByRole('alert').filter({ hasText: 'has been failing since' }).waitFor({ state: 'detached', timeout: 5000 });
+    // "Send test event": a webhook.test delivery reaches the receiver and is listed as delivered.
+    const count = receiver.requests.length;
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByRole('status').filter({ hasText: 'Test event evt_' }).waitFor();
+    await until(() => Promise.resolve(receiver.requests.slice(count).some((r) => (r.body as { event?: string }).event === 'webhook.test')), 'the test event at the receiver');
+    await page.locator('tr[data-status="delivered"]', { hasText: 'webhook.test' }).waitFor({ timeout: 10_000 });
     await shot('webhooks');
   });
 

@@ -63,9 +63,28 @@ export function WebhooksView() {
     await read();
   }
 
+  /** @param {string} target */
+  async function sendTest(target) {
+    setMessage(null);
+    try {
+      const answer = await post(`dashboard/api/sessions/${enc(session)}/webhooks/test`, { url: target });
+      setMessage(`Test event ${String(answer.eventId)} queued for ${target}: its delivery shows below.`);
+    } catch (error) {
+      setMessage(`Test event: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    await read();
+  }
+
   const webhooks = /** @type {{ url: string, events: string[] }[]} */ (info?.config?.webhooks ?? []);
-  const failed = deliveries.filter((d) => d.status === 'failed');
-  const failing = failingReceivers(deliveries);
+  // A replay is a new delivery of the same event: a failed one replayed since is not "failed" any more.
+  /** @type {Map<number, number>} */
+  const replayedAs = new Map();
+  for (const d of deliveries) {
+    const later = deliveries.find((n) => n.id > d.id && n.eventId === d.eventId && n.url === d.url);
+    if (later !== undefined) replayedAs.set(d.id, later.id);
+  }
+  const failed = deliveries.filter((d) => d.status === 'failed' && !replayedAs.has(d.id));
+  const failing = failingReceivers(deliveries.filter((d) => !replayedAs.has(d.id)));
   return html`<section aria-labelledby="webhooks-title">
     <div class="section-head">
       <h2 id="webhooks-title">Webhooks</h2>
@@ -77,7 +96,8 @@ export function WebhooksView() {
     </div>
     ${failing.map((f) => html`<p class="banner" role="alert">Receiver ${f.url} has been failing since ${clock(f.since)} (${f.count} failed or retrying deliveries${f.lastStatus === null ? '' : `, last answer HTTP ${f.lastStatus}`}).</p>`)}
     ${webhooks.length === 0 ? html`<p class="empty">This session has no webhook. Add one with PUT api/sessions/${session} ({"config": {"webhooks": [{"url": …, "events": ["*"]}]}}).</p>`
-      : html`<ul class="webhooks">${webhooks.map((w) => html`<li><code>${w.url}</code> <span class="muted small">${w.events.join(', ')}</span></li>`)}</ul>`}
+      : html`<ul class="webhooks">${webhooks.map((w) => html`<li><code>${w.url}</code> <span class="muted small">${w.events.join(', ')}</span>
+          <button class="small" onClick=${() => sendTest(w.url)}>Send test event</button></li>`)}</ul>`}
     <div class="gauge" role="meter" aria-label="Webhook backlog" aria-valuemin="0" aria-valuemax=${BACKLOG_SCALE} aria-valuenow=${pending}>
       <span>Backlog: <strong>${pending}${pending >= 500 ? '+' : ''}</strong> pending</span>
       <meter min="0" max=${BACKLOG_SCALE} low="50" high="500" optimum="0" value=${pending}></meter>
@@ -91,7 +111,7 @@ export function WebhooksView() {
       <tbody>${deliveries.map((d) => html`<tr key=${d.id} data-delivery=${d.id} data-status=${d.status}>
         <td>${d.id}</td>
         <td>${d.event}<div class="muted small">${d.url}</div></td>
-        <td><span class=${`chip delivery-${d.status}`}>${d.status}</span></td>
+        <td><span class=${`chip delivery-${d.status}`}>${d.status}</span>${replayedAs.has(d.id) ? html`<div class="muted small">replayed as #${replayedAs.get(d.id)}</div>` : null}</td>
         <td>${d.attempts}</td>
         <td>${d.lastStatus === null ? (d.lastError ?? '—') : `HTTP ${d.lastStatus}`}${d.lastError !== null && d.lastStatus !== null ? html`<div class="muted small">${d.lastError}</div>` : null}</td>
         <td>${d.nextAttemptAt === null ? '—' : d.nextAttemptAt <= tick ? 'due now' : `in ${Math.ceil((d.nextAttemptAt - tick) / 1000)} s`}</td>

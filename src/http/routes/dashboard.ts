@@ -11,6 +11,8 @@ import type { Hub } from '../../events/hub.js';
 import { createRecentEvents } from '../../events/recent.js';
 import { DASHBOARD_COOKIE, DASHBOARD_COOKIE_TTL_MS, mintDashboardToken } from '../cookie-auth.js';
 import { dashboardEventsRoute } from './dashboard-events.js';
+import { dashboardTestEventRoute } from './dashboard-webhooks.js';
+import type { TestEventOptions } from './dashboard-webhooks.js';
 
 /**
  * The browser dashboard (issue 15): a shell rendered per request, our page modules from
@@ -21,6 +23,8 @@ import { dashboardEventsRoute } from './dashboard-events.js';
 export interface DashboardOptions {
   readonly config: Pick<Config, 'dashboard' | 'baseUrl' | 'sandbox' | 'serverId'>;
   readonly hub: Hub;
+  /** For "send test event" (a `webhook.test` delivery to one webhook); without it the route is absent. */
+  readonly testEvents?: TestEventOptions;
 }
 
 export interface DashboardRoutes {
@@ -182,6 +186,7 @@ export function dashboardRoutes(options: DashboardOptions): DashboardRoutes {
     });
     scope.get('/dashboard/session', hidden, () => ({ signedIn: true, ...JSON.parse(meta) as Record<string, unknown> }));
     await dashboardEventsRoute(scope, recent);
+    if (options.testEvents !== undefined) await dashboardTestEventRoute(scope, options.testEvents);
   };
   return { public: publicRoutes, protected: protectedRoutes };
 }
