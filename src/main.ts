@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     wsRoutes({ hub: events.hub }),
     deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() }),
   ];
-  const dashboard = dashboardRoutes({ config, hub: events.hub });
+  const dashboard = dashboardRoutes({ config, hub: events.hub, testEvents: { outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() } });
   routes.push(dashboard.protected);
   const embedded = sandbox;
   if (embedded !== null) {
