@@ -53,6 +53,8 @@ export interface Config {
    * dies mid-delivery holds it this long before another sends it. null: the delivery worker's default.
    */
   readonly deliveryLeaseMs: number | null;
+  /** The browser dashboard at /dashboard (`WA_PRESENCE_DASHBOARD`, default true). */
+  readonly dashboard: boolean;
   /** Presence history for every session (`WA_PRESENCE_HISTORY`); a session's `config.presenceHistory.enabled` overrides it. */
   readonly presenceHistory: boolean;
   /** Days presence history is kept (`WA_PRESENCE_HISTORY_RETENTION_DAYS`); a session's `retentionDays` overrides it. */
@@ -248,6 +250,7 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     }),
     presenceHistory: bool(env, 'WA_PRESENCE_HISTORY', false),
     presenceHistoryRetentionDays: int(env, 'WA_PRESENCE_HISTORY_RETENTION_DAYS', HISTORY_RETENTION_DAYS.default, HISTORY_RETENTION_DAYS.min, HISTORY_RETENTION_DAYS.max),
+    dashboard: bool(env, 'WA_PRESENCE_DASHBOARD', true),
   };
   const engine = str(env, 'WHATSAPP_DEFAULT_ENGINE');
   if (engine !== null && engine.toUpperCase() !== 'NOWEB') {

@@ -15,6 +15,7 @@ import type { EventPublisher } from './events/publisher.js';
 import { buildHttp } from './http/app.js';
 import type { Http, RouteRegistrar } from './http/app.js';
 import { registerForwarding } from './http/forward.js';
+import { dashboardRoutes } from './http/routes/dashboard.js';
 import { deliveriesRoutes } from './http/routes/deliveries.js';
 import { wsRoutes } from './http/routes/ws.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
@@ -219,6 +220,9 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await scope.register(sandboxAdminRoutes, { network: embedded.network });
     });
   }
+  // The dashboard: its shell and assets are open (the sign-in form), its API behind the key.
+  const dashboard = dashboardRoutes({ config, hub: events.hub, testEvents: { outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() } });
+  routes.push(dashboard.protected);
   routes.push(...(overrides.routes ?? []));
   // Migrations ran inside openStorage: a server that got here has its schema.
   const readiness = overrides.readiness ?? createReadiness({
@@ -234,6 +238,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     routes,
     readiness,
     history,
+    publicRoutes: [dashboard.public],
     // After the engines, the history's last writes; the retention job stops with them.
     onClose: async () => {
       await sessions.shutdown();

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { SettingsStore } from '../storage/settings.js';
+import { dashboardCookieAuth } from './cookie-auth.js';
 import { errorBody } from './errors.js';
 
 export const API_KEY_SETTING = 'api_key';
@@ -62,6 +63,7 @@ export function requireApiKey(scope: FastifyInstance, key: string, excludePaths:
     if (excluded.has(path)) return;
     const presented = presentedKey(request);
     if (presented !== null && timingSafeEqual(digest(presented), expected)) return;
+    if (presented === null && (await dashboardCookieAuth(request, reply, key)) !== 'absent') return;
     const message = presented === null ? 'missing API key: send it in the X-Api-Key header' : 'wrong API key in X-Api-Key';
     await reply.code(401).send(errorBody(new AppError('UNAUTHORIZED', message)));
   });

@@ -40,6 +40,8 @@ export interface HttpDeps {
   readonly onClose?: () => Promise<void>;
   /** `GET /health/ready` (src/metrics/readiness.ts). */
   readonly readiness?: Readiness;
+  /** Registered outside the API-key scope (the dashboard's shell and assets). */
+  readonly publicRoutes?: readonly RouteRegistrar[];
 }
 
 export interface Http {
@@ -117,6 +119,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
   healthRoutes(server, { network, storage: storage.backend, ...(deps.readiness === undefined ? {} : { readiness: deps.readiness }) });
   serverOpenRoutes(server); // hook: issue 12
   const startedAt = Date.now(); // hook: issue 12
+  for (const register of deps.publicRoutes ?? []) await register(server);
 
   await server.register(async (scope) => {
     requireApiKey(scope, apiKey, config.apiKeyExcludePaths);

@@ -30,7 +30,8 @@ export interface ForwardOptions {
 }
 
 /** Request headers passed on to the owner; everything else (host, length, hop-by-hop) is rebuilt. */
-const PASSED_HEADERS = ['x-api-key', 'content-type', 'accept', 'authorization'];
+// cookie + origin: a dashboard request signed in by cookie (src/http/cookie-auth.ts) is checked again by the owner.
+const PASSED_HEADERS = ['x-api-key', 'content-type', 'accept', 'authorization', 'cookie', 'origin'];
 /** Response headers passed back to the client. */
 const RETURNED_HEADERS = ['content-type', 'retry-after'];
 

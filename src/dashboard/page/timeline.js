@@ -1,0 +1,67 @@
+// @ts-check
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, enc, get } from './api.js';
+import { duration, shortId, time } from './format.js';
+import { html } from './html.js';
+
+/**
+ * Online intervals of a contact or of a group's participants, from the presence-history route
+ * (GET api/{s}/presence/{chat}/history?from=&to=, Unix seconds), as bars over 1 h / 24 h / 7 d.
+ * Gaps (the server was not listening) are drawn as gaps, not as "offline".
+ * @typedef {{ from: number, to: number, seconds: number, open: boolean }} Interval
+ * @typedef {{ participant: string, online: Interval[], onlineSeconds: number, gaps: { from: number, to: number }[] }} ParticipantHistory
+ * @typedef {{ id: string, from: number, to: number, participants: ParticipantHistory[] }} History
+ */
+
+const RANGES = /** @type {const} */ ([['1 h', 3600], ['24 h', 86400], ['7 d', 604800]]);
+
+/** @param {{ session: string, chatId: string }} props */
+export function Timeline({ session, chatId }) {
+  const [range, setRange] = useState(3600);
+  const [history, setHistory] = useState(/** @type {History | null} */ (null));
+  const [problem, setProblem] = useState(/** @type {{ kind: 'off' | 'error', message: string } | null} */ (null));
+
+  useEffect(() => {
+    const to = Math.floor(Date.now() / 1000);
+    setProblem(null);
+    get(`api/${enc(session)}/presence/${enc(chatId)}/history?from=${to - range}&to=${to}`)
+      .then((/** @type {History} */ answer) => setHistory(answer))
+      .catch((error) => {
+        setHistory(null);
+        if (error instanceof ApiError && (error.status === 409 || error.status === 422)) setProblem({ kind: 'off', message: error.message });
+        else if (error instanceof ApiError && error.status === 404 && error.code === 'NOT_FOUND') setProblem({ kind: 'off', message: 'this server has no presence history' });
+        else setProblem({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+      });
+  }, [session, chatId, range]);
+
+  return html`<div class="timeline">
+    <div class="tabs" role="group" aria-label="Time range">
+      ${RANGES.map(([label, seconds]) => html`<button aria-pressed=${range === seconds} onClick=${() => setRange(seconds)}>${label}</button>`)}
+    </div>
+    ${problem?.kind === 'off'
+      ? html`<p class="note">No timeline: presence history is off for this session (${problem.message}). Turn it on with <code>WA_PRESENCE_HISTORY=true</code> for the server, or the session config <code>presenceHistory.enabled: true</code>.</p>`
+      : problem !== null
+        ? html`<p class="error">${problem.message}</p>`
+        : history === null
+          ? html`<p class="muted">loading…</p>`
+          : history.participants.length === 0
+            ? html`<p class="muted">Nothing recorded in this range.</p>`
+            : history.participants.map((p) => html`<div class="track-row" key=${p.participant}>
+                <span class="who small">${shortId(p.participant)}</span>
+                <div class="track" role="img" aria-label=${`${shortId(p.participant)}: online ${duration(p.onlineSeconds)} of ${duration(history.to - history.from)}`}>
+                  ${p.gaps.map((g) => html`<span class="gap" title=${`no data ${time(g.from * 1000)}–${time(g.to * 1000)}`} style=${span(history, g.from, g.to)}></span>`)}
+                  ${p.online.map((o) => html`<span class="bar" title=${`online ${time(o.from * 1000)}–${o.open ? 'now' : time(o.to * 1000)} (${duration(o.seconds)})`} style=${span(history, o.from, o.to)}></span>`)}
+                </div>
+                <span class="small muted">${duration(p.onlineSeconds)} online</span>
+              </div>`)}
+    ${history === null ? null : html`<div class="axis small muted"><span>${time(history.from * 1000)}</span><span>${time(history.to * 1000)}</span></div>`}
+  </div>`;
+}
+
+/** Position of [from, to] in the track, as CSSOM properties (no style attribute: the CSP forbids inline styles). @param {History} h @param {number} from @param {number} to */
+function span(h, from, to) {
+  const total = Math.max(1, h.to - h.from);
+  const left = Math.max(0, (from - h.from) / total) * 100;
+  const width = Math.max(0.3, (Math.min(to, h.to) - Math.max(from, h.from)) / total * 100);
+  return { left: `${left}%`, width: `${width}%` };
+}
