@@ -9,6 +9,8 @@ import { loadConfig } from '../../src/config.js';
 import { createNowebEngineFactory } from '../../src/engines/noweb/index.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../../src/sandbox/index.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
+import { poll } from '../support/poll.js';
+import { sandboxAdmin } from '../support/sandbox-admin.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 
@@ -73,31 +75,13 @@ async function api<T = unknown>(method: string, path: string, body?: unknown): P
   return (text === '' ? null : JSON.parse(text)) as T;
 }
 
-async function admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${sandbox.adminUrl}/api/sandbox${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`sandbox ${method} ${path}: HTTP ${response.status} ${text}`);
-  return (text === '' ? null : JSON.parse(text)) as T;
+function admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  return sandboxAdmin<T>(sandbox.adminUrl, method, path, body);
 }
 
 /** Polls until `read` satisfies `holds`: history is written in the background, after the presence path. */
-async function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let value: T | undefined;
-    try {
-      value = await read();
-      if (holds(value)) return value;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  return poll(read, holds, { timeoutMs, everyMs: 25, errors: 'retry' });
 }
 
 const history = (chatId: string, query = ''): Promise<ChatHistory> => api<ChatHistory>('GET', `/api/${SESSION}/presence/${chatId}/history${query}`);

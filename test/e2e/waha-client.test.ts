@@ -11,6 +11,8 @@ import { loadConfig } from '../../src/config.js';
 import { createNowebEngineFactory } from '../../src/engines/noweb/index.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, startSandbox } from '../../src/sandbox/index.js';
 import type { ReceivedStanza, Sandbox } from '../../src/sandbox/index.js';
+import { poll } from '../support/poll.js';
+import { sandboxAdmin } from '../support/sandbox-admin.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { WAHA_DOCUMENT_URL, wahaErrors, webhookSchema } from '../compat/waha-document.js';
@@ -100,27 +102,14 @@ function asOpenApiTypescriptReadsIt(document: unknown): unknown {
   return document;
 }
 
-async function admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+function admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   if (sandbox === undefined) throw new Error('the sandbox is not running');
-  const response = await fetch(`${sandbox.adminUrl}/api/sandbox${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`sandbox ${method} ${path}: HTTP ${response.status} ${text}`);
-  return (text === '' ? null : JSON.parse(text)) as T;
+  return sandboxAdmin<T>(sandbox.adminUrl, method, path, body);
 }
 
 /** Polls the sandbox (it has no push channel to the test); webhooks are awaited instead. */
-async function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (holds(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function eventually<T>(read: () => Promise<T>, holds: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  return poll(read, holds, { timeoutMs, everyMs: 20 });
 }
 
 interface Hooked {
