@@ -107,6 +107,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
         { name: 'auth', description: 'Login by QR code or pairing code' },
         { name: 'webhooks', description: 'Webhook deliveries: what is pending, what failed, replay' },
         { name: 'health', description: 'Liveness' },
+        { name: 'sandbox', description: 'Sandbox network (with --sandbox only): contacts, groups, scanning, accounts' },
       ],
     },
   });

@@ -58,6 +58,9 @@ export function sandboxErrorBody(error: FastifyError | SandboxError): ErrorBody 
 /** One of `values`, validated as a JSON Schema `enum`, which errors as "must be one of: …". */
 const OneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
 
+// One tag groups the sandbox's routes in the API docs, apart from the WAHA-compatible ones.
+const doc = (summary: string): { tags: string[]; summary: string } => ({ tags: ['sandbox'], summary });
+
 export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }> = (instance, { network }) => {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -68,7 +71,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
     return reply.status(500).send(errorBody(new AppError('INTERNAL', 'the sandbox failed to handle this request; see its log')));
   });
 
-  app.get('/api/sandbox/info', {}, () => ({
+  app.get('/api/sandbox/info', { schema: doc('What the sandbox network offers and how it is set') }, () => ({
     autoPair: network.autoPair,
     chatStateTtlMs: network.chatStateTtlMs,
     routes: [
@@ -88,6 +91,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
 
   app.post('/api/sandbox/contacts', {
     schema: {
+      ...doc('Add a sandbox contact (a WhatsApp account no phone backs)'),
       body: Type.Object({
         phone: Phone,
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
@@ -106,6 +110,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
 
   app.post('/api/sandbox/contacts/:phone/presence', {
     schema: {
+      ...doc('Make a sandbox contact go online, offline, type, record or pause'),
       params: PhoneParams,
       body: Type.Object({
         presence: OneOf(CONTACT_PRESENCES),
@@ -118,11 +123,12 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
     return { ok: true };
   });
 
-  app.get('/api/sandbox/contacts/:phone/received', { schema: { params: PhoneParams } }, async (request) =>
+  app.get('/api/sandbox/contacts/:phone/received', { schema: { ...doc('What a sandbox contact has received (presence, chat states)'), params: PhoneParams } }, async (request) =>
     network.received(request.params.phone));
 
   app.post('/api/sandbox/groups', {
     schema: {
+      ...doc('Create a sandbox group of contacts'),
       body: Type.Object({
         subject: Type.String({ minLength: 1, maxLength: 100 }),
         participants: Type.Array(ChatId, { minItems: 2, maxItems: 1024 }),
@@ -132,6 +138,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
 
   app.post('/api/sandbox/scan', {
     schema: {
+      ...doc("Scan a session's QR code as a sandbox phone would"),
       body: Type.Object({
         qr: Type.String({ minLength: 1, maxLength: 2000 }),
         phone: Type.Optional(Phone),
@@ -145,6 +152,7 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
 
   app.post('/api/sandbox/link-code', {
     schema: {
+      ...doc("Type a session's pairing code on a sandbox phone"),
       body: Type.Object({
         phone: Phone,
         code: Type.String({ minLength: 1, maxLength: 20, description: 'the code the device shows, e.g. "ABCD-EFGH" (case and dash do not matter)' }),
@@ -156,18 +164,18 @@ export const sandboxAdminRoutes: FastifyPluginAsync<{ network: SandboxNetwork }>
     return network.enterLinkCode({ phone, code, ...(name === undefined ? {} : { name }) });
   });
 
-  app.get('/api/sandbox/accounts', {}, async () => network.accounts());
+  app.get('/api/sandbox/accounts', { schema: doc('List the sandbox accounts and their devices') }, async () => network.accounts());
 
-  app.post('/api/sandbox/accounts/:phone/drop', { schema: { params: PhoneParams } }, async (request) =>
+  app.post('/api/sandbox/accounts/:phone/drop', { schema: { ...doc("Drop the connections of an account's devices (they reconnect)"), params: PhoneParams } }, async (request) =>
     network.drop(request.params.phone));
 
-  app.post('/api/sandbox/accounts/:phone/devices/:device/remove', { schema: { params: DeviceParams } }, async (request) =>
+  app.post('/api/sandbox/accounts/:phone/devices/:device/remove', { schema: { ...doc('Unlink a companion device, as "Log out" on the phone does'), params: DeviceParams } }, async (request) =>
     network.removeDevice(request.params.phone, Number(request.params.device)));
 
-  app.post('/api/sandbox/accounts/:phone/ban', { schema: { params: PhoneParams } }, async (request) =>
+  app.post('/api/sandbox/accounts/:phone/ban', { schema: { ...doc('Ban an account: its devices are refused at login'), params: PhoneParams } }, async (request) =>
     network.ban(request.params.phone));
 
-  app.post('/api/sandbox/accounts/:phone/unban', { schema: { params: PhoneParams } }, async (request) =>
+  app.post('/api/sandbox/accounts/:phone/unban', { schema: { ...doc('Lift a ban'), params: PhoneParams } }, async (request) =>
     network.unban(request.params.phone));
   return Promise.resolve();
 };
