@@ -15,6 +15,7 @@ export const ParticipantPresenceSchema = Type.Object(
     participant: Type.String({ examples: ['2132132130@c.us'] }),
     lastKnownPresence: PresenceStatusSchema,
     lastSeen: Type.Union([Type.Integer(), Type.Null()], { description: 'Unix seconds when last online; null when unknown or hidden' }),
+    lastSeenHidden: Type.Optional(Type.Literal(true, { description: "Ours, not WAHA's: present when WhatsApp said this person hides their last seen (last seen \"nobody\"); absent when not hidden or not known" })),
   },
 );
 

@@ -11,14 +11,22 @@ import type { ChatPresence, ParticipantPresence } from './types.js';
  *    an `offline` entry gets the last time we know the person was online. `null` means never known
  *    (or always hidden).
  *
+ * 3. `lastSeenHidden` follows the latest `offline`: WhatsApp says whether the last seen is hidden
+ *    only there, so the other presences carry the stored value across.
+ *
  * The result is the entry to store, or `null` when nothing changed: WhatsApp repeats the same
  * presence often (every re-subscribe pushes the current state again), and consecutive identical
  * updates are stored once and emitted once.
  */
 export function mergePresence(stored: ParticipantPresence | null, update: ParticipantPresence): ParticipantPresence | null {
   const lastSeen = latest(stored?.lastSeen ?? null, update.lastSeen);
-  if (stored !== null && stored.lastKnownPresence === update.lastKnownPresence && stored.lastSeen === lastSeen) return null;
-  return { participant: update.participant, lastKnownPresence: update.lastKnownPresence, lastSeen };
+  const hidden = update.lastKnownPresence === 'offline' ? update.lastSeenHidden === true : stored?.lastSeenHidden === true;
+  if (stored !== null && stored.lastKnownPresence === update.lastKnownPresence && stored.lastSeen === lastSeen && (stored.lastSeenHidden === true) === hidden) return null;
+  return { participant: update.participant, lastKnownPresence: update.lastKnownPresence, lastSeen, ...(hidden ? { lastSeenHidden: true } : {}) };
+}
+
+function sameEntry(a: ParticipantPresence, b: ParticipantPresence): boolean {
+  return a.lastKnownPresence === b.lastKnownPresence && a.lastSeen === b.lastSeen && (a.lastSeenHidden === true) === (b.lastSeenHidden === true);
 }
 
 function latest(a: number | null, b: number | null): number | null {
@@ -46,7 +54,7 @@ export function mergeChatPresence(stored: ChatPresence | null, updates: readonly
   const before = new Map((stored?.presences ?? []).map((entry) => [entry.participant, entry]));
   return [...changed.values()].filter((entry) => {
     const old = before.get(entry.participant);
-    return old === undefined || old.lastKnownPresence !== entry.lastKnownPresence || old.lastSeen !== entry.lastSeen;
+    return old === undefined || !sameEntry(old, entry);
   });
 }
 

@@ -7,6 +7,12 @@ export interface ParticipantPresence {
   readonly lastKnownPresence: PresenceStatus;
   /** Unix seconds when the participant was last online; null when unknown or hidden ("deny"). */
   readonly lastSeen: number | null;
+  /**
+   * Ours, not WAHA's: present (true) when the last `offline` WhatsApp sent said the person hides
+   * their last seen (`last="deny"`), so a client can tell "hidden" from "never heard". Absent
+   * otherwise, so WAHA's shape is unchanged for everyone else.
+   */
+  readonly lastSeenHidden?: true;
 }
 
 /** Presence of one chat: a contact (one entry) or a group (one entry per participant seen). */

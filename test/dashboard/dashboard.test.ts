@@ -238,7 +238,7 @@ describe('the dashboard in a browser', () => {
     await row.waitFor({ state: 'detached', timeout: 10_000 });
   });
 
-  it('tells offline with a last seen, offline without one, and recording apart', async () => {
+  it('tells offline with a last seen, hidden, offline without one, and recording apart', async () => {
     await view('Presence');
     const contacts = { recording: '4915550066001', offline: '4915550066002', hidden: '4915550066003', unknown: '4915550066004' };
     for (const [kind, phone] of Object.entries(contacts)) {
@@ -259,8 +259,8 @@ describe('the dashboard in a browser', () => {
     await row(contacts.recording).locator('[data-presence="recording"]').waitFor({ timeout: 10_000 });
     await row(contacts.offline).locator('[data-presence="offline"]').waitFor({ timeout: 10_000 });
     await row(contacts.offline).locator('time', { hasText: /ago|just now/ }).waitFor();
-    // The API gives no last seen both for "nobody may see it" and for "never online": one honest label for both.
-    await row(contacts.hidden).locator('[data-presence="offline-unknown"]').waitFor({ timeout: 10_000 });
+    // "Nobody may see it" (WhatsApp's last="deny") is told apart from "never heard a last seen".
+    await row(contacts.hidden).locator('[data-presence="hidden"]', { hasText: 'hidden' }).waitFor({ timeout: 10_000 });
     await row(contacts.unknown).locator('[data-presence="offline-unknown"]').waitFor({ timeout: 10_000 });
   });
 

@@ -31,6 +31,23 @@ describe('mergePresence', () => {
   });
 });
 
+describe('mergePresence of a hidden last seen', () => {
+  const hidden = (lastKnownPresence: PresenceStatus, lastSeen: number | null): ParticipantPresence => ({ ...p(lastKnownPresence, lastSeen), lastSeenHidden: true });
+  it.each<[string, ParticipantPresence | null, ParticipantPresence, ParticipantPresence | null]>([
+    ['a first hidden offline is stored hidden', null, hidden('offline', null), hidden('offline', null)],
+    ['an offline that says nothing becoming hidden is a change', p('offline', null), hidden('offline', null), hidden('offline', null)],
+    ['a repeated hidden offline changes nothing', hidden('offline', null), hidden('offline', null), null],
+    ['online after a hidden offline keeps the flag across', hidden('offline', null), p('online', null), hidden('online', null)],
+    ['an offline with a last seen after hidden ones clears the flag', hidden('online', null), p('offline', 500), p('offline', 500)],
+  ])('%s', (_name, stored, update, expected) => {
+    expect(mergePresence(stored, update)).toEqual(expected);
+  });
+
+  it('reports a participant whose only change is the flag', () => {
+    expect(mergeChatPresence({ id: '1@c.us', presences: [p('offline', null)] }, [{ ...p('offline', null), lastSeenHidden: true }])).toEqual([{ ...p('offline', null), lastSeenHidden: true }]);
+  });
+});
+
 describe('mergeChatPresence', () => {
   const group = '1203@g.us';
 

@@ -233,6 +233,16 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         expect(await storage.presence.get('other', '1@c.us')).toBeNull();
       });
 
+      it('keeps a hidden last seen apart from an unknown one, across an overwrite', async () => {
+        const storage = await make();
+        await storage.presence.put('s', '2@c.us', [{ participant: '2@c.us', lastKnownPresence: 'offline', lastSeen: null, lastSeenHidden: true }]);
+        await storage.presence.put('s', '3@c.us', [{ participant: '3@c.us', lastKnownPresence: 'offline', lastSeen: null }]);
+        expect((await storage.presence.get('s', '2@c.us'))?.presences).toEqual([{ participant: '2@c.us', lastKnownPresence: 'offline', lastSeen: null, lastSeenHidden: true }]);
+        expect((await storage.presence.get('s', '3@c.us'))?.presences).toEqual([{ participant: '3@c.us', lastKnownPresence: 'offline', lastSeen: null }]);
+        await storage.presence.put('s', '2@c.us', [{ participant: '2@c.us', lastKnownPresence: 'offline', lastSeen: 1_700_000_000 }]);
+        expect((await storage.presence.list('s')).find((chat) => chat.id === '2@c.us')?.presences).toEqual([{ participant: '2@c.us', lastKnownPresence: 'offline', lastSeen: 1_700_000_000 }]);
+      });
+
       it('upserts participants of a group and keeps the others', async () => {
         const storage = await make();
         const group = '120363000000000001@g.us';

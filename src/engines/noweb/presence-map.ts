@@ -107,7 +107,8 @@ export function mapIncomingNode(node: BinaryNode): IncomingPresence | null {
   // A group-level presence without a participant (e.g. an online count) says nothing about a person.
   if (participant === null && chatId.endsWith('@g.us')) return null;
   const lastSeen = status === 'offline' ? lastSeenOf(node.attrs.last) : null;
-  return { chatId, presences: [{ participant: participant ?? chatId, lastKnownPresence: status, lastSeen }] };
+  const hidden = status === 'offline' && node.attrs.last === 'deny';
+  return { chatId, presences: [{ participant: participant ?? chatId, lastKnownPresence: status, lastSeen, ...(hidden ? { lastSeenHidden: true } : {}) }] };
 }
 
 /** `<lid>@lid` → the phone-number JID WhatsApp told us for it, or null when unknown. */

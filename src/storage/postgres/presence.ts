@@ -8,6 +8,7 @@ interface PresenceRow {
   participant: string;
   last_known_presence: string;
   last_seen: string | null;
+  last_seen_hidden: boolean;
 }
 
 function toParticipant(row: PresenceRow): ParticipantPresence {
@@ -16,11 +17,12 @@ function toParticipant(row: PresenceRow): ParticipantPresence {
     participant: row.participant,
     lastKnownPresence: decodePresenceStatus(row.last_known_presence, where),
     lastSeen: row.last_seen === null ? null : toSafeNumber(row.last_seen, `${where} last_seen`),
+    ...(row.last_seen_hidden ? { lastSeenHidden: true } : {}),
   };
 }
 
 
-const COLUMNS = 'chat_id, participant, last_known_presence, last_seen';
+const COLUMNS = 'chat_id, participant, last_known_presence, last_seen, last_seen_hidden';
 
 /**
  * `putPool` runs `put`: presence is the busiest write (every typing event of every group) and the
@@ -50,16 +52,17 @@ export function createPostgresPresenceStore(pool: PgPool, putPool: PgPool = pool
       // statement, so the last entry per participant wins first.
       const unique = [...new Map(presences.map((presence) => [presence.participant, presence])).values()];
       await putPool.query(
-        `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen)
-         SELECT $1, $2, participant, status, seen FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t (participant, status, seen)
+        `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen, last_seen_hidden)
+         SELECT $1, $2, participant, status, seen, hidden FROM unnest($3::text[], $4::text[], $5::bigint[], $6::boolean[]) AS t (participant, status, seen, hidden)
          ON CONFLICT (session, chat_id, participant)
-         DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
+         DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen, last_seen_hidden = excluded.last_seen_hidden`,
         [
           session,
           chatId,
           unique.map((presence) => presence.participant),
           unique.map((presence) => presence.lastKnownPresence),
           unique.map((presence) => presence.lastSeen),
+          unique.map((presence) => presence.lastSeenHidden === true),
         ],
       );
     },

@@ -102,6 +102,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: "session statuses: reason (why the owner's session reached its status, for every server's list)",
     sql: `ALTER TABLE session_statuses ADD COLUMN reason TEXT;`,
   },
+  {
+    version: 5,
+    name: 'presences: last_seen_hidden (WhatsApp said the person hides their last seen)',
+    sql: `ALTER TABLE presences ADD COLUMN last_seen_hidden INTEGER NOT NULL DEFAULT 0;`,
+  },
   SQLITE_OUTBOX_MIGRATION,
   SQLITE_OUTBOX_CANCELLED_MIGRATION,
   SQLITE_HISTORY_MIGRATION,

@@ -9,6 +9,7 @@ interface PresenceRow {
   participant: string;
   last_known_presence: string;
   last_seen: number | null;
+  last_seen_hidden: number;
 }
 
 function toParticipant(row: PresenceRow): ParticipantPresence {
@@ -16,27 +17,28 @@ function toParticipant(row: PresenceRow): ParticipantPresence {
     participant: row.participant,
     lastKnownPresence: decodePresenceStatus(row.last_known_presence, `presence of ${row.participant} in ${row.chat_id}`),
     lastSeen: row.last_seen,
+    ...(row.last_seen_hidden === 1 ? { lastSeenHidden: true } : {}),
   };
 }
 
 
 export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
-  const columns = 'chat_id, participant, last_known_presence, last_seen';
+  const columns = 'chat_id, participant, last_known_presence, last_seen, last_seen_hidden';
   const get = db.prepare<[string, string], PresenceRow>(
     `SELECT ${columns} FROM presences WHERE session = ? AND chat_id = ? ORDER BY participant`,
   );
   const list = db.prepare<[string], PresenceRow>(
     `SELECT ${columns} FROM presences WHERE session = ? ORDER BY chat_id, participant`,
   );
-  const upsert = db.prepare<[string, string, string, string, number | null]>(
-    `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen) VALUES (?, ?, ?, ?, ?)
+  const upsert = db.prepare<[string, string, string, string, number | null, number]>(
+    `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen, last_seen_hidden) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (session, chat_id, participant)
-     DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen`,
+     DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen, last_seen_hidden = excluded.last_seen_hidden`,
   );
   const clear = db.prepare<[string]>('DELETE FROM presences WHERE session = ?');
   const put = db.transaction((session: string, chatId: string, presences: readonly ParticipantPresence[]) => {
     for (const presence of presences) {
-      upsert.run(session, chatId, presence.participant, presence.lastKnownPresence, presence.lastSeen);
+      upsert.run(session, chatId, presence.participant, presence.lastKnownPresence, presence.lastSeen, presence.lastSeenHidden === true ? 1 : 0);
     }
   });
 

@@ -29,13 +29,20 @@ describe('incoming presence', () => {
     ['presence without type → online', node('presence', { from }), 'online', null],
     ['presence available → online', node('presence', { from, type: 'available' }), 'online', null],
     ['unavailable with last → offline + lastSeen', node('presence', { from, type: 'unavailable', last: '1764140000' }), 'offline', 1764140000],
-    ['unavailable with last=deny → lastSeen null', node('presence', { from, type: 'unavailable', last: 'deny' }), 'offline', null],
     ['unavailable without last → lastSeen null', node('presence', { from, type: 'unavailable' }), 'offline', null],
     ['composing → typing', node('chatstate', { from }, [node('composing', {})]), 'typing', null],
     ['composing audio → recording', node('chatstate', { from }, [node('composing', { media: 'audio' })]), 'recording', null],
     ['chat-state paused → paused (not online)', node('chatstate', { from }, [node('paused', {})]), 'paused', null],
   ] as const)('%s', (_name, input, lastKnownPresence, lastSeen) => {
     expect(mapIncomingNode(input)).toEqual({ chatId: contact, presences: [{ participant: contact, lastKnownPresence, lastSeen }] });
+  });
+
+  it('marks an unavailable with last=deny as a hidden last seen, apart from one that says nothing', () => {
+    expect(mapIncomingNode(node('presence', { from, type: 'unavailable', last: 'deny' }))).toEqual({
+      chatId: contact,
+      presences: [{ participant: contact, lastKnownPresence: 'offline', lastSeen: null, lastSeenHidden: true }],
+    });
+    expect(mapIncomingNode(node('presence', { from, type: 'unavailable' }))?.presences[0]).not.toHaveProperty('lastSeenHidden');
   });
 
   it('keeps the participant of a group chat state', () => {

@@ -130,13 +130,13 @@ describe('NOWEB engine against the sandbox', () => {
     expect(offline?.type === 'presence' && offline.presences[0]?.lastSeen).toBeGreaterThan(1_700_000_000);
   });
 
-  it('reports a hidden last seen (last="deny") as lastSeen null', async () => {
+  it('reports a hidden last seen (last="deny") as lastSeen null, marked hidden', async () => {
     const hidden = `${HIDDEN}@c.us`;
     await sandbox.network.setContactPresence(HIDDEN, { presence: 'online' });
     await sandbox.network.setContactPresence(HIDDEN, { presence: 'offline' });
     const from = sut.events.length;
     await sut.engine.subscribe(hidden);
-    await sut.waitFor(presenceEvent(hidden, { participant: hidden, lastKnownPresence: 'offline', lastSeen: null }), { from });
+    await sut.waitFor(presenceEvent(hidden, { participant: hidden, lastKnownPresence: 'offline', lastSeen: null, lastSeenHidden: true }), { from });
   });
 
   it('keeps the LID form for a contact subscribed by LID', async () => {
