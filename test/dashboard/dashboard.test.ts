@@ -37,7 +37,8 @@ async function view(name: 'Sessions' | 'Presence' | 'Events' | 'Webhooks'): Prom
 }
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startSandboxServer(), launchBrowser()]);
+  // History on for the server (the timelines read it); one session below turns it off for itself.
+  [server, browser] = await Promise.all([startSandboxServer({ WA_PRESENCE_HISTORY: 'true' }), launchBrowser()]);
   await receiver.start();
   user = await guardedPage(browser, server.url);
   page = user.page;
@@ -262,6 +263,62 @@ describe('the dashboard in a browser', () => {
     // "Nobody may see it" (WhatsApp's last="deny") is told apart from "never heard a last seen".
     await row(contacts.hidden).locator('[data-presence="hidden"]', { hasText: 'hidden' }).waitFor({ timeout: 10_000 });
     await row(contacts.unknown).locator('[data-presence="offline-unknown"]').waitFor({ timeout: 10_000 });
+  });
+
+  it('draws a timeline of online intervals per contact and per group participant, with a gap while stopped', async () => {
+    await view('Presence');
+    const phone = '4915550099001';
+    await sandbox('POST', '/contacts', { phone, name: 'Timeline' });
+    await page.getByLabel('Subscribe to').fill(`${phone}@c.us`);
+    await page.keyboard.press('Enter');
+    const row = page.locator(`li.contact[data-chat="${phone}@c.us"]`);
+    await row.waitFor();
+    for (const presence of ['online', 'offline', 'online', 'offline'] as const) {
+      await sandbox('POST', `/contacts/${phone}/presence`, { presence });
+      await row.locator(`[data-presence="${presence}"]`).waitFor({ timeout: 10_000 });
+    }
+    // A stop and a start: the history records the time not listened to as a gap.
+    await api(server, 'POST', `/api/sessions/${SESSION}/stop`);
+    await api(server, 'POST', `/api/sessions/${SESSION}/start`);
+    await eventuallyWorking();
+    await sandbox('POST', `/contacts/${phone}/presence`, { presence: 'online' });
+    await row.locator('[data-presence="online"]').waitFor({ timeout: 10_000 });
+
+    await row.getByRole('button', { name: 'timeline' }).click();
+    const track = row.locator('.timeline .track');
+    await track.first().waitFor();
+    expect(await track.first().getAttribute('aria-label')).toMatch(/: online \d+ s of 1 h 0 min$/);
+    // Two closed intervals and one still open; the stop drawn as a gap, not as "offline".
+    await until(async () => (await track.first().locator('.bar').count()) === 3, 'three online bars');
+    await until(async () => (await track.first().locator('.gap').count()) >= 1, 'a gap for the stop');
+    for (const range of ['24 h', '7 d', '1 h']) {
+      await row.getByRole('button', { name: range, exact: true }).click();
+      await row.getByRole('button', { name: range, exact: true }).and(page.locator('[aria-pressed="true"]')).waitFor();
+      await track.first().locator('.bar').first().waitFor();
+    }
+    await shot('timeline');
+
+    // A group: one track per participant heard.
+    const group = (await api<{ chatId: string }[]>(server, 'GET', `/api/${SESSION}/presence/subscriptions`)).map((s) => s.chatId).find((id) => id.endsWith('@g.us'));
+    expect(group).toBeDefined();
+    await sandbox('POST', '/contacts/4915550077002/presence', { presence: 'online' });
+    await sandbox('POST', '/contacts/4915550077002/presence', { presence: 'typing', chatId: group });
+    const groupRow = page.locator(`li.contact[data-chat="${group}"]`);
+    await groupRow.locator('[data-participant="4915550077002@c.us"] [data-presence="typing"]').waitFor({ timeout: 10_000 });
+    await groupRow.getByRole('button', { name: 'timeline' }).first().click();
+    await until(async () => (await groupRow.locator('.timeline .track-row').count()) >= 2, 'a track for each of two participants');
+  });
+
+  it('says how to turn history on for a session that has it off', async () => {
+    await api(server, 'POST', '/api/sessions', { name: 'nohistory', config: { presenceHistory: { enabled: false } } });
+    await page.getByLabel('Session').selectOption('nohistory');
+    await page.getByLabel('Subscribe to').fill('4915550099001@c.us');
+    await page.keyboard.press('Enter');
+    const row = page.locator('li.contact[data-chat="4915550099001@c.us"]');
+    await row.waitFor({ timeout: 20_000 });
+    await row.getByRole('button', { name: 'timeline' }).click();
+    await row.locator('.timeline .note', { hasText: 'presence history is off' }).filter({ hasText: 'WA_PRESENCE_HISTORY=true' }).waitFor();
+    await page.getByLabel('Session').selectOption(SESSION);
   });
 
   it('reads at 400 px wide, is driven by keyboard, made no off-host request and logged no error', async () => {

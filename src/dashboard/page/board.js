@@ -150,7 +150,7 @@ export function BoardView({ sandbox }) {
                 <span class="who">${shortId(member.participant)}</span> <${PresenceChip} state=${stateOf(member)} />
                 <span class="last-seen muted small">last seen <${LastSeen} lastSeen=${member.lastSeen} state=${stateOf(member)} tick=${tick} /></span></li>`)}</ul>
             </details>` : null}
-            ${timeline === sub.chatId ? html`<${Timeline} session=${session} chatId=${sub.chatId} />` : null}
+            ${timeline === sub.chatId ? html`<${Timeline} session=${session} chatId=${sub.chatId} heard=${lastEvent ?? 0} />` : null}
           </li>`;
         })}</ul>`}
   </section>`;

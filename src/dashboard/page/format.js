@@ -14,7 +14,8 @@ export function ago(ms, now) {
 
 /** @param {number} seconds */
 export function duration(seconds) {
-  if (seconds < 60) return `${seconds} s`;
+  // History intervals are measured to the millisecond; a person reads whole seconds.
+  if (seconds < 60) return `${Math.round(seconds)} s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
   if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
   return `${Math.floor(seconds / 86400)} d ${Math.floor((seconds % 86400) / 3600)} h`;

@@ -15,24 +15,54 @@ import { html } from './html.js';
 
 const RANGES = /** @type {const} */ ([['1 h', 3600], ['24 h', 86400], ['7 d', 604800]]);
 
-/** @param {{ session: string, chatId: string }} props */
-export function Timeline({ session, chatId }) {
+/**
+ * The history recorder writes in batches (~100 ms): a change heard on the board is in the history
+ * shortly after, so the timeline asks again that long after each one.
+ */
+const REFRESH_AFTER_MS = 600;
+const GROW_EVERY_MS = 30_000;
+
+/** @param {{ session: string, chatId: string, heard: number }} props `heard`: when the board last heard of this chat (ms) */
+export function Timeline({ session, chatId, heard }) {
   const [range, setRange] = useState(3600);
   const [history, setHistory] = useState(/** @type {History | null} */ (null));
   const [problem, setProblem] = useState(/** @type {{ kind: 'off' | 'error', message: string } | null} */ (null));
 
   useEffect(() => {
-    const to = Math.floor(Date.now() / 1000);
-    setProblem(null);
-    get(`api/${enc(session)}/presence/${enc(chatId)}/history?from=${to - range}&to=${to}`)
-      .then((/** @type {History} */ answer) => setHistory(answer))
-      .catch((error) => {
-        setHistory(null);
-        if (error instanceof ApiError && (error.status === 409 || error.status === 422)) setProblem({ kind: 'off', message: error.message });
-        else if (error instanceof ApiError && error.status === 404 && error.code === 'NOT_FOUND') setProblem({ kind: 'off', message: 'this server has no presence history' });
-        else setProblem({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
-      });
-  }, [session, chatId, range]);
+    let cancelled = false;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let again;
+    /** @param {boolean} checkRecent */
+    const load = (checkRecent) => {
+      const askedAt = Date.now();
+      const to = Math.floor(askedAt / 1000);
+      get(`api/${enc(session)}/presence/${enc(chatId)}/history?from=${to - range}&to=${to}`)
+        .then((/** @type {History} */ answer) => {
+          if (cancelled) return;
+          setProblem(null);
+          setHistory(answer);
+          // Something heard just before we asked may still be in the recorder's batch: ask once more.
+          if (checkRecent && heard > askedAt - REFRESH_AFTER_MS) again = setTimeout(() => load(false), REFRESH_AFTER_MS);
+        })
+        .catch((error) => {
+          if (cancelled) return;
+          setHistory(null);
+          if (error instanceof ApiError && (error.status === 409 || error.status === 422)) setProblem({ kind: 'off', message: error.message });
+          else if (error instanceof ApiError && error.status === 404 && error.code === 'NOT_FOUND') setProblem({ kind: 'off', message: 'this server has no presence history' });
+          else setProblem({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+        });
+    };
+    // The first load at once; a refresh after something was heard waits for the recorder's batch.
+    const timer = setTimeout(() => load(true), history === null ? 0 : REFRESH_AFTER_MS);
+    // An open interval grows with the clock, not with events.
+    const growing = setInterval(() => load(false), GROW_EVERY_MS);
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+      clearTimeout(again);
+      clearInterval(growing);
+    };
+  }, [session, chatId, range, heard]);
 
   return html`<div class="timeline">
     <div class="tabs" role="group" aria-label="Time range">
@@ -54,7 +84,8 @@ export function Timeline({ session, chatId }) {
                 </div>
                 <span class="small muted">${duration(p.onlineSeconds)} online</span>
               </div>`)}
-    ${history === null ? null : html`<div class="axis small muted"><span>${time(history.from * 1000)}</span><span>${time(history.to * 1000)}</span></div>`}
+    ${history === null ? null : html`<div class="axis small muted"><span>${time(history.from * 1000)}</span><span>${time(history.to * 1000)}</span></div>
+      <p class="legend small muted"><span><span class="swatch online"></span>online</span><span><span class="swatch offline"></span>offline</span><span><span class="swatch gap"></span>not listening (session not WORKING or server down)</span></p>`}
   </div>`;
 }
 
