@@ -1,6 +1,6 @@
 import type { Migration } from '../migration.js';
 import { POSTGRES_OUTBOX_CANCELLED_MIGRATION, POSTGRES_OUTBOX_MIGRATION } from './outbox-migration.js';
-import { POSTGRES_HISTORY_MIGRATION } from './history-migration.js';
+import { POSTGRES_HISTORY_COVERING_MIGRATION, POSTGRES_HISTORY_MIGRATION } from './history-migration.js';
 
 /**
  * The PostgreSQL schema, as numbered migrations applied in order at start, under an advisory lock,
@@ -123,4 +123,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     `,
   },
   POSTGRES_HISTORY_MIGRATION,
+  POSTGRES_HISTORY_COVERING_MIGRATION,
 ];

@@ -1,6 +1,6 @@
 import type { Migration } from '../migration.js';
 import { SQLITE_OUTBOX_CANCELLED_MIGRATION, SQLITE_OUTBOX_MIGRATION } from './outbox-migration.js';
-import { SQLITE_HISTORY_MIGRATION } from './history-migration.js';
+import { SQLITE_HISTORY_COVERING_MIGRATION, SQLITE_HISTORY_MIGRATION } from './history-migration.js';
 
 /**
  * The SQLite schema, as numbered migrations applied in order, each in its own transaction, and
@@ -110,4 +110,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   SQLITE_OUTBOX_MIGRATION,
   SQLITE_OUTBOX_CANCELLED_MIGRATION,
   SQLITE_HISTORY_MIGRATION,
+  SQLITE_HISTORY_COVERING_MIGRATION,
 ];
