@@ -33,7 +33,12 @@ export function createSessionEvents(options: SessionEventsOptions): SessionEvent
   return {
     async emit(fact, subject) {
       const envelope = envelopeOf(fact, subject, options.environment, now());
-      await options.publisher.publish(envelope, subject.config.webhooks ?? []);
+      try {
+        await options.publisher.publish(envelope, subject.config.webhooks ?? []);
+      } catch (cause) {
+        // Named by its id, so the log line of the session layer (which never saw the envelope) says which.
+        throw new Error(`${fact.event} event ${envelope.id} of session "${fact.session}" was not accepted`, { cause });
+      }
       return envelope.id;
     },
   };

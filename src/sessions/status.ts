@@ -70,7 +70,7 @@ export async function emit(ctx: SessionContext, runtime: Runtime, fact: AnySessi
     await ctx.events.emit(fact, runtime.stored);
   } catch (error) {
     // The event is lost for webhooks; the state change it describes is already stored, and the
-    // next event must not wait on this one. The error names the event's id.
+    // next event must not wait on this one. The error names the event's id (src/events/session-events.ts).
     runtime.logger.error({ err: error, event: fact.event }, 'event could not be accepted by the publisher');
   }
 }

@@ -45,6 +45,13 @@ describe('createSessionEvents: the session layer says what happened, src/events 
     const publisher = new RecordingPublisher();
     publisher.failNext(new Error('outbox full'));
     const events = createSessionEvents({ publisher, environment: wahaEnvironment(SERVER_VERSION, null) });
-    await expect(events.emit({ session: 's', event: 'session.status', payload: { name: 's', status: 'STARTING', statuses: [] } }, { me: null, engine: 'NOWEB', config: {} })).rejects.toThrow('outbox full');
+    const failed = await events.emit({ session: 's', event: 'session.status', payload: { name: 's', status: 'STARTING', statuses: [] } }, { me: null, engine: 'NOWEB', config: {} }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    const id = publisher.published[0]?.envelope.id ?? 'none';
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toBe(`session.status event ${id} of session "s" was not accepted`);
+    expect((failed as Error).cause).toEqual(new Error('outbox full'));
   });
 });
