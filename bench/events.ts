@@ -23,7 +23,8 @@ import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import type { Config } from '../src/config.js';
 import { createEvents } from '../src/events/engine.js';
-import { makeEnvelope } from '../src/events/envelope.js';
+import { makeEnvelope, SERVER_VERSION } from '../src/events/envelope.js';
+import { wahaEnvironment } from '../src/events/environment.js';
 import type { Storage } from '../src/storage/index.js';
 import { openStorage } from '../src/storage/index.js';
 
@@ -98,6 +99,7 @@ function config(hookUrl: string): Pick<Config, 'hook' | 'outboxMaxPending' | 'se
   };
 }
 
+const BENCH_ENVIRONMENT = wahaEnvironment(SERVER_VERSION, 'bench');
 let sequence = 0;
 function envelope() {
   sequence += 1;
@@ -106,6 +108,7 @@ function envelope() {
     'presence.update',
     { id: chat, presences: [{ participant: chat, lastKnownPresence: sequence % 2 === 0 ? 'online' : 'offline', lastSeen: 1_700_000_000 + sequence }] },
     { session: 'bench', metadata: null, me: { id: '123@c.us', pushName: 'Bench' }, engine: 'NOWEB' },
+    BENCH_ENVIRONMENT,
   );
 }
 

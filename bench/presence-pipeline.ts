@@ -48,6 +48,7 @@ import { createMetrics } from '../src/metrics/metrics.js';
 import { instrumentPublisher } from '../src/metrics/publisher.js';
 import { instrumentStorage } from '../src/metrics/storage.js';
 import type { EventPublisher } from '../src/events/publisher.js';
+import { createSessionEvents } from '../src/events/session-events.js';
 import type { SessionConfig } from '../src/presence/sessions.js';
 import { createHistoryRecorder } from '../src/sessions/history-recorder.js';
 import { createSessionManager } from '../src/sessions/manager.js';
@@ -230,7 +231,7 @@ const history = withHistory ? createHistoryRecorder({ store: storage.history, de
 
 const publisher = metrics === null ? pipelinePublisher : instrumentPublisher(pipelinePublisher, metrics);
 const engines = new FakeEngineFactory();
-const manager = createSessionManager({ storage, engines: metrics === null ? engines : instrumentEngines(engines, metrics), publisher, logger: silent, ...(history === null ? {} : { history }) });
+const manager = createSessionManager({ storage, engines: metrics === null ? engines : instrumentEngines(engines, metrics), events: createSessionEvents({ publisher, environment: events.environment }), logger: silent, ...(history === null ? {} : { history }) });
 // Scraped every second, as a Prometheus with scrape_interval 1s would (its CPU is counted).
 let scrapes: NodeJS.Timeout | null = null;
 if (metrics !== null) {

@@ -12,6 +12,7 @@ import type { NowebNetwork } from './engines/noweb/index.js';
 import { createEvents } from './events/engine.js';
 import type { Events, EventsOptions } from './events/engine.js';
 import type { EventPublisher } from './events/publisher.js';
+import { createSessionEvents } from './events/session-events.js';
 import { buildHttp } from './http/app.js';
 import type { Http, RouteRegistrar } from './http/app.js';
 import { registerForwarding } from './http/forward.js';
@@ -183,7 +184,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     history,
     storage,
     engines,
-    publisher: metrics === null ? relayed : instrumentPublisher(relayed, metrics),
+    // The sessions say what happened; the events area builds WAHA's envelope and routes it.
+    events: createSessionEvents({ publisher: metrics === null ? relayed : instrumentPublisher(relayed, metrics), environment: events.environment }),
     logger,
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
     startConcurrency: config.startConcurrency,
@@ -221,7 +223,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     });
   }
   // The dashboard: its shell and assets are open (the sign-in form), its API behind the key.
-  const dashboard = dashboardRoutes({ config, hub: events.hub, testEvents: { outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() } });
+  const dashboard = dashboardRoutes({ config, hub: events.hub, testEvents: { outbox: storage.outbox, sessions: storage.sessions, environment: events.environment, wake: () => events.worker.wake() } });
   routes.push(dashboard.protected);
   routes.push(...(overrides.routes ?? []));
   // Migrations ran inside openStorage: a server that got here has its schema.

@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { OutboxStore } from '../storage/outbox.js';
+import { SERVER_VERSION } from './envelope.js';
+import { wahaEnvironment } from './environment.js';
+import type { WahaEnvironment } from './environment.js';
 import type { Hub } from './hub.js';
 import { createHub } from './hub.js';
 import { createOutboxPublisher } from './outbox-publisher.js';
@@ -15,6 +18,8 @@ export interface Events {
   /** Give this to the WebSocket route. */
   readonly hub: Hub;
   readonly worker: DeliveryWorker;
+  /** This server's `environment`, in every envelope it builds (session events, test events). */
+  readonly environment: WahaEnvironment;
   /** Resumes pending deliveries (after a restart too) and sends new ones until `stop`. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -39,5 +44,6 @@ export function createEvents(options: EventsOptions): Events {
     maxPending: options.config.outboxMaxPending,
   });
   const publisher = createOutboxPublisher({ outbox: options.outbox, hub, globalHook: options.config.hook, wake: () => worker.wake() });
-  return { publisher, hub, worker, start: () => worker.start(), stop: () => worker.stop() };
+  const environment = wahaEnvironment(SERVER_VERSION, options.config.serverId);
+  return { publisher, hub, worker, environment, start: () => worker.start(), stop: () => worker.stop() };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EventEnvelope, EventName, EventPayloads } from '../presence/events.js';
+import type { EventEnvelope, EventEnvironment, EventName, EventPayloads } from '../presence/events.js';
 import type { EngineName, Me } from '../presence/sessions.js';
 
 /** Reported in every envelope's `environment.version`; kept equal to package.json by a test. */
@@ -73,11 +73,15 @@ export function newEventId(now: number = Date.now()): string {
   return `evt_${encodeTime(lastTime)}${encodeRandom(lastRandom)}`;
 }
 
-/** WAHA's envelope for one event, with a fresh id and `timestamp` in milliseconds. */
+/**
+ * WAHA's envelope for one event, with a fresh id and `timestamp` in milliseconds. `environment` is
+ * this server's (`wahaEnvironment(SERVER_VERSION, serverId)`), the same for all its events.
+ */
 export function makeEnvelope<E extends EventName>(
   event: E,
   payload: EventPayloads[E],
   source: EnvelopeSource,
+  environment: EventEnvironment,
   now: number = Date.now(),
 ): EventEnvelope<E> {
   return {
@@ -88,7 +92,7 @@ export function makeEnvelope<E extends EventName>(
     metadata: source.metadata,
     me: source.me,
     engine: source.engine,
-    environment: { version: SERVER_VERSION, engine: source.engine, tier: 'CORE', browser: null },
+    environment,
     payload,
   };
 }

@@ -4,10 +4,12 @@ import type { Hub } from './hub.js';
 import type { EventPublisher } from './publisher.js';
 import type { WebhookConfig } from '../presence/sessions.js';
 import type { WebhookTarget } from './webhooks.js';
-import { orderKeyOf, targetOfWebhook, webhookKey, webhookOfGlobalHook, webhookWants } from './webhooks.js';
+import { orderKeyOf, targetOfGlobalHook, targetOfWebhook, webhookKey, webhookWants } from './webhooks.js';
 
 /** What a delivery stores of its webhook, the same for every event it gets. */
 interface PreparedWebhook {
+  /** Event names or `*`. */
+  readonly events: readonly string[];
   readonly target: WebhookTarget;
   /** The stored form of `target`, and the identity that de-duplicates a webhook listed twice. */
   readonly serialised: string;
@@ -25,6 +27,10 @@ export interface OutboxPublisherOptions {
   readonly now?: () => number;
 }
 
+function preparedOf(events: readonly string[], target: WebhookTarget): PreparedWebhook {
+  return { events, target, serialised: JSON.stringify(target), webhookKey: webhookKey(target) };
+}
+
 /**
  * The events engine's `EventPublisher`: serialises the envelope once (those exact bytes are
  * stored, signed and sent), writes it with one delivery per interested webhook in one transaction,
@@ -32,15 +38,15 @@ export interface OutboxPublisherOptions {
  */
 export function createOutboxPublisher(options: OutboxPublisherOptions): EventPublisher {
   const now = options.now ?? Date.now;
-  const global = options.globalHook === null ? null : webhookOfGlobalHook(options.globalHook);
+  // The global hook is prepared once from the config itself (it is no session's webhook).
+  const global = options.globalHook === null ? null : preparedOf(options.globalHook.events, targetOfGlobalHook(options.globalHook));
   // Keyed by the config object: a session's webhooks stay the same objects until its config is
   // replaced, so each is serialised and hashed once, not once per event.
   const prepared = new WeakMap<WebhookConfig, PreparedWebhook>();
   function prepare(webhook: WebhookConfig): PreparedWebhook {
     let entry = prepared.get(webhook);
     if (entry === undefined) {
-      const target = targetOfWebhook(webhook);
-      entry = { target, serialised: JSON.stringify(target), webhookKey: webhookKey(target) };
+      entry = preparedOf(webhook.events, targetOfWebhook(webhook));
       prepared.set(webhook, entry);
     }
     return entry;
@@ -48,12 +54,13 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
   return {
     async publish(envelope, webhooks) {
       const body = JSON.stringify(envelope);
-      const all = global === null ? webhooks : [...webhooks, global];
+      const routes = webhooks.map(prepare);
+      if (global !== null) routes.push(global);
       const seen = new Set<string>();
       const deliveries = [];
-      for (const webhook of all) {
-        if (!webhookWants(webhook, envelope.event)) continue;
-        const { target, serialised, webhookKey: key } = prepare(webhook);
+      for (const route of routes) {
+        if (!webhookWants(route, envelope.event)) continue;
+        const { target, serialised, webhookKey: key } = route;
         // The same webhook listed twice (e.g. a session webhook equal to the global one) gets one copy.
         if (seen.has(serialised)) continue;
         seen.add(serialised);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { WebhookConfig } from '../presence/sessions.js';
 import type { Me } from '../presence/sessions.js';
+import type { EventEnvironment } from '../presence/events.js';
 import type { OutboxStore } from '../storage/outbox.js';
-import { newEventId, SERVER_VERSION } from './envelope.js';
+import { newEventId } from './envelope.js';
 import { targetOfWebhook, webhookKey } from './webhooks.js';
 
 /** The event name of a test delivery: not one of the events a session emits, so receivers can tell it apart. */
@@ -15,7 +16,10 @@ export const TEST_EVENT = 'webhook.test';
  */
 export async function enqueueTestEvent(
   outbox: OutboxStore,
-  input: { readonly session: string; readonly me: Me | null; readonly metadata: Readonly<Record<string, string>> | null; readonly webhook: WebhookConfig },
+  input: { readonly session: string; readonly me: Me | null; readonly metadata: Readonly<Record<string, string>> | null; readonly webhook: WebhookConfig;
+    /** This server's, as in every envelope it sends. */
+    readonly environment: EventEnvironment;
+  },
   now: number,
 ): Promise<string> {
   const id = newEventId(now);
@@ -27,7 +31,7 @@ export async function enqueueTestEvent(
     metadata: input.metadata,
     me: input.me,
     engine: 'NOWEB',
-    environment: { version: SERVER_VERSION, engine: 'NOWEB', tier: 'CORE', browser: null },
+    environment: input.environment,
     payload: { message: 'A test event sent from the wa-presence dashboard: this webhook receives events.' },
   };
   const target = targetOfWebhook(input.webhook);

@@ -24,19 +24,13 @@ export function targetOfWebhook(webhook: WebhookConfig): WebhookTarget {
   };
 }
 
-/** The environment's `WHATSAPP_HOOK_*` webhook, in the session webhook's shape. */
-export function webhookOfGlobalHook(hook: GlobalHookConfig): WebhookConfig {
-  return {
-    url: hook.url,
-    events: hook.events,
-    hmac: hook.hmacKey === null ? null : { key: hook.hmacKey },
-    retries: hook.retries,
-    customHeaders: hook.customHeaders,
-  };
+/** Where the environment's `WHATSAPP_HOOK_*` webhook sends: read from the config as it is, not through a session's webhook. */
+export function targetOfGlobalHook(hook: GlobalHookConfig): WebhookTarget {
+  return { url: hook.url, hmacKey: hook.hmacKey, customHeaders: hook.customHeaders, retries: hook.retries };
 }
 
-/** `events` holds event names or `*`. */
-export function webhookWants(webhook: WebhookConfig, event: string): boolean {
+/** Whether a webhook (a session's, or the global hook) wants the event: `events` holds event names or `*`. */
+export function webhookWants(webhook: { readonly events: readonly string[] }, event: string): boolean {
   return webhook.events.includes('*') || webhook.events.includes(event);
 }
 

@@ -23,6 +23,7 @@ import { registerRequestLogging, requestId } from './request-log.js';
 import type { Readiness } from '../metrics/readiness.js';
 import { historyRoutes } from './routes/history.js';
 import type { HistoryRecorder } from '../sessions/history-recorder.js';
+import { eventSchemas, eventWebhooks } from './event-schemas.js'; // hook: issue 12 (event payload schemas in the document)
 
 /** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
 export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
@@ -99,7 +100,9 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
         version: SERVER_VERSION,
         description: 'WAHA-compatible WhatsApp HTTP API for presence. Send the API key as the X-Api-Key header (Authorize button).',
       },
-      components: { securitySchemes: { api_key: { type: 'apiKey', in: 'header', name: 'X-Api-Key' } } },
+      components: { securitySchemes: { api_key: { type: 'apiKey', in: 'header', name: 'X-Api-Key' } }, schemas: eventSchemas() },
+      // The events a webhook receiver gets, as WAHA's document lists them (issue 12).
+      webhooks: eventWebhooks(),
       security: [{ api_key: [] }],
       tags: [
         { name: 'presence', description: "Presence: set your own, read and subscribe to others'" },

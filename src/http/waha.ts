@@ -79,27 +79,17 @@ export function generatedSessionName(random: (bytes: number) => Buffer = randomB
   return `session_${random(4).toString('hex')}`;
 }
 
-/** What a session info may carry once the session layer provides it (absent today: answered as unknown). */
-export interface SessionActivity {
-  /** The session's own global presence as last sent (`online`/`offline`), null when unknown. */
-  readonly presence?: 'online' | 'offline' | null;
-  /** Milliseconds since the epoch of the session's last activity, null when unknown. */
-  readonly activity?: number | null;
-  /** `<digits>:<device>@s.whatsapp.net`: the account's id with its device number. */
-  readonly jid?: string;
-}
-
 /**
- * The session info with the fields WAHA's `SessionInfo` requires: `presence` (an object in WAHA's
- * document) and `timestamps.activity` (null when unknown), and `me.jid` when known.
+ * The session info in WAHA's `SessionInfo` shape: `presence` an object (as WAHA's document types
+ * it: `{status}`, the session's own presence or null) and `timestamps.activity` (null when unknown).
+ * `me.jid` is in `me` when the engine told it.
  */
-export function wahaSessionInfo(info: SessionInfo & SessionActivity): SessionInfo & {
+export function wahaSessionInfo(info: SessionInfo): Omit<SessionInfo, 'presence' | 'activity'> & {
   readonly presence: { readonly status: 'online' | 'offline' | null };
   readonly timestamps: { readonly activity: number | null };
 } {
-  const { presence, activity, jid, ...rest } = info;
-  const me = rest.me === null || jid === undefined ? rest.me : { ...rest.me, jid };
-  return { ...rest, me, presence: { status: presence ?? null }, timestamps: { activity: activity ?? null } };
+  const { presence, activity, ...rest } = info;
+  return { ...rest, presence: { status: presence }, timestamps: { activity } };
 }
 
 /** One media range of an Accept header, lower-cased, with its q (default 1). */

@@ -63,6 +63,8 @@ export interface Me {
   readonly pushName: string | null;
   /** `<id>@lid`, when the server told us. */
   readonly lid?: string | null;
+  /** `<digits>:<device>@s.whatsapp.net`: the account's id with this device's number (WAHA's `MeInfo.jid`). */
+  readonly jid?: string;
 }
 
 /** What a session is, as the API shows it. */
@@ -72,6 +74,10 @@ export interface SessionInfo {
   readonly config: SessionConfig;
   readonly me: Me | null;
   readonly engine: { readonly engine: EngineName };
+  /** The session's own global presence as last set through the API (`online`/`offline`), null when never set. */
+  readonly presence: 'online' | 'offline' | null;
+  /** Milliseconds since the epoch of the last command a client sent through the session's engine; null when none (since this server started it). */
+  readonly activity: number | null;
   /** Several servers: the id of the server that runs the session (absent on one server, or when no server runs it). */
   readonly worker?: string;
   /** Why the session reached its status, when it was not asked for (FAILED, or STOPPED by WhatsApp). */

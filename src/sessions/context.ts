@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { EngineFactory } from '../engines/engine.js';
 import { AppError, isAppError } from '../errors.js';
-import type { EventPublisher } from '../events/publisher.js';
+import type { SessionEvents } from '../events/publisher.js';
 import type { HistoryRecorder } from './history-recorder.js';
 import type { OutboxStore } from '../storage/outbox.js';
 import type { AuthStores } from '../storage/auth.js';
@@ -26,7 +26,8 @@ export interface SessionStorage {
 export interface SessionContext {
   readonly storage: SessionStorage;
   readonly engines: EngineFactory;
-  readonly publisher: EventPublisher;
+  /** Where the session layer says what happened; src/events builds the envelopes and routes them. */
+  readonly events: SessionEvents;
   /** The session layer's logger (`area: sessions`). */
   readonly logger: Logger;
   readonly policy: RenewalPolicy;

@@ -17,7 +17,7 @@ import { changeStatus, shareStatus } from './status.js';
 export const START_SLOT_MS = 30_000;
 
 function sameMe(a: Me | null, b: Me): boolean {
-  return a !== null && a.id === b.id && a.pushName === b.pushName && (a.lid ?? null) === (b.lid ?? null);
+  return a !== null && a.id === b.id && a.pushName === b.pushName && (a.lid ?? null) === (b.lid ?? null) && a.jid === b.jid;
 }
 
 /** Handles one event of an engine, inside the session's event queue; events of an older engine are dropped. */

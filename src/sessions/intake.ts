@@ -1,9 +1,8 @@
-import { makeEnvelope } from '../events/envelope.js';
 import { mergeChatPresence, withChanges } from '../presence/merge.js';
 import type { ParticipantPresence } from '../presence/types.js';
 import type { SessionContext } from './context.js';
 import type { Runtime } from './runtime.js';
-import { publish, source } from './status.js';
+import { emit } from './status.js';
 
 /**
  * Presence intake: what an engine reports of a chat is merged with what is known (the runtime's
@@ -26,5 +25,5 @@ export async function applyPresence(ctx: SessionContext, runtime: Runtime, chatI
   }
   runtime.presence.set(chatId, withChanges(chatId, stored, changed));
   ctx.history?.changed(runtime.name, runtime.stored.config, chatId, changed);
-  await publish(ctx, runtime, makeEnvelope('presence.update', { id: chatId, presences: changed }, source(runtime), ctx.clock()));
+  await emit(ctx, runtime, { session: runtime.name, event: 'presence.update', payload: { id: chatId, presences: changed } });
 }

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { EngineFactory } from '../engines/engine.js';
-import type { EventPublisher } from '../events/publisher.js';
+import type { SessionEvents } from '../events/publisher.js';
 import type { Me, SessionConfig, SessionInfo } from '../presence/sessions.js';
 import type { ChatPresenceStatus, GlobalPresence } from '../presence/status.js';
 import type { ChatPresence } from '../presence/types.js';
@@ -39,7 +39,8 @@ export { START_SLOT_MS } from './engine-runs.js';
 export interface SessionManagerDeps {
   readonly storage: SessionStorage;
   readonly engines: EngineFactory;
-  readonly publisher: EventPublisher;
+  /** src/events' `createSessionEvents` (or a double): takes `{session, event, payload}`, adds the envelope. */
+  readonly events: SessionEvents;
   readonly logger: Logger;
   readonly renewal?: RenewalPolicy;
   /** Defaults to a real timer; tests inject one that does not wait. */
@@ -136,7 +137,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const ctx: SessionContext = {
     storage: deps.storage,
     engines: deps.engines,
-    publisher: deps.publisher,
+    events: deps.events,
     logger: deps.logger.child({ area: 'sessions' }),
     policy: deps.renewal ?? DEFAULT_RENEWAL_POLICY,
     sleep: deps.sleep ?? defaultSleep,

@@ -73,17 +73,20 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       } catch (error) {
         throw engineError(name, `set presence ${presence}`, error);
       }
+      runtime.activity = ctx.clock();
       // Remembered so that a reconnect re-sends it (WhatsApp forgets it with the connection).
       if (runtime.stored.presence !== presence) await save(storage.sessions, runtime, { presence }, ctx.clock());
     },
 
     async setChatPresence(name, chatId, presence, options) {
-      const { engine } = await requireWorking(name);
+      const { runtime, engine } = await requireWorking(name);
       try {
         await engine.setChatPresence(chatId, presence, options);
       } catch (error) {
         throw engineError(name, `send ${presence} to ${chatId}`, error);
       }
+      // WAHA's `timestamps.activity`: the last thing the client did through the session (typing, presence, subscribing).
+      runtime.activity = ctx.clock();
     },
 
     async subscribe(name, chatId) {
@@ -93,6 +96,7 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       } catch (error) {
         throw engineError(runtime.name, `subscribe to ${chatId}`, error);
       }
+      runtime.activity = ctx.clock();
       runtime.unsubscribed.delete(chatId);
       await storage.subscriptions.add(runtime.name, chatId, ctx.clock());
     },

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Engine } from '../engines/engine.js';
 import { AppError } from '../errors.js';
+import type { SessionStatusPoint } from '../presence/events.js';
 import type { SessionInfo } from '../presence/sessions.js';
 import type { SessionStatus } from '../presence/status.js';
 import type { LeaseFence } from '../storage/leases.js';
@@ -50,6 +51,10 @@ export interface Runtime {
   launched: boolean;
   /** What the presence store holds for chats seen lately (written only from `events`). */
   readonly presence: PresenceCache;
+  /** The last statuses and when (status.ts keeps `STATUS_POINTS`), for `session.status`'s `statuses`. */
+  statuses: readonly SessionStatusPoint[];
+  /** Milliseconds since the epoch of the last command a client sent through the engine (WAHA's `timestamps.activity`); null before any. */
+  activity: number | null;
 }
 
 /** The runtimes of the sessions this server has seen, loaded from the store on first use. */
@@ -89,6 +94,8 @@ export function createRuntimeTable(sessions: Pick<SessionStore, 'get'>, logger: 
       turn: null,
       launched: false,
       presence: createPresenceCache(),
+      statuses: [],
+      activity: null,
     };
     runtimes.set(stored.name, runtime);
     return runtime;
@@ -144,6 +151,8 @@ export function info(runtime: Runtime, serverId: string | null): SessionInfo {
     config: runtime.stored.config,
     me: runtime.stored.me,
     engine: { engine: runtime.stored.engine },
+    presence: runtime.stored.presence,
+    activity: runtime.activity,
     ...(runtime.reason === null ? {} : { reason: runtime.reason }),
   };
   return serverId !== null && runtime.engine !== null ? { ...base, worker: serverId } : base;
@@ -157,6 +166,9 @@ export function storedInfo(session: StoredSession, shared: SharedStatus = { stat
     config: session.config,
     me: session.me,
     engine: { engine: session.engine },
+    presence: session.presence,
+    // Activity is known only where the engine runs (in memory, as WAHA's).
+    activity: null,
     ...(shared.reason === undefined ? {} : { reason: shared.reason }),
   };
   return shared.worker === undefined ? base : { ...base, worker: shared.worker };

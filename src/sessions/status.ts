@@ -1,11 +1,12 @@
-import { makeEnvelope } from '../events/envelope.js';
-import type { EnvelopeSource } from '../events/envelope.js';
-import type { AnyEventEnvelope } from '../presence/events.js';
+import type { AnySessionFact, SessionStatusPoint } from '../presence/events.js';
 import { isTransition } from '../presence/lifecycle.js';
 import type { SessionStatus } from '../presence/status.js';
 import type { SessionContext } from './context.js';
 import { startRenewal } from './renewal.js';
 import type { Runtime } from './runtime.js';
+
+/** How many statuses `session.status` carries in `statuses` (the new one last), as WAHA: 3. */
+export const STATUS_POINTS = 3;
 
 /**
  * Status reports: a session's status changes (checked against the lifecycle), the `session.status`
@@ -19,15 +20,23 @@ export async function changeStatus(ctx: SessionContext, runtime: Runtime, to: Se
     runtime.logger.warn({ from, to }, 'ignoring a status change that cannot happen');
     return;
   }
+  const now = ctx.clock();
   runtime.status = to;
   runtime.reason = reason ?? null;
+  runtime.statuses = lastPoints(runtime.statuses, { status: to, timestamp: now });
   ctx.history?.status(runtime.name, runtime.stored.config, to);
   if (to !== 'SCAN_QR_CODE') runtime.qr = null;
   runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
   if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));
   if (to === 'WORKING') startRenewal(runtime, { subscriptions: ctx.storage.subscriptions, policy: ctx.policy, sleep: ctx.sleep, clock: ctx.clock, ...(ctx.onRenewal === undefined ? {} : { observer: ctx.onRenewal }) });
   await shareStatus(ctx, runtime);
-  await publish(ctx, runtime, makeEnvelope('session.status', reason === undefined ? { status: to } : { status: to, reason }, source(runtime), ctx.clock()));
+  const payload = { name: runtime.name, status: to, statuses: runtime.statuses, ...(reason === undefined ? {} : { reason }) };
+  await emit(ctx, runtime, { session: runtime.name, event: 'session.status', payload });
+}
+
+function lastPoints(points: readonly SessionStatusPoint[], next: SessionStatusPoint): readonly SessionStatusPoint[] {
+  const all = [...points, next];
+  return all.length > STATUS_POINTS ? all.slice(-STATUS_POINTS) : all;
 }
 
 /**
@@ -52,18 +61,16 @@ export async function shareStatus(ctx: SessionContext, runtime: Runtime): Promis
   }
 }
 
-/** Who an event of the session is from (the envelope's session, me, engine, metadata). */
-export function source(runtime: Runtime): EnvelopeSource {
-  return { session: runtime.name, metadata: runtime.stored.config.metadata ?? null, me: runtime.stored.me, engine: runtime.stored.engine };
-}
-
-/** Hands an event of the session to the publisher (the durable-accept step) and waits for it. */
-export async function publish(ctx: SessionContext, runtime: Runtime, envelope: AnyEventEnvelope): Promise<void> {
+/**
+ * Says what happened to the session's events port (src/events adds the envelope and routes it to
+ * the session's webhooks, the global one and live clients) and waits until it is accepted.
+ */
+export async function emit(ctx: SessionContext, runtime: Runtime, fact: AnySessionFact): Promise<void> {
   try {
-    await ctx.publisher.publish(envelope, runtime.stored.config.webhooks ?? []);
+    await ctx.events.emit(fact, runtime.stored);
   } catch (error) {
     // The event is lost for webhooks; the state change it describes is already stored, and the
-    // next event must not wait on this one.
-    runtime.logger.error({ err: error, eventId: envelope.id, event: envelope.event }, 'event could not be accepted by the publisher');
+    // next event must not wait on this one. The error names the event's id (src/events/session-events.ts).
+    runtime.logger.error({ err: error, event: fact.event }, 'event could not be accepted by the publisher');
   }
 }

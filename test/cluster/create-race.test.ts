@@ -14,7 +14,7 @@ import type { Storage } from '../../src/storage/index.js';
 import { clusterSchema, startMember } from '../support/cluster.js';
 import { FakeEngineFactory } from '../support/fake-engine.js';
 import { recordingSleep, silentLogger } from '../support/harness.js';
-import { RecordingPublisher } from '../support/recording-publisher.js';
+import { RecordingPublisher, sessionEventsOver } from '../support/recording-publisher.js';
 
 const TTL = 9_000;
 
@@ -95,7 +95,7 @@ async function twoServers(options: { readonly capacityOfA?: number } = {}): Prom
   manager = createSessionManager({
     storage: watched,
     engines,
-    publisher: new RecordingPublisher(),
+    events: sessionEventsOver(new RecordingPublisher()),
     logger: silentLogger,
     sleep: recordingSleep(),
     clock,

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { MAX_INLINE_BYTES, createEventRelay } from '../../src/cluster/relay.js';
 import { makeEnvelope } from '../../src/events/envelope.js';
+import { TEST_ENVIRONMENT } from '../support/recording-publisher.js';
 import { createHub } from '../../src/events/hub.js';
 import type { HubClient } from '../../src/events/hub.js';
 import type { EventPublisher } from '../../src/events/publisher.js';
@@ -74,7 +75,7 @@ describe('event relay between servers (LISTEN/NOTIFY)', () => {
     const b = await server(schema, 'b');
     const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
 
-    const small = makeEnvelope('session.status', { status: 'WORKING' }, source, 1);
+    const small = makeEnvelope('session.status', { name: 's1', status: 'WORKING', statuses: [{ status: 'WORKING', timestamp: 1 }] }, source, TEST_ENVIRONMENT, 1);
     await a.publisher.publish(small, []);
     await b.client.next(1);
     expect(a.client.received).toEqual([JSON.stringify(small)]);
@@ -82,7 +83,7 @@ describe('event relay between servers (LISTEN/NOTIFY)', () => {
 
     // Too large for a NOTIFY payload: it travels by id and is read back from the outbox.
     const presences = Array.from({ length: 200 }, (_, i) => ({ participant: `${1000 + i}@c.us`, lastKnownPresence: 'online' as const, lastSeen: null }));
-    const large = makeEnvelope('presence.update', { id: 'g@g.us', presences }, source, 2);
+    const large = makeEnvelope('presence.update', { id: 'g@g.us', presences }, source, TEST_ENVIRONMENT, 2);
     const body = JSON.stringify(large);
     expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_INLINE_BYTES);
     await storage.outbox.enqueue({ id: large.id, session: 's1', event: large.event, body }, [{ url: 'http://127.0.0.1:9/hook', webhookKey: 'k', orderKey: 'o', target: '{}' }], 2);
@@ -105,7 +106,7 @@ describe('event relay between servers (LISTEN/NOTIFY)', () => {
     const a = await server(schema, 'a');
     const b = await server(schema, 'b');
     const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
-    const envelopes = Array.from({ length: 300 }, (_, i) => makeEnvelope('session.status', { status: i % 2 === 0 ? 'WORKING' : 'STARTING' }, source, i));
+    const envelopes = Array.from({ length: 300 }, (_, i) => makeEnvelope('session.status', { name: 's1', status: i % 2 === 0 ? 'WORKING' : 'STARTING', statuses: [] }, source, TEST_ENVIRONMENT, i));
     await Promise.all(envelopes.map((envelope) => a.publisher.publish(envelope, [])));
     await b.client.next(300);
     expect(b.client.received).toEqual(envelopes.map((envelope) => JSON.stringify(envelope)));

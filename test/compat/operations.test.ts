@@ -269,4 +269,28 @@ describe('WAHA operations we serve', () => {
     await h.working('me');
     expect((await h.request('GET', '/api/sessions/me')).json()).toMatchObject({ me: ME, presence: { status: null }, timestamps: { activity: null } });
   });
+
+  it("session info fills WAHA's me.jid, presence and timestamps.activity from what the session did", async () => {
+    const h = await httpHarness();
+    const engine = await h.working('act');
+    // The engine learns the device's jid (NOWEB: creds.me.id) and says so.
+    engine.me({ ...ME, jid: '15550000001:7@s.whatsapp.net' });
+    await h.sessions.settled('act');
+    const before = Date.now();
+    const online = await h.request('POST', '/api/act/presence', { presence: 'online' });
+    expect(online.statusCode, online.body).toBe(201);
+    const info = (await h.request('GET', '/api/sessions/act')).json<{ me: { jid?: string }; presence: { status: string | null }; timestamps: { activity: number | null } }>();
+    expect(info.me.jid).toBe('15550000001:7@s.whatsapp.net');
+    expect(info.presence).toEqual({ status: 'online' });
+    expect(info.timestamps.activity).toBeGreaterThanOrEqual(before);
+    const schema = responseSchema('GET /api/sessions/{session}', 200);
+    if (schema === null) throw new Error("WAHA's document has no SessionInfo answer");
+    expect(wahaErrors(schema, info)).toEqual([]);
+    // Typing to a chat is activity too: the timestamp moves on (or stays, within one millisecond).
+    const first = info.timestamps.activity ?? 0;
+    const typing = await h.request('POST', '/api/startTyping', { session: 'act', chatId: '15550000002@c.us' });
+    expect(typing.statusCode, typing.body).toBe(201);
+    const later = (await h.request('GET', '/api/sessions?all=true')).json<{ name: string; timestamps: { activity: number | null } }[]>();
+    expect(later.find((s) => s.name === 'act')?.timestamps.activity).toBeGreaterThanOrEqual(first);
+  });
 });

@@ -240,7 +240,8 @@ describe('issue 4: NOWEB through the HTTP API against the sandbox', () => {
     const after = await api<{ status: string; me: unknown; reason?: string }>('POST', `/api/sessions/${SESSION}/logout`);
     expect(after).toMatchObject({ status: 'STOPPED', me: null, reason: expect.stringMatching(/^Logged out/) as unknown });
     const stopped = await webhook(from, statusHook('STOPPED'));
-    expect(stopped.payload).toEqual({ status: 'STOPPED', reason: after.reason });
+    expect(stopped.payload).toMatchObject({ name: SESSION, status: 'STOPPED', reason: after.reason });
+    expect((stopped.payload as { statuses: { status: string }[] }).statuses.at(-1)).toMatchObject({ status: 'STOPPED' });
     // The typing in progress was ended before the socket went.
     expect((await lastReceived('chatstate')())?.state).toBe('paused');
     expect(await storage.auth.forSession(SESSION).get('creds', [''])).toEqual({});

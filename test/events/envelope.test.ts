@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SERVER_VERSION, makeEnvelope, newEventId } from '../../src/events/envelope.js';
+import { wahaEnvironment } from '../../src/events/environment.js';
 
 const source = { session: 'default', metadata: { user: 'a' }, me: { id: '123@c.us', pushName: 'Me' }, engine: 'NOWEB' } as const;
 
 describe('makeEnvelope', () => {
   it("builds WAHA's envelope, field for field", () => {
-    const envelope = makeEnvelope('session.status', { status: 'WORKING' }, source, 1_700_000_000_123);
+    const environment = wahaEnvironment(SERVER_VERSION, 'server-1', 'linux/x64');
+    const payload = { name: 'default', status: 'WORKING', statuses: [{ status: 'WORKING', timestamp: 1_700_000_000_123 }] } as const;
+    const envelope = makeEnvelope('session.status', payload, source, environment, 1_700_000_000_123);
     expect(envelope).toEqual({
       id: expect.stringMatching(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/) as unknown,
       timestamp: 1_700_000_000_123,
@@ -15,8 +18,8 @@ describe('makeEnvelope', () => {
       metadata: { user: 'a' },
       me: { id: '123@c.us', pushName: 'Me' },
       engine: 'NOWEB',
-      environment: { version: SERVER_VERSION, engine: 'NOWEB', tier: 'CORE', browser: null },
-      payload: { status: 'WORKING' },
+      environment: { version: SERVER_VERSION, engine: 'NOWEB', tier: 'CORE', browser: 'none', platform: 'linux/x64', worker: { id: 'server-1' } },
+      payload: { name: 'default', status: 'WORKING', statuses: [{ status: 'WORKING', timestamp: 1_700_000_000_123 }] },
     });
   });
 

@@ -8,6 +8,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GlobalHookConfig } from '../../src/config.js';
 import { makeEnvelope } from '../../src/events/envelope.js';
+import { TEST_ENVIRONMENT } from '../support/recording-publisher.js';
 import { createOutboxPublisher } from '../../src/events/outbox-publisher.js';
 import type { DeliveryWorker, WorkerOptions } from '../../src/events/worker.js';
 import { createDeliveryWorker } from '../../src/events/worker.js';
@@ -96,6 +97,7 @@ function presence(chat: string, session = 's1'): AnyEventEnvelope {
     'presence.update',
     { id: chat, presences: [{ participant: chat, lastKnownPresence: counter % 2 === 0 ? 'online' : 'typing', lastSeen: counter }] },
     { session, metadata: { n: String(counter) }, me: { id: '1@c.us', pushName: 'Zoë' }, engine: 'NOWEB' },
+    TEST_ENVIRONMENT,
   );
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makeEnvelope } from '../../src/events/envelope.js';
+import { TEST_ENVIRONMENT } from '../support/recording-publisher.js';
 import type { Hub } from '../../src/events/hub.js';
 import { checkDashboardToken, DASHBOARD_COOKIE, mintDashboardToken, readCookie } from '../../src/http/cookie-auth.js';
 import { API_KEY, httpHarness } from '../support/http.js';
@@ -110,9 +111,9 @@ describe('dashboard routes', () => {
     const app = await dashboardApp();
     const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
     const envelopes = [
-      makeEnvelope('session.status', { status: 'WORKING' }, source, 1000),
-      makeEnvelope('presence.update', { id: '1@c.us', presences: [] }, source, 2000),
-      makeEnvelope('presence.update', { id: '2@c.us', presences: [] }, { ...source, session: 's2' }, 3000),
+      makeEnvelope('session.status', { name: 's1', status: 'WORKING', statuses: [{ status: 'WORKING', timestamp: 1000 }] }, source, TEST_ENVIRONMENT, 1000),
+      makeEnvelope('presence.update', { id: '1@c.us', presences: [] }, source, TEST_ENVIRONMENT, 2000),
+      makeEnvelope('presence.update', { id: '2@c.us', presences: [] }, { ...source, session: 's2' }, TEST_ENVIRONMENT, 3000),
     ];
     for (const e of envelopes) app.hub.publish(e.session, e.event, JSON.stringify(e));
     const read = async (query: string) => (await app.request('GET', `/dashboard/api/events?${query}`)).json<{ gap: boolean; events: { id: string }[] }>();

@@ -4,7 +4,7 @@ import { createClusterSessionOwnership } from '../../src/cluster/session-ownersh
 import { createSessionManager } from '../../src/sessions/manager.js';
 import { sessionHarness, silentLogger } from '../support/harness.js';
 import { FAKE_LOGOUT_REASON } from '../support/fake-engine.js';
-import { RecordingPublisher } from '../support/recording-publisher.js';
+import { RecordingPublisher, sessionEventsOver } from '../support/recording-publisher.js';
 
 const me = { id: '15550000001@c.us', pushName: 'Test' };
 const contact = '15550000002@c.us';
@@ -135,7 +135,7 @@ describe('session lifecycle', () => {
     expect((await storage.sessions.get('l'))?.running).toBe(false);
     expect(await storage.presence.list('l')).toEqual([]);
     expect(await storage.subscriptions.list('l')).toEqual([]);
-    expect(publisher.envelopes('session.status', 'l').at(-1)?.payload).toEqual({ status: 'STOPPED', reason: FAKE_LOGOUT_REASON });
+    expect(publisher.envelopes('session.status', 'l').at(-1)?.payload).toMatchObject({ name: 'l', status: 'STOPPED', reason: FAKE_LOGOUT_REASON });
     // Started again, it links anew (a fresh engine, which shows a QR).
     expect((await manager.start('l')).status).toBe('STARTING');
     expect(engines.count('l')).toBe(2);
@@ -161,12 +161,13 @@ describe('session lifecycle', () => {
     expect(manager.hasEngine('e')).toBe(false);
     expect((await storage.sessions.get('e'))?.running).toBe(false);
     expect(publisher.statuses('e')).toEqual(['STARTING', 'WORKING', status]);
-    expect(publisher.envelopes('session.status', 'e').at(-1)?.payload).toEqual({ status, reason });
+    const payload = publisher.envelopes('session.status', 'e').at(-1)?.payload;
+    expect(payload).toEqual({ name: 'e', status, reason, statuses: [expect.objectContaining({ status: 'STARTING' }), expect.objectContaining({ status: 'WORKING' }), expect.objectContaining({ status })] });
     const refused = await expectCode(manager.setPresence('e', 'online'), 'SESSION_NOT_WORKING');
     expect(refused.message).toContain(`(${reason})`);
     // A server restart leaves it alone.
     await manager.shutdown();
-    const second = createSessionManager({ storage, engines, publisher: new RecordingPublisher(), logger: silentLogger });
+    const second = createSessionManager({ storage, engines, events: sessionEventsOver(new RecordingPublisher()), logger: silentLogger });
     await second.resume({ startSessions: [], restartAll: false });
     expect(engines.count('e')).toBe(1);
     // Someone starts it again: a fresh engine, and the old reason is gone.
@@ -187,7 +188,7 @@ describe('session lifecycle', () => {
       return { owner: lease.owner, epoch: lease.epoch };
     };
     const ownership = createClusterSessionOwnership({ serverId: 'a', claim, leases: storage.leases, statuses: storage.statuses });
-    const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, ownership });
+    const manager = createSessionManager({ storage, engines, events: sessionEventsOver(publisher), logger: silentLogger, ownership });
     onTestFinished(() => manager.shutdown());
     await manager.create({ name: 'moved' });
     const engine = engines.latest('moved');
@@ -225,7 +226,7 @@ describe('session lifecycle', () => {
     await manager.shutdown();
     expect((await storage.sessions.get('running'))?.running).toBe(true);
 
-    const second = createSessionManager({ storage, engines, publisher: new RecordingPublisher(), logger: silentLogger });
+    const second = createSessionManager({ storage, engines, events: sessionEventsOver(new RecordingPublisher()), logger: silentLogger });
     await second.resume({ startSessions: ['fromenv'], restartAll: false });
     expect((await second.list(false)).map((s) => s.name).sort()).toEqual(['fromenv', 'running']);
     await second.shutdown();
@@ -282,7 +283,7 @@ describe('presence through the session', () => {
     const bob = '15550000004@c.us';
     await storage.presence.put('p', group, [{ participant: alice, lastKnownPresence: 'offline', lastSeen: 100 }]);
     // A manager of its own on the same storage: nothing of this chat was seen by it yet.
-    const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger });
+    const manager = createSessionManager({ storage, engines, events: sessionEventsOver(publisher), logger: silentLogger });
     await manager.create({ name: 'p' });
     const engine = engines.latest('p');
     engine.working(me);
@@ -313,7 +314,7 @@ describe('presence through the session', () => {
       put: (session: string, chatId: string, entries: Parameters<typeof storage.presence.put>[2]) =>
         failures-- > 0 ? Promise.reject(new Error('disk full')) : storage.presence.put(session, chatId, entries),
     };
-    const manager = createSessionManager({ storage: { ...storage, presence }, engines, publisher, logger: silentLogger });
+    const manager = createSessionManager({ storage: { ...storage, presence }, engines, events: sessionEventsOver(publisher), logger: silentLogger });
     onTestFinished(() => manager.shutdown());
     await manager.create({ name: 'p' });
     const engine = engines.latest('p');

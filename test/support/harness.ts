@@ -10,7 +10,7 @@ import type { SessionManager } from '../../src/sessions/manager.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { FakeEngineFactory } from './fake-engine.js';
-import { RecordingPublisher } from './recording-publisher.js';
+import { RecordingPublisher, sessionEventsOver } from './recording-publisher.js';
 
 /** A sleep that never waits: it records the delay asked for and honours the abort signal. */
 export function recordingSleep(): Sleep & { readonly delays: number[] } {
@@ -54,7 +54,7 @@ export async function sessionHarness(options: { readonly startConcurrency?: numb
   const engines = new FakeEngineFactory();
   const publisher = new RecordingPublisher();
   const sleep = recordingSleep();
-  const manager = createSessionManager({ storage, engines, publisher, logger: silentLogger, sleep, ...options });
+  const manager = createSessionManager({ storage, engines, events: sessionEventsOver(publisher), logger: silentLogger, sleep, ...options });
   onTestFinished(() => manager.shutdown());
   return { storage, dataDir, engines, publisher, sleep, manager };
 }

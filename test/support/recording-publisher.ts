@@ -1,4 +1,7 @@
-import type { EventPublisher } from '../../src/events/publisher.js';
+import { SERVER_VERSION } from '../../src/events/envelope.js';
+import { wahaEnvironment } from '../../src/events/environment.js';
+import type { EventPublisher, SessionEvents } from '../../src/events/publisher.js';
+import { createSessionEvents } from '../../src/events/session-events.js';
 import type { AnyEventEnvelope, EventName } from '../../src/presence/events.js';
 import type { WebhookConfig } from '../../src/presence/sessions.js';
 
@@ -28,4 +31,12 @@ export class RecordingPublisher implements EventPublisher {
   statuses(session: string): string[] {
     return this.envelopes('session.status', session).map((envelope) => (envelope.event === 'session.status' ? envelope.payload.status : ''));
   }
+}
+
+/** The envelope `environment` tests build with (server id `test-server`). */
+export const TEST_ENVIRONMENT = wahaEnvironment(SERVER_VERSION, 'test-server');
+
+/** The session layer's events port over a publisher (a RecordingPublisher): src/events' own envelope builder. */
+export function sessionEventsOver(publisher: EventPublisher): SessionEvents {
+  return createSessionEvents({ publisher, environment: TEST_ENVIRONMENT });
 }

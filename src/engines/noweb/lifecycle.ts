@@ -130,7 +130,8 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
     const me = state.state.creds.me;
     const id = toChatId(me?.id);
     if (me === undefined || id === null) return;
-    context.emit({ type: 'me', me: { id, pushName: me.name ?? null, lid: toChatId(me.lid) } });
+    // `me.id` is the device's own jid (`<digits>:<device>@s.whatsapp.net`): WAHA's `MeInfo.jid`.
+    context.emit({ type: 'me', me: { id, pushName: me.name ?? null, lid: toChatId(me.lid), jid: me.id } });
   };
 
   const finalStop = async (next: SessionStatus, reason: string, wipeAuth: boolean): Promise<void> => {

@@ -3,12 +3,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.js';
 import { enqueueTestEvent } from '../../events/test-event.js';
+import type { EventEnvironment } from '../../presence/events.js';
 import type { OutboxStore } from '../../storage/outbox.js';
 import type { SessionStore } from '../../storage/sessions.js';
 
 export interface TestEventOptions {
   readonly outbox: OutboxStore;
   readonly sessions: SessionStore;
+  /** This server's envelope `environment` (createEvents' `environment`). */
+  readonly environment: EventEnvironment;
   /** Called after the enqueue, so the delivery worker sends it at once. */
   readonly wake: () => void;
 }
@@ -36,7 +39,7 @@ export function dashboardTestEventRoute(scope: FastifyInstance, options: TestEve
       if (webhook === undefined) {
         throw new AppError('VALIDATION_FAILED', `session "${session}" has no webhook ${request.body.url}: send the url of one of its config.webhooks`, { field: 'url' });
       }
-      const eventId = await enqueueTestEvent(options.outbox, { session, me: stored.me, metadata: stored.config.metadata ?? null, webhook }, Date.now());
+      const eventId = await enqueueTestEvent(options.outbox, { session, me: stored.me, metadata: stored.config.metadata ?? null, webhook, environment: options.environment }, Date.now());
       options.wake();
       return reply.code(201).send({ eventId });
     },

@@ -3,18 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import { wahaEnvironment } from '../../events/environment.js';
 import { SERVER_VERSION } from '../../events/envelope.js';
+import { EnvironmentSchema } from '../event-schemas.js';
 
 /** Where WAHA serves its OpenAPI document too, and where SDK generators fetch it. */
 export const WAHA_OPENAPI_PATH = '/-json';
 
-const EnvironmentSchema = Type.Object({
-  version: Type.String({ examples: ['0.1.0'] }),
-  engine: Type.String({ examples: ['NOWEB'] }),
-  tier: Type.String({ description: 'CORE: wa-presence has none of WAHA Plus features', examples: ['CORE'] }),
-  browser: Type.String({ description: 'NOWEB runs no browser: "none"', examples: ['none'] }),
-  platform: Type.String({ examples: ['linux/x64'] }),
-  worker: Type.Object({ id: Type.Union([Type.String(), Type.Null()], { description: 'WA_PRESENCE_SERVER_ID' }) }),
-});
 
 export interface ServerRoutesOptions {
   readonly serverId: string;
