@@ -61,6 +61,17 @@ export default tseslint.config(
     },
   },
   {
+    // Baileys' trust root is process-wide state: one function sets it (src/sandbox/client.ts).
+    files: ['src/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['src/sandbox/client.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', {
+        selector: "AssignmentExpression[left.type='MemberExpression'][left.property.name='PUBLIC_KEY']",
+        message: "Set Baileys' trust root only through trustBaileysRoot (src/sandbox/client.ts).",
+      }],
+    },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

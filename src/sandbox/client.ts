@@ -6,13 +6,22 @@ import { SANDBOX_ROOT_PUBLIC_KEY } from './trust.js';
  * bench). Kept apart from the server so a client imports no server code.
  */
 
+/** The Curve25519 public key WhatsApp's certificate chain is rooted in, as Baileys ships it (read before anything sets it). */
+export const WHATSAPP_ROOT_PUBLIC_KEY: Uint8Array = new Uint8Array(WA_CERT_DETAILS.PUBLIC_KEY);
+
 /**
- * Makes Baileys trust the sandbox's certificate root instead of WhatsApp's. Baileys reads
- * `WA_CERT_DETAILS.PUBLIC_KEY` (a plain mutable export) at verify time and has no per-socket
- * option, so this is process-wide: after it, the process can no longer verify real WhatsApp.
+ * The one place that sets the root Baileys verifies a server's certificate chain against. Baileys
+ * reads `WA_CERT_DETAILS.PUBLIC_KEY` (a plain mutable export) at every handshake and has no
+ * per-socket option, so this is process-wide: one process serves either the real WhatsApp or a
+ * sandbox, never both.
  */
+export function trustBaileysRoot(rootPublicKey: Uint8Array): void {
+  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootPublicKey);
+}
+
+/** Makes Baileys trust the sandbox's root instead of WhatsApp's (bare clients in tests and benches). */
 export function trustSandboxRoot(): void {
-  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(SANDBOX_ROOT_PUBLIC_KEY);
+  trustBaileysRoot(SANDBOX_ROOT_PUBLIC_KEY);
 }
 
 /** The admin base URL of a sandbox from its WebSocket URL (`ws://h:p/ws` → `http://h:p`). */

@@ -1,10 +1,9 @@
-import { WA_CERT_DETAILS } from 'baileys';
 import type { Logger } from 'pino';
 import type { Engine, EngineContext, EngineFactory } from '../engine.js';
 import { DEFAULT_BACKOFF } from './connection.js';
 import type { BackoffPolicy } from './connection.js';
 import { createNowebEngine } from './lifecycle.js';
-import { sandboxAdminUrl, scanSandboxQr } from '../../sandbox/client.js';
+import { WHATSAPP_ROOT_PUBLIC_KEY, sandboxAdminUrl, scanSandboxQr, trustBaileysRoot } from '../../sandbox/client.js';
 import type { NowebEngineOptions } from './lifecycle.js';
 
 /** Where the engine's sockets go: the real WhatsApp, or a sandbox that signs with its own root key. */
@@ -41,18 +40,12 @@ export interface NowebFactoryOptions {
   readonly testQrTimeoutMs?: number;
 }
 
-/** The Curve25519 public key WhatsApp's certificate chain is rooted in, as Baileys ships it. */
-const WHATSAPP_ROOT_PUBLIC_KEY = Buffer.from(WA_CERT_DETAILS.PUBLIC_KEY);
-
 /**
- * Baileys checks the server's certificate chain against `WA_CERT_DETAILS.PUBLIC_KEY`, a plain
- * module-level object it reads at every handshake: there is no per-socket option. Setting it is
- * therefore process-wide, and one process serves either the real WhatsApp or a sandbox, never both
- * (a factory for the other network in the same process would make every socket trust the wrong root).
+ * Process-wide (see `trustBaileysRoot`): a factory for the other network in the same process would
+ * make every socket trust the wrong root.
  */
 function trustRoot(network: NowebNetwork): void {
-  const key = network.kind === 'sandbox' ? Buffer.from(network.rootPublicKey) : WHATSAPP_ROOT_PUBLIC_KEY;
-  WA_CERT_DETAILS.PUBLIC_KEY = key;
+  trustBaileysRoot(network.kind === 'sandbox' ? network.rootPublicKey : WHATSAPP_ROOT_PUBLIC_KEY);
 }
 
 /** The `NOWEB` engine: WhatsApp through Baileys. */
