@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
+import { describePostgres } from '../support/postgres.js';
 import { createOwnership } from '../../src/cluster/ownership.js';
 import type { LocalSessions, Ownership } from '../../src/cluster/ownership.js';
 import { createSharedStatuses } from '../../src/cluster/statuses.js';
@@ -122,7 +123,7 @@ async function twoServers(options: { readonly capacityOfA?: number } = {}): Prom
   };
 }
 
-describe('creating a session while other servers heartbeat', () => {
+describePostgres('creating a session while other servers heartbeat', () => {
   it('a heartbeat right after the session is marked running does not take it from the server creating it', async () => {
     const servers = await twoServers();
     let taken: string[] | null = null;
@@ -165,7 +166,7 @@ describe('creating a session while other servers heartbeat', () => {
   });
 });
 
-describe('POST /api/sessions on PostgreSQL while another server heartbeats back to back', () => {
+describePostgres('POST /api/sessions on PostgreSQL while another server heartbeats back to back', () => {
   it('answers 201 with this server as worker for every new session, and 409 only for a taken name', async () => {
     const schema = clusterSchema();
     const a = await startMember(schema, 'a');

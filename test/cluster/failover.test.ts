@@ -10,7 +10,7 @@ import type { Sandbox } from '../../src/sandbox/index.js';
 import { ReceiverDouble } from '../events/receiver-double.js';
 import { startServerProcess } from './server-process.js';
 import type { ServerProcess } from './server-process.js';
-import { TEST_DATABASE_URL } from '../support/postgres.js';
+import { POSTGRES_AVAILABLE, TEST_DATABASE_URL } from '../support/postgres.js';
 import { poll } from '../support/poll.js';
 
 /**
@@ -94,7 +94,7 @@ function env(id: string): Record<string, string> {
   };
 }
 
-const ENABLED = process.env.WA_PRESENCE_CLUSTER_TEST !== '0';
+const ENABLED = process.env.WA_PRESENCE_CLUSTER_TEST !== '0' && POSTGRES_AVAILABLE;
 
 beforeAll(async () => {
   if (!ENABLED) return;

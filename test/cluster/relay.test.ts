@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { MAX_INLINE_BYTES, createEventRelay } from '../../src/cluster/relay.js';
 import { makeEnvelope } from '../../src/events/envelope.js';
 import { TEST_ENVIRONMENT } from '../support/recording-publisher.js';
@@ -11,7 +11,7 @@ import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { createPool } from '../../src/storage/postgres/database.js';
 import { createPostgresRelayChannel, relayChannel } from '../../src/storage/postgres/relay.js';
 import { silentLogger } from '../support/harness.js';
-import { TEST_DATABASE_URL } from '../support/postgres.js';
+import { TEST_DATABASE_URL, describePostgres } from '../support/postgres.js';
 
 const DATABASE_URL = TEST_DATABASE_URL;
 
@@ -68,7 +68,7 @@ async function freshSchema() {
   return { schema, storage };
 }
 
-describe('event relay between servers (LISTEN/NOTIFY)', () => {
+describePostgres('event relay between servers (LISTEN/NOTIFY)', () => {
   it('hands every accepted event to the WebSocket clients of the other servers, once each', async () => {
     const { schema, storage } = await freshSchema();
     const a = await server(schema, 'a');

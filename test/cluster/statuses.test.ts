@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describePostgres } from '../support/postgres.js';
 import { sharedStatus } from '../../src/cluster/statuses.js';
 import type { SessionInfo } from '../../src/presence/sessions.js';
 import type { Lease } from '../../src/storage/leases.js';
@@ -11,7 +12,7 @@ import { poll } from '../support/poll.js';
 const lease = (owner: string, epoch: number): Lease => ({ session: 's', owner, epoch, expiresAt: Number.MAX_SAFE_INTEGER });
 const row = (server: string, epoch: number, status: RuntimeStatus['status'], engine = true, reason: string | null = null): RuntimeStatus => ({ session: 's', status, server, epoch, engine, at: 1, reason });
 
-describe('a session as the cluster sees it (shared status and live lease)', () => {
+describePostgres('a session as the cluster sees it (shared status and live lease)', () => {
   it.each([
     ['the owner’s row, while it holds the lease it wrote under', true, row('a', 2, 'WORKING'), lease('a', 2), { status: 'WORKING', worker: 'a' }],
     ['the owner’s row without an engine (stopped there): no worker', false, row('a', 2, 'STOPPED', false), lease('a', 2), { status: 'STOPPED' }],
@@ -42,7 +43,7 @@ async function list(server: ClusterMember, all = false): Promise<SessionInfo[]> 
 const byName = (infos: readonly SessionInfo[]): Record<string, Pick<SessionInfo, 'status' | 'worker'>> =>
   Object.fromEntries(infos.map((info) => [info.name, info.worker === undefined ? { status: info.status } : { status: info.status, worker: info.worker }]));
 
-describe('GET /api/sessions on any of three servers on PostgreSQL', () => {
+describePostgres('GET /api/sessions on any of three servers on PostgreSQL', () => {
   it('lists every session with its real status and worker, as GET /api/sessions/{session} on its owner answers', async () => {
     const schema = clusterSchema();
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((id) => startMember(schema, id)));

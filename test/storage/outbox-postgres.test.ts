@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { PgPool } from '../../src/storage/postgres/database.js';
 import { createPool, migratePostgres } from '../../src/storage/postgres/database.js';
 import { POSTGRES_OUTBOX_CANCELLED_MIGRATION, POSTGRES_OUTBOX_MIGRATION } from '../../src/storage/postgres/outbox-migration.js';
 import { createPostgresOutboxStore } from '../../src/storage/postgres/outbox.js';
 import type { OutboxStore } from '../../src/storage/outbox.js';
 import { delivery, describeOutbox, event } from './outbox-conformance.js';
-import { TEST_DATABASE_URL } from '../support/postgres.js';
+import { POSTGRES_AVAILABLE, TEST_DATABASE_URL, describePostgres } from '../support/postgres.js';
 
 const URL = TEST_DATABASE_URL;
 
@@ -21,7 +21,7 @@ async function dropSchema(schema: string): Promise<void> {
   }
 }
 
-describeOutbox('postgres', () => {
+if (POSTGRES_AVAILABLE) describeOutbox('postgres', () => {
   // A fresh schema per test, dropped afterwards.
   const schema = `outbox_${randomBytes(6).toString('hex')}`;
   const pools: PgPool[] = [];
@@ -40,7 +40,7 @@ describeOutbox('postgres', () => {
   });
 });
 
-describe('outbox on PostgreSQL: group commit', () => {
+describePostgres('outbox on PostgreSQL: group commit', () => {
   const T0 = 1_700_000_000_000;
   let schema: string;
   let pool: PgPool;

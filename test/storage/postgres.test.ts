@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { LeaseLostError, openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import type { PgClient } from '../../src/storage/postgres/database.js';
@@ -8,7 +8,7 @@ import { createPool, inTransaction, migratePostgres } from '../../src/storage/po
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
 import { describeStorage, session } from './conformance.js';
-import { TEST_DATABASE_URL } from '../support/postgres.js';
+import { POSTGRES_AVAILABLE, TEST_DATABASE_URL, describePostgres } from '../support/postgres.js';
 
 
 async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -29,7 +29,7 @@ async function dropSchema(schema: string): Promise<void> {
   await withClient((client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
 }
 
-describeStorage('postgres', () => {
+if (POSTGRES_AVAILABLE) describeStorage('postgres', () => {
   const schema = freshSchema();
   return Promise.resolve({
     open: (options) => openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 4, ...options }),
@@ -53,7 +53,7 @@ describeStorage('postgres', () => {
   });
 });
 
-describe('postgres storage selection', () => {
+describePostgres('postgres storage selection', () => {
   let schema: string | null = null;
   afterEach(async () => {
     if (schema !== null) await dropSchema(schema);
@@ -78,7 +78,7 @@ describe('postgres storage selection', () => {
   });
 });
 
-describe('postgres outbox cap', () => {
+describePostgres('postgres outbox cap', () => {
   let schema: string | null = null;
   afterEach(async () => {
     if (schema !== null) await dropSchema(schema);
@@ -112,7 +112,7 @@ describe('postgres outbox cap', () => {
   });
 });
 
-describe('postgres migrations', () => {
+describePostgres('postgres migrations', () => {
   let schema: string | null = null;
   afterEach(async () => {
     if (schema !== null) await dropSchema(schema);
@@ -166,7 +166,7 @@ describe('postgres migrations', () => {
   });
 });
 
-describe('postgres leases with a frozen writer', () => {
+describePostgres('postgres leases with a frozen writer', () => {
   let schema: string | null = null;
   const opened: Storage[] = [];
   afterEach(async () => {

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
+import { describePostgres } from '../../support/postgres.js';
 import { startLeaseRenewer } from '../../../src/storage/postgres/lease-renewer.js';
 import { openPostgresStorage } from '../../../src/storage/postgres/open.js';
 import type { Storage } from '../../../src/storage/index.js';
@@ -32,7 +33,7 @@ function renewer(schema: string, boundMs: number): ReturnType<typeof startLeaseR
   return started;
 }
 
-describe('lease renewal in a thread of its own', () => {
+describePostgres('lease renewal in a thread of its own', () => {
   it('keeps the leases through a stall of the main thread longer than the TTL, within the bound', async () => {
     const schema = clusterSchema();
     const storage = await storageWithLease(schema);
@@ -75,7 +76,7 @@ describe('lease renewal in a thread of its own', () => {
 });
 
 
-describe('a server whose event loop stalls', () => {
+describePostgres('a server whose event loop stalls', () => {
   it('keeps its WORKING session through a stall of two TTLs, and loses it to another server past the bound', async () => {
     const schema = clusterSchema();
     const a = await startMember(schema, 'a', { leaseTtlMs: TTL, stallBoundMs: 3 * TTL });
