@@ -46,6 +46,11 @@ export interface Config {
   readonly maxSessions: number;
   /** Several servers: how long a session lease lasts without renewal (`WA_PRESENCE_LEASE_TTL_MS`). */
   readonly leaseTtlMs: number;
+  /**
+   * Several servers: how often a server renews its leases, takes free or expired sessions and
+   * announces itself (`WA_PRESENCE_HEARTBEAT_MS`, default 1 s, or a third of a TTL under 3 s).
+   */
+  readonly heartbeatMs: number;
   /** Several servers: the base URL other servers reach this one at (`WA_PRESENCE_ADVERTISE_URL`); null = http://host:port. */
   readonly advertiseUrl: string | null;
   /**
@@ -165,6 +170,15 @@ function schemaName(env: Env, name: string): string {
   return raw;
 }
 
+function heartbeatOf(env: Env, leaseTtlMs: number): number {
+  const fallback = Math.min(1000, Math.floor(leaseTtlMs / 3));
+  const heartbeatMs = int(env, 'WA_PRESENCE_HEARTBEAT_MS', fallback, 100, 60_000);
+  if (heartbeatMs >= leaseTtlMs) {
+    throw new ConfigError(`WA_PRESENCE_HEARTBEAT_MS (${heartbeatMs}) must be shorter than WA_PRESENCE_LEASE_TTL_MS (${leaseTtlMs}): a lease must be renewed before it runs out`);
+  }
+  return heartbeatMs;
+}
+
 function sandboxMode(env: Env, argv: readonly string[]): SandboxMode {
   const autoPair = bool(env, 'WA_PRESENCE_SANDBOX_AUTOPAIR', true);
   if (argv.includes('--sandbox')) return { kind: 'embedded', autoPair };
@@ -211,6 +225,7 @@ function globalHook(env: Env): GlobalHookConfig | null {
 
 export function loadConfig(env: Env = process.env, argv: readonly string[] = process.argv.slice(2)): Config {
   const portRaw = str(env, 'WHATSAPP_API_PORT') !== null ? 'WHATSAPP_API_PORT' : 'PORT';
+  const leaseTtlMs = int(env, 'WA_PRESENCE_LEASE_TTL_MS', 5_000, 1000, 600_000);
   const config: Config = {
     port: int(env, portRaw, 3000, 0, 65535),
     host: str(env, 'WHATSAPP_API_HOSTNAME') ?? '127.0.0.1',
@@ -233,7 +248,11 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     startConcurrency: int(env, 'WA_PRESENCE_START_CONCURRENCY', 8, 1, 1000),
     databaseSchema: schemaName(env, 'WA_PRESENCE_DATABASE_SCHEMA'),
     maxSessions: int(env, 'WA_PRESENCE_MAX_SESSIONS', 1000, 0, 1_000_000),
-    leaseTtlMs: int(env, 'WA_PRESENCE_LEASE_TTL_MS', 10_000, 1000, 600_000),
+    // 5 s: a SIGKILLed server's sessions run elsewhere within the TTL, one heartbeat and a start
+    // (about 7 s on a loaded 2-core machine, README "Running several servers"); the renewals run in a
+    // thread of their own, so a main-thread stall does not make a live server lose its leases.
+    leaseTtlMs,
+    heartbeatMs: heartbeatOf(env, leaseTtlMs),
     advertiseUrl: url(env, 'WA_PRESENCE_ADVERTISE_URL', ['http:', 'https:']),
     metrics: bool(env, 'WA_PRESENCE_METRICS', true),
     metricsSessionLabels: bool(env, 'WA_PRESENCE_METRICS_SESSION_LABELS', false),

@@ -17,7 +17,7 @@ import type { Hub } from '../events/hub.js';
 export type { LocalSessions, Ownership } from './ownership.js';
 
 export interface ClusterOptions {
-  readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs'>;
+  readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs' | 'heartbeatMs'>;
   readonly storage: Storage;
   /** What the cluster needs of the shared database besides `storage` (`openPostgresClusterStores`); closed by `close`. */
   readonly stores: ClusterStores;
@@ -67,7 +67,7 @@ export function createCluster(options: ClusterOptions): Cluster {
   // The heartbeat has connections of its own (see `ClusterStores.heartbeat`).
   const registry = stores.heartbeat.servers;
   const lookups = stores.lookups.servers;
-  const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(config.leaseTtlMs / 3));
+  const heartbeatMs = options.heartbeatMs ?? config.heartbeatMs;
   // The renewer is built first and tells the ownership loop of its own renewals once that exists.
   let refresh: ((renewed: readonly Lease[]) => void) | null = null;
   // Renewals run in a thread of their own (src/storage/postgres/lease-renewer.ts), so that a stall of this event loop

@@ -23,6 +23,7 @@ const DATABASE_URL = TEST_DATABASE_URL;
 const API_KEY = 'cluster-test-key';
 const SESSIONS = 30;
 const CONTACT = '15559990001';
+/** The default lease (src/config.ts): the servers below run with the default lease and heartbeat. */
 const LEASE_TTL_MS = 5000;
 
 let sandbox: Sandbox;
@@ -82,7 +83,6 @@ function env(id: string): Record<string, string> {
     WA_PRESENCE_DATA_DIR: dataDir,
     WA_PRESENCE_SANDBOX: sandbox.url,
     WA_PRESENCE_SANDBOX_AUTOPAIR: 'false',
-    WA_PRESENCE_LEASE_TTL_MS: String(LEASE_TTL_MS),
     WA_PRESENCE_DELIVERY_LEASE_MS: '3000',
     WHATSAPP_API_KEY: API_KEY,
     WHATSAPP_API_HOSTNAME: '127.0.0.1',
@@ -161,10 +161,11 @@ function server(id: string): ServerProcess {
 }
 
 // In npm test; WA_PRESENCE_CLUSTER_TEST=0 skips it. Three server processes and 30 Baileys sessions
-// take about 60 s on a quiet 2-core machine (failover 4.7-6.9 s); under heavy load (average 18)
-// session starts slow down past the 10 s failover bound (12.7 s measured).
+// take about 60 s on a quiet 2-core machine; with the default lease (5 s) and heartbeat (1 s) the
+// killed server's sessions are WORKING elsewhere within issue 18's 8 s (under heavy load, average
+// 18, session starts slow down past it).
 describe.runIf(ENABLED)('three servers on one PostgreSQL', () => {
-  it('spread 30 sessions, survive a SIGKILLed server within 10 s, and deliver every event', async () => {
+  it('spread 30 sessions, survive a SIGKILLed server within 8 s with the default lease, and deliver every event', async () => {
     // Each server is asked to create a third of the sessions: it takes them itself.
     // Three at a time (one per server): 2 cores cannot generate 30 sets of keys at once and heartbeat.
     const created: number[] = [];
@@ -232,7 +233,7 @@ describe.runIf(ENABLED)('three servers on one PostgreSQL', () => {
       10_000,
     );
     const failoverMs = Date.now() - killedAt;
-    expect(failoverMs).toBeLessThan(10_000);
+    expect(failoverMs).toBeLessThan(8_000);
     await receiver.waitFor(() => victims.every((name) => presenceOf(mark, name)));
 
     // Every event accepted by any server (the killed one too) reaches the receiver at least once.
