@@ -207,6 +207,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         if (owner !== null && owner.id !== cluster.locator.self) forwarded.value += 1;
         return owner;
       },
+      placeOf: async () => {
+        const placed = (await cluster.locator.placeOf?.()) ?? null;
+        if (placed !== null && placed.id !== cluster.locator.self) forwarded.value += 1;
+        return placed;
+      },
     };
     routes.push((scope) => {
       registerForwarding(scope, { locator, ...(clusterTuning.forwardTimeoutMs === undefined ? {} : { timeoutMs: clusterTuning.forwardTimeoutMs }) });

@@ -8,6 +8,7 @@ import type { SessionLocator } from '../http/forward.js';
 import { assertSessionName } from '../sessions/validate.js';
 import { createOwnership } from './ownership.js';
 import type { LocalSessions, Ownership } from './ownership.js';
+import { leastLoaded, loadsOf } from './placement.js';
 import { createEventRelay } from './relay.js';
 import type { EventRelay } from './relay.js';
 import { createClusterSessionOwnership } from './session-ownership.js';
@@ -122,7 +123,14 @@ export function createCluster(options: ClusterOptions): Cluster {
   return {
     ownership,
     registry,
-    locator: { self: config.serverId, ownerOf: (session) => lookups.ownerOf(session) },
+    locator: {
+      self: config.serverId,
+      ownerOf: (session) => lookups.ownerOf(session),
+      placeOf: async () => {
+        const [servers, leases] = await Promise.all([lookups.live(), stores.lookups.leases.list()]);
+        return leastLoaded(loadsOf(servers, leases, Date.now()), config.maxSessions, config.serverId);
+      },
+    },
     sessionOwnership: createClusterSessionOwnership({
       serverId: config.serverId,
       claim: (session) => ownership.claim(session),

@@ -21,6 +21,8 @@ export interface SessionLocator {
   readonly self: string;
   /** The live server that holds the session's lease (id and base URL), or null when none does. */
   ownerOf(session: string): Promise<{ readonly id: string; readonly url: string } | null>;
+  /** Where a session that nobody runs should start (the least-loaded live server), or null for here. */
+  placeOf?(): Promise<{ readonly id: string; readonly url: string } | null>;
 }
 
 export interface ForwardOptions {
@@ -45,6 +47,25 @@ function sessionOf(request: FastifyRequest): string | null {
 }
 
 /**
+ * A request that starts a session nobody runs: a create (unless `start: false`) or a start. It goes
+ * to the server placement chooses, so sessions spread whichever server the client talks to.
+ */
+function startsSession(request: FastifyRequest): 'create' | 'start' | null {
+  if (request.method !== 'POST') return null;
+  const route = request.routeOptions.url;
+  if (route === '/api/sessions/:session/start') return 'start';
+  if (route !== '/api/sessions') return null;
+  const body = request.body as Record<string, unknown> | null | undefined;
+  return body !== null && typeof body === 'object' && body.start === false ? null : 'create';
+}
+
+/** The name a create asks for (absent: the server generates one). */
+function createdName(request: FastifyRequest): string | null {
+  const body = request.body as Record<string, unknown> | null | undefined;
+  return body !== null && typeof body === 'object' && typeof body.name === 'string' ? body.name : null;
+}
+
+/**
  * Any server answers any request: a request about a session that another live server runs is
  * sent on to that server (with the client's API key and a hop header), and its status, headers
  * and body come back unchanged, so the client cannot tell the difference. Requests about sessions
@@ -56,9 +77,12 @@ export function registerForwarding(scope: FastifyInstance, options: ForwardOptio
   scope.addHook('preHandler', async (request, reply) => {
     if (request.headers[FORWARDED_HEADER] !== undefined) return;
     if (request.routeOptions.config.answerLocally === true) return;
-    const session = sessionOf(request);
-    if (session === null) return;
-    const owner = await options.locator.ownerOf(session);
+    const starting = startsSession(request);
+    const session = starting === 'create' ? createdName(request) : sessionOf(request);
+    if (session === null && starting === null) return;
+    let owner = session === null ? null : await options.locator.ownerOf(session);
+    const placed = owner === null && starting !== null && options.locator.placeOf !== undefined;
+    if (placed) owner = (await options.locator.placeOf?.()) ?? null;
     if (owner === null || owner.id === options.locator.self) return;
 
     const headers: Record<string, string> = { [FORWARDED_HEADER]: options.locator.self };
@@ -78,10 +102,15 @@ export function registerForwarding(scope: FastifyInstance, options: ForwardOptio
         bodyTimeout: timeoutMs,
       });
     } catch (cause) {
+      // The server placement chose did not answer: the session starts here instead.
+      if (placed) {
+        request.log.warn({ session, server: owner.id, err: cause }, 'placement chose a server that did not answer; starting the session here');
+        return;
+      }
       throw new AppError(
         'SESSION_OWNED_ELSEWHERE',
         `session "${session}" runs on server "${owner.id}", which did not answer (${cause instanceof Error ? cause.message : String(cause)}); retry in a few seconds`,
-        { session, server: owner.id },
+        { session: session ?? '', server: owner.id },
         { cause },
       );
     }

@@ -49,8 +49,9 @@ describePostgres('GET /api/sessions on any of three servers on PostgreSQL', () =
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((id) => startMember(schema, id)));
     if (a === undefined || b === undefined || c === undefined) throw new Error('three servers');
 
-    // Each server takes the sessions it is asked to create.
-    for (const [server, name] of [[a, 'a1'], [a, 'a2'], [b, 'b1']] as const) {
+    // Placement: each create goes to the least-loaded server, the one asked on a tie; asked in this
+    // order, each server is the least loaded when it is asked.
+    for (const [server, name] of [[a, 'a1'], [b, 'b1'], [c, 'c1'], [a, 'a2']] as const) {
       const created = await server.request<SessionInfo>('POST', '/api/sessions', { name });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ status: 'STARTING', worker: server.id });
@@ -60,7 +61,7 @@ describePostgres('GET /api/sessions on any of three servers on PostgreSQL', () =
     a.engines.latest('a2').status('SCAN_QR_CODE');
     await Promise.all([a.app.sessions.settled('a1'), a.app.sessions.settled('a2')]);
 
-    const expected = { a1: { status: 'WORKING', worker: 'a' }, a2: { status: 'SCAN_QR_CODE', worker: 'a' }, b1: { status: 'STARTING', worker: 'b' } };
+    const expected = { a1: { status: 'WORKING', worker: 'a' }, a2: { status: 'SCAN_QR_CODE', worker: 'a' }, b1: { status: 'STARTING', worker: 'b' }, c1: { status: 'STARTING', worker: 'c' } };
     for (const server of [a, b, c]) {
       expect(byName(await list(server))).toEqual(expected);
       expect(byName(await list(server, true))).toEqual({ ...expected, idle: { status: 'STOPPED' } });
@@ -73,7 +74,7 @@ describePostgres('GET /api/sessions on any of three servers on PostgreSQL', () =
     // A stop asked of another server is forwarded to the owner; every list says STOPPED, without worker.
     expect((await c.request('POST', '/api/sessions/a2/stop')).body).toMatchObject({ status: 'STOPPED' });
     expect(byName(await list(b, true))['a2']).toEqual({ status: 'STOPPED' });
-    expect((await list(c)).map((info) => info.name)).toEqual(['a1', 'b1']);
+    expect((await list(c)).map((info) => info.name)).toEqual(['a1', 'b1', 'c1']);
 
     // WhatsApp ends b1 on b (banned): every server's list says so, with the reason, as b's GET does.
     b.engines.latest('b1').working(ME);
