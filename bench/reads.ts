@@ -80,13 +80,14 @@ async function bodyOf(path: string): Promise<unknown> {
 }
 // The first read subscribes the chat; every later one finds it subscribed.
 const oneBody = await bodyOf(paths.one);
-const listBody = await bodyOf(paths.list);
+const listBody: unknown = await bodyOf(paths.list);
 if (!Array.isArray(listBody) || listBody.length !== chats) throw new Error(`the list has ${Array.isArray(listBody) ? listBody.length : 'no'} chats, not ${chats}`);
+const listed: readonly unknown[] = listBody;
 
 // ---- bare Fastify ----------------------------------------------------------------------------------
 const bare = fastify({ logger: false });
 bare.get(paths.one, { schema: { response: { 200: ChatPresenceSchema } } }, () => oneBody);
-bare.get(paths.list, { schema: { response: { 200: Type.Array(ChatPresenceSchema) } } }, () => listBody);
+bare.get(paths.list, { schema: { response: { 200: Type.Array(ChatPresenceSchema) } } }, () => listed);
 const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
 
 // ---- load ------------------------------------------------------------------------------------------
