@@ -84,8 +84,7 @@ export function requireApiKey(scope: FastifyInstance, key: string, excludePaths:
   const digestOf = digestsOfPresented();
   const excluded = new Set(excludePaths.map(normalisePath));
   scope.addHook('onRequest', async (request, reply) => {
-    const path = normalisePath(request.url.split('?')[0] ?? '');
-    if (excluded.has(path)) return;
+    if (excluded.size > 0 && excluded.has(normalisePath(request.url.split('?')[0] ?? ''))) return;
     const presented = presentedKey(request);
     if (presented !== null && timingSafeEqual(digestOf(presented), expected)) return;
     if (presented === null && (await dashboardCookieAuth(request, reply, key)) !== 'absent') return;
