@@ -11,7 +11,7 @@
  *
  *   npx tsx bench/presence-pipeline.ts [--contacts 1000] [--seconds 10] [--window 256] [--rate 1000]
  *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced] [--history]
- *                                      [--metrics off|on|compare]
+ *                                      [--metrics off|on|compare] [--pg postgres://…]
  *
  * 1. Sustained: engine events are emitted as fast as the pipeline takes them, keeping at most
  *    `--window` updates emitted and not yet finished (received by the webhook and its outcome
@@ -27,6 +27,8 @@
  * and delivery observers, scrape-time gauges) and scraped every second; `--metrics compare` runs
  * the benchmark twice in child processes, off then on, and prints the CPU an update of each and
  * their ratio (issue 16's bound: at most 3 % more).
+ * `--pg <url>`: PostgreSQL instead of SQLite (e.g. postgres://postgres@127.0.0.1:5432/test), in a
+ * fresh schema dropped afterwards.
  * `--history`: presence history is on for the session (src/sessions/history-recorder.ts records
  * every stored change in the background); run with and without to compare.
  * A short warm-up runs first and is not counted. Profile with
@@ -57,7 +59,7 @@ import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 // ---- command line --------------------------------------------------------------------------------
 const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced', '--history']);
-const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate', '--metrics']);
+const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate', '--metrics', '--pg']);
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -181,7 +183,22 @@ async function startReceiver(): Promise<Receiver> {
 const BASE_SEQ = 1_700_000_000;
 const silent = pino({ level: 'silent' });
 const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-bench-pipeline-'));
-const opened = await openStorage({ dataDir, databaseUrl: null });
+const pgUrl = process.argv.includes('--pg') ? (process.argv[process.argv.indexOf('--pg') + 1] ?? '') : null;
+if (pgUrl !== null && !/^postgres(ql)?:\/\//.test(pgUrl)) throw new Error(`--pg: "${pgUrl}" is not a postgres:// URL`);
+const PG_SCHEMA = `bench_pipeline_${process.pid}`;
+async function dropPgSchema(): Promise<void> {
+  if (pgUrl === null) return;
+  const pg = await import('pg');
+  const client = new pg.default.Client({ connectionString: pgUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+await dropPgSchema();
+const opened = await openStorage({ dataDir, databaseUrl: pgUrl, ...(pgUrl === null ? {} : { schema: PG_SCHEMA }) });
 const storage = metrics === null ? opened : instrumentStorage(opened, metrics);
 const receiver = withWebhook ? await startReceiver() : null;
 
@@ -367,7 +384,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
 }
 
 const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';
-console.log(`node ${process.version}; one session, ${contacts} contacts, ${path}, history ${withHistory ? 'on' : 'off'}; ${seconds} s a phase; metrics ${metricsMode}`);
+console.log(`node ${process.version}; ${pgUrl === null ? 'SQLite' : 'PostgreSQL'}; one session, ${contacts} contacts, ${path}, history ${withHistory ? 'on' : 'off'}; ${seconds} s a phase; metrics ${metricsMode}`);
 console.log(`start: ${load()}`);
 await sustained(Math.min(2000, seconds * 1000));
 global.gc?.();
@@ -397,4 +414,5 @@ await events.stop();
 await receiver?.stop();
 await history?.close();
 await storage.close();
+await dropPgSchema();
 await rm(dataDir, { recursive: true, force: true });

@@ -29,6 +29,30 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** Keys presented lately and their digests: a client sends the same key on every request. */
+const PRESENTED_DIGESTS = 16;
+
+/**
+ * A digest of each presented key, hashed once and then kept in a small bounded map, so that the
+ * constant-time comparison of digests (which hides the key's length too) does not hash the key on
+ * every request. A flood of wrong keys only evicts entries: each costs one hash, as without it.
+ * The map holds presented keys, never logged, in this process only.
+ */
+function digestsOfPresented(): (presented: string) => Buffer {
+  const digests = new Map<string, Buffer>();
+  return (presented) => {
+    const known = digests.get(presented);
+    if (known !== undefined) return known;
+    const computed = digest(presented);
+    if (digests.size >= PRESENTED_DIGESTS) {
+      const oldest = digests.keys().next();
+      if (oldest.done !== true) digests.delete(oldest.value);
+    }
+    digests.set(presented, computed);
+    return computed;
+  };
+}
+
 /** Paths from WHATSAPP_API_KEY_EXCLUDE_PATH, with or without a leading slash. */
 function normalisePath(path: string): string {
   return `/${path.replace(/^\/+/, '').replace(/\/+$/, '')}`;
@@ -57,12 +81,12 @@ function presentedKey(request: FastifyRequest): string | null {
  */
 export function requireApiKey(scope: FastifyInstance, key: string, excludePaths: readonly string[]): void {
   const expected = digest(key);
+  const digestOf = digestsOfPresented();
   const excluded = new Set(excludePaths.map(normalisePath));
   scope.addHook('onRequest', async (request, reply) => {
-    const path = normalisePath(request.url.split('?')[0] ?? '');
-    if (excluded.has(path)) return;
+    if (excluded.size > 0 && excluded.has(normalisePath(request.url.split('?')[0] ?? ''))) return;
     const presented = presentedKey(request);
-    if (presented !== null && timingSafeEqual(digest(presented), expected)) return;
+    if (presented !== null && timingSafeEqual(digestOf(presented), expected)) return;
     if (presented === null && (await dashboardCookieAuth(request, reply, key)) !== 'absent') return;
     const message = presented === null ? 'missing API key: send it in the X-Api-Key header' : 'wrong API key in X-Api-Key';
     await reply.code(401).send(errorBody(new AppError('UNAUTHORIZED', message)));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { IncomingMessage } from 'node:http';
 
 /** Longest request id taken from a client's `X-Request-Id`; a longer or odd one is replaced by ours. */
@@ -20,7 +21,13 @@ export function requestId(request: IncomingMessage): string {
 export function registerRequestLogging(server: FastifyInstance): void {
   server.addHook('onRequest', async (request, reply) => {
     const session = (request.params as Record<string, unknown> | undefined)?.['session'];
-    if (typeof session === 'string' && session !== '') request.log = request.log.child({ session });
+    // Added to the request's own child logger (Fastify makes one per request, for its reqId) rather
+    // than a child of it: a pino child per request costs more than the rest of a presence read's hooks.
+    if (typeof session === 'string' && session !== '') {
+      const log: FastifyBaseLogger & { setBindings?: unknown } = request.log;
+      if (typeof log.setBindings === 'function') (log as FastifyBaseLogger & Pick<Logger, 'setBindings'>).setBindings({ session });
+      else request.log = request.log.child({ session });
+    }
     void reply.header('x-request-id', request.id);
   });
 }

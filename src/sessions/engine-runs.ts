@@ -67,6 +67,7 @@ export async function startEngine(ctx: SessionContext, runtime: Runtime): Promis
   const generation = (runtime.generation += 1);
   // What an earlier engine saw may be stale (another server may have run the session meanwhile).
   runtime.presence.clear();
+  runtime.subscribed.clear();
   let turn: Turn | null = null;
   // The engine exists before STARTING is reported, so that STARTING says where it runs (worker).
   const engine = ctx.engines.create({
@@ -171,6 +172,7 @@ async function releaseEngine(ctx: SessionContext, runtime: Runtime, generation: 
 export async function forgetLogin(ctx: SessionContext, runtime: Runtime): Promise<void> {
   await ctx.storage.presence.clear(runtime.name);
   runtime.presence.clear();
+  runtime.subscribed.clear();
   await ctx.storage.subscriptions.clear(runtime.name);
   await save(ctx.storage.sessions, runtime, { me: null, presence: null }, ctx.clock());
 }

@@ -25,5 +25,32 @@ export async function applyPresence(ctx: SessionContext, runtime: Runtime, chatI
   }
   runtime.presence.set(chatId, withChanges(chatId, stored, changed));
   ctx.history?.changed(runtime.name, runtime.stored.config, chatId, changed);
-  await emit(ctx, runtime, { session: runtime.name, event: 'presence.update', payload: { id: chatId, presences: changed } });
+  pipelined(runtime, emit(ctx, runtime, { session: runtime.name, event: 'presence.update', payload: { id: chatId, presences: changed } }));
+}
+
+/** Per session: the newest presence publish, and whether a task waiting for it is queued. */
+const publishing = new WeakMap<Runtime, { latest: Promise<void>; waiting: boolean }>();
+
+/**
+ * The next engine event is merged without waiting for this one's accept to commit, so the accepts
+ * of every event handled in one turn share one transaction (the outbox group-commits them in call
+ * order, which is the events' order: per-chat order holds). A task queued behind the events
+ * already waiting waits for the newest publish, so the queue's `idle` (and `settled`, shutdown)
+ * still covers every accept, and no more than one backlog of accepts is ever in flight.
+ * `emit` never rejects (a failure is logged there).
+ */
+function pipelined(runtime: Runtime, accepted: Promise<void>): void {
+  const state = publishing.get(runtime);
+  if (state === undefined) publishing.set(runtime, { latest: accepted, waiting: true });
+  else {
+    state.latest = accepted;
+    if (state.waiting) return;
+    state.waiting = true;
+  }
+  runtime.events.post(async () => {
+    const current = publishing.get(runtime);
+    if (current === undefined) return;
+    current.waiting = false;
+    await current.latest;
+  });
 }

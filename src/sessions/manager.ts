@@ -111,7 +111,8 @@ export interface SessionManager {
   unsubscribe(name: string, chatId: string): Promise<boolean>;
   /** Subscribes first when the chat was not subscribed (as WAHA does). */
   getPresence(name: string, chatId: string): Promise<ChatPresence>;
-  listPresence(name: string): Promise<ChatPresence[]>;
+  /** Ordered by chat id; the array may be shared with the next callers: do not modify it. */
+  listPresence(name: string): Promise<readonly ChatPresence[]>;
   /** Starts what should run after a server start. Failures are logged per session, never thrown. */
   resume(options: ResumeOptions): Promise<void>;
   /** Stops every engine without changing what should run (for a server shutdown). */

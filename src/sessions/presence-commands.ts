@@ -18,7 +18,8 @@ export interface PresenceCommands {
   listSubscriptions(name: string): Promise<StoredSubscription[]>;
   unsubscribe(name: string, chatId: string): Promise<boolean>;
   getPresence(name: string, chatId: string): Promise<ChatPresence>;
-  listPresence(name: string): Promise<ChatPresence[]>;
+  /** Ordered by chat id; the array may be shared with the next callers: do not modify it. */
+  listPresence(name: string): Promise<readonly ChatPresence[]>;
 }
 
 export function presenceCommands(ctx: SessionContext): PresenceCommands {
@@ -99,6 +100,7 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       runtime.activity = ctx.clock();
       runtime.unsubscribed.delete(chatId);
       await storage.subscriptions.add(runtime.name, chatId, ctx.clock());
+      if (!runtime.unsubscribed.has(chatId)) runtime.subscribed.add(chatId);
     },
 
     async listSubscriptions(name) {
@@ -110,6 +112,7 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       const runtime = await runtimes.require(name);
       // Before the store: a renewal that reads its list before the removal commits still skips the chat.
       runtime.unsubscribed.add(chatId);
+      runtime.subscribed.delete(chatId);
       const removed = await storage.subscriptions.remove(name, chatId);
       runtime.logger.info({ chatId, removed }, 'presence subscription removed; renewed no more');
       return removed;
@@ -118,21 +121,35 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
     async getPresence(name, chatId) {
       const { runtime, engine } = await requireWorking(name);
       // Stored first: `add` tells whether the chat is new, in one step, without listing them all.
-      if (await storage.subscriptions.add(name, chatId, ctx.clock())) {
-        runtime.unsubscribed.delete(chatId);
-        try {
-          await engine.subscribe(chatId);
-        } catch (error) {
-          await storage.subscriptions.remove(name, chatId);
-          throw engineError(runtime.name, `subscribe to ${chatId}`, error);
+      if (!runtime.subscribed.has(chatId)) {
+        if (await storage.subscriptions.add(name, chatId, ctx.clock())) {
+          runtime.unsubscribed.delete(chatId);
+          try {
+            await engine.subscribe(chatId);
+          } catch (error) {
+            await storage.subscriptions.remove(name, chatId);
+            throw engineError(runtime.name, `subscribe to ${chatId}`, error);
+          }
         }
+        // Not when an unsubscribe began meanwhile: the next read stores the chat again.
+        if (!runtime.unsubscribed.has(chatId)) runtime.subscribed.add(chatId);
       }
-      return (await storage.presence.get(name, chatId)) ?? { id: chatId, presences: [] };
+      const cached = runtime.presence.get(chatId);
+      if (cached !== undefined) return cached ?? { id: chatId, presences: [] };
+      const version = runtime.presence.version();
+      const stored = await storage.presence.get(name, chatId);
+      runtime.presence.remember(version, chatId, stored);
+      return stored ?? { id: chatId, presences: [] };
     },
 
     async listPresence(name) {
-      await requireWorking(name);
-      return storage.presence.list(name);
+      const { runtime } = await requireWorking(name);
+      const cached = runtime.presence.list();
+      if (cached !== undefined) return cached;
+      const version = runtime.presence.version();
+      const chats = await storage.presence.list(name);
+      runtime.presence.fill(version, chats);
+      return chats;
     },
   };
 }

@@ -41,6 +41,12 @@ export interface Runtime {
    * removal committed. A renewal forgets those its list no longer has; subscribing again removes one.
    */
   readonly unsubscribed: Set<string>;
+  /**
+   * Chats this server saw in the subscription store since the engine started, so a presence read
+   * does not write the store each time. Forgotten with the presence cache (engine start, login
+   * forgotten) and by unsubscribe, before the store's removal.
+   */
+  readonly subscribed: Set<string>;
   /** Several servers: the lease the last engine was started under (its status writes carry it). */
   fence: LeaseFence | null;
   /** Several servers: what was last written to the shared runtime statuses, to write only changes. */
@@ -89,6 +95,7 @@ export function createRuntimeTable(sessions: Pick<SessionStore, 'get'>, logger: 
       generation: 0,
       renewal: null,
       unsubscribed: new Set(),
+      subscribed: new Set(),
       fence: null,
       recorded: null,
       turn: null,

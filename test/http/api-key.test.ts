@@ -51,6 +51,17 @@ describe('API key', () => {
     expect(wrong.json()).toMatchObject({ code: 'UNAUTHORIZED', message: 'wrong API key in X-Api-Key' });
   });
 
+  it('keeps telling right from wrong keys past the bound of remembered digests, in any order', async () => {
+    const h = shared;
+    const url = '/api/sessions';
+    for (let i = 0; i < 40; i += 1) {
+      const wrongKey = i % 2 === 0 ? `${API_KEY}${i}` : API_KEY.slice(0, -1) + String.fromCharCode(65 + (i % 26));
+      expect((await h.server.inject({ method: 'GET', url, headers: { 'x-api-key': wrongKey } })).statusCode).toBe(401);
+      expect((await h.server.inject({ method: 'GET', url, headers: { 'x-api-key': API_KEY } })).statusCode).toBe(200);
+      expect((await h.server.inject({ method: 'GET', url, headers: { 'x-api-key': wrongKey } })).statusCode).toBe(401);
+    }
+  });
+
   it('health and the docs are open; the key in the query is refused on REST routes (only /ws takes it there)', async () => {
     const h = shared;
     expect((await h.server.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);

@@ -1,4 +1,4 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { createClusterSessionOwnership } from '../../src/cluster/session-ownership.js';
 import { createSessionManager } from '../../src/sessions/manager.js';
@@ -358,6 +358,49 @@ describe('presence through the session', () => {
     expect(await manager.getPresence('p', contact)).toEqual({ id: contact, presences: [] });
     expect(engine.callsOf('subscribe')).toEqual([{ method: 'subscribe', chatId: contact }]);
     expect((await storage.subscriptions.list('p')).map((sub) => sub.chatId)).toEqual([contact]);
+  });
+
+  it('GET after an unsubscribe subscribes the chat again (and stores it again)', async () => {
+    const { manager, engine, storage } = await working();
+    await manager.getPresence('p', contact);
+    expect(await manager.unsubscribe('p', contact)).toBe(true);
+    await manager.getPresence('p', contact);
+    expect(engine.callsOf('subscribe')).toEqual([
+      { method: 'subscribe', chatId: contact },
+      { method: 'subscribe', chatId: contact },
+    ]);
+    expect((await storage.subscriptions.list('p')).map((sub) => sub.chatId)).toEqual([contact]);
+  });
+
+  it('answers reads from what the engine path cached; the list reads the store once, then follows the updates', async () => {
+    const { manager, engine, storage } = await working();
+    const group = '120363000000000001@g.us';
+    const online = { participant: contact, lastKnownPresence: 'online', lastSeen: null } as const;
+    engine.presence(contact, [online]);
+    await manager.settled('p');
+    const get = vi.spyOn(storage.presence, 'get');
+    const list = vi.spyOn(storage.presence, 'list');
+    expect(await manager.getPresence('p', contact)).toEqual({ id: contact, presences: [online] });
+    expect(get).not.toHaveBeenCalled();
+    expect(await manager.listPresence('p')).toEqual([{ id: contact, presences: [online] }]);
+    expect(await manager.listPresence('p')).toEqual([{ id: contact, presences: [online] }]);
+    expect(list).toHaveBeenCalledTimes(1);
+    const typing = { participant: '15550000099@c.us', lastKnownPresence: 'typing', lastSeen: null } as const;
+    engine.presence(group, [typing]);
+    engine.presence(contact, [{ ...online, lastKnownPresence: 'offline', lastSeen: 1700000000 }]);
+    await manager.settled('p');
+    const expected = [
+      { id: group, presences: [typing] },
+      { id: contact, presences: [{ ...online, lastKnownPresence: 'offline', lastSeen: 1700000000 }] },
+    ].sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect(await manager.listPresence('p')).toEqual(expected);
+    expect(list).toHaveBeenCalledTimes(1);
+    expect(await storage.presence.list('p')).toEqual(expected);
+    get.mockClear();
+    // A chat never reported since the start: read from the store once, then remembered.
+    expect(await manager.getPresence('p', '15550000055@c.us')).toEqual({ id: '15550000055@c.us', presences: [] });
+    expect(await manager.getPresence('p', '15550000055@c.us')).toEqual({ id: '15550000055@c.us', presences: [] });
+    expect(get).toHaveBeenCalledTimes(1);
   });
 
   it('does not store a subscription the engine refused', async () => {

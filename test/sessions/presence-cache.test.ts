@@ -27,4 +27,47 @@ describe('presence cache', () => {
     cache.clear();
     expect(cache.get('a')).toBeUndefined();
   });
+
+  it('lists from memory only once filled with the whole store, in chat id order, until a chat is forgotten', () => {
+    const cache = createPresenceCache(4);
+    cache.set('b', chat('b'));
+    expect(cache.list()).toBeUndefined();
+    cache.fill(cache.version(), [chat('a'), chat('b')]);
+    expect(cache.list()).toEqual([chat('a'), chat('b')]);
+    // Writes keep it whole (the store got them too); null is "nothing stored", not listed.
+    cache.set('0', chat('0'));
+    cache.set('z', null);
+    expect(cache.list()).toEqual([chat('0'), chat('a'), chat('b')]);
+    expect(cache.list()).toBe(cache.list());
+    cache.delete('a');
+    expect(cache.list()).toBeUndefined();
+    cache.fill(cache.version(), [chat('0'), chat('b')]);
+    expect(cache.list()).toEqual([chat('0'), chat('b')]);
+    // Past the bound a chat is forgotten: the list is no longer whole.
+    cache.set('c', chat('c'));
+    expect(cache.list()).toEqual([chat('0'), chat('b'), chat('c')]);
+    cache.set('d', chat('d'));
+    expect(cache.list()).toBeUndefined();
+    cache.fill(cache.version(), [chat('0'), chat('b'), chat('c'), chat('d'), chat('e')]);
+    expect(cache.list()).toBeUndefined();
+  });
+
+  it('refuses what a reader read from the store when the cache changed since its read began', () => {
+    const cache = createPresenceCache();
+    const before = cache.version();
+    cache.set('a', chat('a'));
+    cache.remember(before, 'b', chat('b'));
+    expect(cache.get('b')).toBeUndefined();
+    cache.fill(before, [chat('b')]);
+    expect(cache.list()).toBeUndefined();
+    const now = cache.version();
+    cache.remember(now, 'b', null);
+    expect(cache.get('b')).toBeNull();
+    // Never over what the writer set.
+    cache.remember(now, 'a', null);
+    expect(cache.get('a')).toEqual(chat('a'));
+    cache.clear();
+    cache.fill(now, [chat('a')]);
+    expect(cache.list()).toBeUndefined();
+  });
 });

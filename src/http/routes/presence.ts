@@ -33,9 +33,16 @@ export function chatIdOf(raw: string, field = 'chatId', accept: 'requested' | 's
   return result.chatId.id;
 }
 
-/** The domain's read-only value as the mutable shape the response schema's type asks for. */
-function toJson(chat: ChatPresence): { id: string; presences: ParticipantPresence[] } {
-  return { id: chat.id, presences: [...chat.presences] };
+type ChatPresenceJson = { id: string; presences: ParticipantPresence[] };
+
+/**
+ * The domain's read-only values as the mutable shape the response schema's type asks for, without
+ * copying them: the schema's serializer only reads them (and they may be the session's cache).
+ */
+function asJson(chat: ChatPresence): ChatPresenceJson;
+function asJson(chats: readonly ChatPresence[]): ChatPresenceJson[];
+function asJson(value: ChatPresence | readonly ChatPresence[]): ChatPresenceJson | ChatPresenceJson[] {
+  return value as ChatPresenceJson | ChatPresenceJson[];
 }
 
 /** WAHA's presence routes, same paths and shapes, and our two for managing subscriptions. */
@@ -90,7 +97,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         response: { 200: Type.Array(ChatPresenceSchema), ...errors(404, 422) },
       },
     },
-    async (request) => (await whenWorking(() => sessions.listPresence(request.params.session))).map(toJson),
+    async (request) => asJson(await whenWorking(() => sessions.listPresence(request.params.session))),
   );
 
   // Ours, not WAHA's. A static segment: Fastify's router prefers it to `/presence/:chatId` below,
@@ -118,7 +125,7 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         response: { 200: ChatPresenceSchema, ...errors(400, 404, 422, 502) },
       },
     },
-    async (request) => toJson(await whenWorking(() => sessions.getPresence(request.params.session, chatIdOf(request.params.chatId)))),
+    async (request) => asJson(await whenWorking(() => sessions.getPresence(request.params.session, chatIdOf(request.params.chatId)))),
   );
 
   app.post(

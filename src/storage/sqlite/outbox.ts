@@ -51,25 +51,30 @@ function toRecord(row: DeliveryRow): DeliveryRecord {
 
 type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
+interface GroupItem {
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
- * Group commit: every call made in the same turn of the event loop runs in ONE immediate
- * transaction, each call in its own savepoint (`work` is a better-sqlite3 transaction function,
- * which nests as a savepoint), so one failing call rolls back only itself. A commit costs about the
- * same for one row as for a hundred, so under load (thousands of publishes and outcomes a second)
- * this multiplies throughput. `schedule` says how long a batch collects: a microtask (the calls of
- * one synchronous run, at no latency) or `setImmediate` (everything one turn of the event loop
- * brings, e.g. every webhook answer read in one poll).
+ * Group commit: the outbox's writes (accepts, claims, outcomes, releases) made in one turn of the
+ * event loop run in ONE immediate transaction, in the order they were made, each in its own
+ * savepoint (`work` is a better-sqlite3 transaction function, which nests as a savepoint), so one
+ * failing call rolls back only itself. A commit costs about the same for one row as for a hundred,
+ * and under load (thousands of accepts and outcomes a second, a claim per worker pass) this
+ * multiplies throughput. The batch is written at `setImmediate`, once the turn's I/O callbacks and
+ * microtasks have run (every webhook answer read in one poll, every engine event handled in one
+ * run); each caller's promise settles only after the COMMIT returned, so an accepted event is in
+ * the database when its `enqueue` resolves. Later calls see the earlier ones' writes (same
+ * transaction), so a claim finds the deliveries accepted before it in the batch.
  */
-function groupCommit<A extends unknown[], R>(
-  db: SqliteDatabase,
-  work: (...args: A) => R,
-  schedule: (flush: () => void) => void,
-): (...args: A) => Promise<R> {
-  let queue: { args: A; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
-  const runAll = db.transaction((items: readonly { args: A }[]): Settled<R>[] =>
-    items.map((item): Settled<R> => {
+function createGroupCommit(db: SqliteDatabase): <A extends unknown[], R>(work: (...args: A) => R) => (...args: A) => Promise<R> {
+  let queue: GroupItem[] = [];
+  const runAll = db.transaction((items: readonly GroupItem[]): Settled<unknown>[] =>
+    items.map((item): Settled<unknown> => {
       try {
-        return { ok: true, value: work(...item.args) };
+        return { ok: true, value: item.run() };
       } catch (error) {
         return { ok: false, error };
       }
@@ -78,7 +83,7 @@ function groupCommit<A extends unknown[], R>(
   function flush(): void {
     const items = queue;
     queue = [];
-    let results: Settled<R>[];
+    let results: Settled<unknown>[];
     try {
       results = runAll.immediate(items);
     } catch (error) {
@@ -92,11 +97,12 @@ function groupCommit<A extends unknown[], R>(
       else item.reject(result.error);
     });
   }
-  return (...args) =>
-    new Promise<R>((resolve, reject) => {
-      if (queue.length === 0) schedule(flush);
-      queue.push({ args, resolve, reject });
-    });
+  return <A extends unknown[], R>(work: (...args: A) => R) =>
+    (...args: A) =>
+      new Promise<R>((resolve, reject) => {
+        if (queue.length === 0) setImmediate(flush);
+        queue.push({ run: () => work(...args), resolve: resolve as (value: unknown) => void, reject });
+      });
 }
 
 /**
@@ -279,37 +285,27 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
     return deleted.length;
   });
 
-  // Publishes are awaited one by one per session: a microtask batch adds no wait to that.
-  const enqueueGrouped = groupCommit(db, enqueue, queueMicrotask);
-  const completeGrouped = groupCommit(db, complete, setImmediate);
+  const grouped = createGroupCommit(db);
+  const toClaimed = (row: ReturnType<typeof claim>[number]): ClaimedDelivery => ({
+    id: row.id,
+    eventId: row.event_id,
+    session: row.session,
+    event: row.event,
+    url: row.url,
+    webhookKey: row.webhook_key,
+    orderKey: row.order_key,
+    target: row.target,
+    attempts: row.attempts,
+    body: row.body,
+  });
+  const claimGrouped = grouped((request: ClaimRequest) => claim(request).map(toClaimed).sort((a, b) => a.id - b.id));
+  const releaseGrouped = grouped((ids: readonly number[], owner: string) => releaseMany(ids, owner));
 
   return {
-    enqueue: enqueueGrouped,
-    claim: (request) =>
-      settle(() =>
-        claim
-          .immediate(request)
-          .map(
-            (row): ClaimedDelivery => ({
-              id: row.id,
-              eventId: row.event_id,
-              session: row.session,
-              event: row.event,
-              url: row.url,
-              webhookKey: row.webhook_key,
-              orderKey: row.order_key,
-              target: row.target,
-              attempts: row.attempts,
-              body: row.body,
-            }),
-          )
-          .sort((a, b) => a.id - b.id),
-      ),
-    complete: completeGrouped,
-    release: (ids, owner) =>
-      settle(() => {
-        if (ids.length > 0) releaseMany.immediate(ids, owner);
-      }),
+    enqueue: grouped(enqueue),
+    claim: claimGrouped,
+    complete: grouped(complete),
+    release: (ids, owner) => (ids.length > 0 ? releaseGrouped(ids, owner) : Promise.resolve()),
     // One server per SQLite file: at startup nothing can be in flight, whoever claimed it.
     recoverClaims: () => settle(() => releaseAll.run().changes),
     nextDueAt: () => settle(() => nextDue.get()?.at ?? null),
@@ -324,7 +320,8 @@ export function createSqliteOutboxStore(db: SqliteDatabase): OutboxStore {
         return rows.map(toRecord);
       }),
     replay: (session, id, now) => settle(() => replay.immediate(session, id, now)),
-    cancelSession: (session, now) => settle(() => cancelSession.immediate(session, now)),
+    // In the group: an accept made before it (the session's last events) is cancelled too, not written after it.
+    cancelSession: grouped(cancelSession),
     prune: (before, limit) => settle(() => prune.immediate(before, limit)),
   } satisfies OutboxStore;
 }
