@@ -51,6 +51,8 @@ export interface Config {
    * announces itself (`WA_PRESENCE_HEARTBEAT_MS`, default 1 s, or a third of a TTL under 3 s).
    */
   readonly heartbeatMs: number;
+  /** Several servers: move WORKING sessions to servers below their share, a few at a time (`WA_PRESENCE_REBALANCE`, default true). */
+  readonly rebalance: boolean;
   /** Several servers: the base URL other servers reach this one at (`WA_PRESENCE_ADVERTISE_URL`); null = http://host:port. */
   readonly advertiseUrl: string | null;
   /**
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env, argv: readonly string[] = pro
     // thread of their own, so a main-thread stall does not make a live server lose its leases.
     leaseTtlMs,
     heartbeatMs: heartbeatOf(env, leaseTtlMs),
+    rebalance: bool(env, 'WA_PRESENCE_REBALANCE', true),
     advertiseUrl: url(env, 'WA_PRESENCE_ADVERTISE_URL', ['http:', 'https:']),
     metrics: bool(env, 'WA_PRESENCE_METRICS', true),
     metricsSessionLabels: bool(env, 'WA_PRESENCE_METRICS_SESSION_LABELS', false),

@@ -288,7 +288,13 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       } else {
         await relay?.start();
         // The ownership loop detaches exactly the sessions whose lease it lost.
-        const local = { start: (session: string) => sessions.start(session), detach: (session: string) => (observed.lost(), sessions.detach(session)), hasEngine: (session: string) => sessions.hasEngine(session) };
+        const local = {
+          start: (session: string) => sessions.start(session),
+          detach: (session: string) => (observed.lost(), sessions.detach(session)),
+          hasEngine: (session: string) => sessions.hasEngine(session),
+          // Rebalancing moves only a session that is up: never one pairing or starting.
+          movable: async (session: string) => sessions.hasEngine(session) && (await sessions.get(session)).status === 'WORKING',
+        };
         await cluster.start(config.advertiseUrl ?? advertisedUrl(address, listen.host), config.startSessions, local);
       }
       retention.start();

@@ -6,7 +6,7 @@ import type { ServerRegistry } from '../storage/servers.js';
 import type { SessionOwnership } from '../sessions/ownership.js';
 import type { SessionLocator } from '../http/forward.js';
 import { assertSessionName } from '../sessions/validate.js';
-import { createOwnership } from './ownership.js';
+import { DEFAULT_REBALANCE, createOwnership } from './ownership.js';
 import type { LocalSessions, Ownership } from './ownership.js';
 import { leastLoaded, loadsOf } from './placement.js';
 import { createEventRelay } from './relay.js';
@@ -18,7 +18,7 @@ import type { Hub } from '../events/hub.js';
 export type { LocalSessions, Ownership } from './ownership.js';
 
 export interface ClusterOptions {
-  readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs' | 'heartbeatMs'>;
+  readonly config: Pick<Config, 'serverId' | 'maxSessions' | 'leaseTtlMs' | 'heartbeatMs' | 'rebalance'>;
   readonly storage: Storage;
   /** What the cluster needs of the shared database besides `storage` (`openPostgresClusterStores`); closed by `close`. */
   readonly stores: ClusterStores;
@@ -104,7 +104,9 @@ export function createCluster(options: ClusterOptions): Cluster {
       start: (session) => started().start(session),
       detach: (session) => started().detach(session),
       hasEngine: (session) => local !== null && local.hasEngine(session),
+      movable: (session) => (local?.movable === undefined ? Promise.resolve(false) : local.movable(session)),
     },
+    rebalance: config.rebalance ? DEFAULT_REBALANCE : null,
     capacity: config.maxSessions,
     ttlMs: config.leaseTtlMs,
     heartbeatMs,

@@ -14,7 +14,24 @@ export interface LocalSessions {
   /** Stops the session's engine here without changing whether it should run (the lease is gone). */
   detach(session: string): Promise<void>;
   hasEngine(session: string): boolean;
+  /** Whether the session may move to another server now: WORKING (never one that is pairing or starting). */
+  movable?(session: string): Promise<boolean>;
 }
+
+/**
+ * Rebalancing: a server above its share (sessions ÷ live servers, rounded up) hands a few WORKING
+ * sessions back every `everyMs`, and the servers below it take them at their next heartbeat. Each
+ * move is a reconnect to WhatsApp, so moves are paced, never of a pairing session.
+ */
+export interface RebalancePolicy {
+  /** Most sessions one server hands back at a time. */
+  readonly perMove: number;
+  /** Least time between two hand-backs of one server. */
+  readonly everyMs: number;
+}
+
+/** 2 sessions every 5 s a server: a joining server fills in seconds, and WhatsApp sees a trickle of reconnects, not a storm. */
+export const DEFAULT_REBALANCE: RebalancePolicy = { perMove: 2, everyMs: 5000 };
 
 export interface OwnershipOptions {
   /** This server's id (`config.serverId`), the lease owner. Unique among live servers. */
@@ -39,6 +56,8 @@ export interface OwnershipOptions {
   readonly share?: () => Promise<number>;
   /** Runs in every heartbeat right after the renewal (the server registry's refresh); a failure is logged, not fatal. */
   readonly onHeartbeat?: () => Promise<void>;
+  /** Moves sessions to servers below their share (with `share`); null or absent: sessions stay where they run. */
+  readonly rebalance?: RebalancePolicy | null;
 }
 
 export interface TickReport {
@@ -48,6 +67,8 @@ export interface TickReport {
   readonly acquired: readonly string[];
   /** Held sessions the user wants running whose engines were started (in the background). */
   readonly started: readonly string[];
+  /** Sessions handed back to rebalance (their engines stopped, leases released), when any. */
+  readonly handedBack?: readonly string[];
 }
 
 /**
@@ -94,6 +115,38 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   let current: Promise<TickReport> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let running = false;
+  let lastHandBack = Number.NEGATIVE_INFINITY;
+
+  /** Hands back what is above this server's share, a few WORKING sessions at a time. */
+  async function handBack(): Promise<string[]> {
+    const policy = options.rebalance;
+    if (policy === undefined || policy === null || options.share === undefined || local.movable === undefined) return [];
+    if (clock() - lastHandBack < policy.everyMs) return [];
+    const excess = held.size - (await options.share());
+    if (excess <= 0) return [];
+    const moving: string[] = [];
+    for (const session of held.keys()) {
+      if (moving.length >= Math.min(excess, policy.perMove)) break;
+      if (await local.movable(session)) moving.push(session);
+    }
+    if (moving.length === 0) return [];
+    lastHandBack = clock();
+    for (const session of moving) {
+      held.delete(session);
+      startedAt.delete(session);
+    }
+    logger.info({ sessions: moving, excess }, 'handing sessions over to a less-loaded server (rebalance)');
+    // The engine stops first, then the lease goes: no moment with two engines of one session.
+    for (const session of moving) {
+      try {
+        await local.detach(session);
+      } catch (error) {
+        logger.error({ err: error, session }, 'could not stop a session handed over');
+      }
+    }
+    await leases.release(serverId, moving);
+    return moving;
+  }
 
   async function detachAll(sessions: readonly string[], why: string): Promise<void> {
     if (sessions.length === 0) return;
@@ -190,7 +243,8 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       startInBackground(session.name);
     }
     for (const session of startedAt.keys()) if (!held.has(session)) startedAt.delete(session);
-    return { lost, acquired: taken.map((lease) => lease.session), started };
+    const handedBack = await handBack();
+    return { lost, acquired: taken.map((lease) => lease.session), started, ...(handedBack.length === 0 ? {} : { handedBack }) };
   }
 
   const ownership: Ownership = {

@@ -49,6 +49,8 @@ export interface MemberOptions {
   readonly leaseTtlMs?: number;
   readonly heartbeatMs?: number;
   readonly maxSessions?: number;
+  /** WA_PRESENCE_REBALANCE (default true). */
+  readonly rebalance?: boolean;
   /** See `ClusterOptions.stallBoundMs`. */
   readonly stallBoundMs?: number;
 }
@@ -62,6 +64,7 @@ export async function startMember(schema: string, id: string, options: MemberOpt
       WA_PRESENCE_SERVER_ID: id,
       WA_PRESENCE_LEASE_TTL_MS: String(options.leaseTtlMs ?? 3000),
       ...(options.maxSessions === undefined ? {} : { WA_PRESENCE_MAX_SESSIONS: String(options.maxSessions) }),
+      ...(options.rebalance === undefined ? {} : { WA_PRESENCE_REBALANCE: String(options.rebalance) }),
     },
     [],
   );
