@@ -1,5 +1,8 @@
 /**
- * Several-servers benchmark: `npx tsx bench/cluster.ts [--sessions 30] [--servers 3] [--ttl 5000]`
+ * Several-servers benchmark: `npx tsx bench/cluster.ts [--sessions 30] [--servers 3] [--ttl <ms>]` (the
+ * servers run the default lease and heartbeat unless `--ttl` is given). Every session is created
+ * through the first server; placement spreads them. Prints the spread, the moves the rebalancer
+ * makes in the 10 s after all are WORKING, then SIGKILLs the busiest server.
  * (PostgreSQL at 127.0.0.1:5432, database `test`; a fresh schema, dropped at the end).
  *
  * 1. Memory: RSS of each server process before and after its sessions are WORKING, so MB per
@@ -36,7 +39,7 @@ function arg(name: string, fallback: number): number {
 
 const SESSIONS = arg('sessions', 30);
 const SERVERS = arg('servers', 3);
-const TTL = arg('ttl', 5000);
+const TTL = process.argv.includes('--ttl') ? arg('ttl', 5000) : null;
 const agent = new Agent({ pipelining: 0 });
 
 async function api<T>(server: ServerProcess, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
               WA_PRESENCE_DATA_DIR: dataDir,
               WA_PRESENCE_SANDBOX: sandbox.url,
               WA_PRESENCE_SANDBOX_AUTOPAIR: 'false',
-              WA_PRESENCE_LEASE_TTL_MS: String(TTL),
+              ...(TTL === null ? {} : { WA_PRESENCE_LEASE_TTL_MS: String(TTL) }),
               WHATSAPP_API_KEY: API_KEY,
               WAHA_LOG_LEVEL: 'warn',
             },
@@ -95,8 +98,8 @@ async function main(): Promise<void> {
     );
     const idle = servers.map((server) => rssMb(server.child.pid));
     const names = Array.from({ length: SESSIONS }, (_, i) => `s${String(i).padStart(4, '0')}`);
-    for (const [i, name] of names.entries()) {
-      const server = servers[i % servers.length]!;
+    for (const name of names) {
+      const server = servers[0]!;
       const created = await api(server, 'POST', '/api/sessions', { name });
       if (created.status !== 201) throw new Error(`creating ${name}: ${created.status} ${JSON.stringify(created.body)}`);
       await until(
@@ -119,15 +122,31 @@ async function main(): Promise<void> {
     const perSession = servers.map((_, i) => (loaded[i]! - idle[i]!) / (SESSIONS / servers.length));
     const mbPerSession = perSession.reduce((a, b) => a + b, 0) / perSession.length;
     const baseMb = idle.reduce((a, b) => a + b, 0) / idle.length;
-    console.log(`servers: ${SERVERS}, sessions: ${SESSIONS}, lease TTL: ${TTL} ms`);
+    console.log(`servers: ${SERVERS}, sessions: ${SESSIONS}, lease TTL: ${TTL === null ? 'default' : `${TTL} ms`}`);
+    const ownersNow = async (): Promise<Map<string, string>> => {
+      const { rows: held } = await db.query<{ session: string; owner: string }>(`SELECT session, owner FROM ${schema}.leases WHERE expires_at > $1`, [Date.now()]);
+      return new Map(held.map((row) => [row.session, row.owner]));
+    };
+    const spreadOf = (owners: Map<string, string>): string => ids.map((id) => [...owners.values()].filter((owner) => owner === id).length).join('/');
+    let previous = await ownersNow();
+    console.log(`spread after creating all through ${ids[0]}: ${spreadOf(previous)} (${ids.join('/')})`);
+    let moves = 0;
+    for (let i = 0; i < 20; i += 1) {
+      await delay(500);
+      const next = await ownersNow();
+      for (const [session, owner] of next) if (previous.has(session) && previous.get(session) !== owner) moves += 1;
+      previous = next;
+    }
+    console.log(`moves in the next 10 s: ${moves}; spread then: ${spreadOf(previous)}`);
     console.log(`RSS idle ${baseMb.toFixed(0)} MB per server; ${mbPerSession.toFixed(1)} MB per WORKING session`);
     console.log(`sessions per server within ${BUDGET_MB} MB: ${Math.floor((BUDGET_MB - baseMb) / mbPerSession)}`);
 
-    const { rows } = await db.query<{ session: string }>(`SELECT session FROM ${schema}.leases WHERE owner = $1 AND expires_at > $2`, [ids[0], Date.now()]);
-    const victims = rows.map((row) => row.session);
-    const survivor = servers[1]!;
+    const byOwner = ids.map((id) => [...previous.entries()].filter(([, owner]) => owner === id).map(([session]) => session));
+    const busiest = byOwner.reduce((best, sessions, i) => (sessions.length > (byOwner[best]?.length ?? 0) ? i : best), 0);
+    const victims = byOwner[busiest] ?? [];
+    const survivor = servers[(busiest + 1) % servers.length]!;
     const killedAt = Date.now();
-    await servers[0]!.kill('SIGKILL');
+    await servers[busiest]!.kill('SIGKILL');
     await until(
       'failover',
       async () => (await Promise.all(victims.map((name) => api<{ status: string }>(survivor, 'GET', `/api/sessions/${name}`)))).every((r) => r.body.status === 'WORKING'),
