@@ -15,6 +15,18 @@ async function owners(member: ClusterMember, names: readonly string[]): Promise<
   return found;
 }
 
+/** Creates each session through the first member (placement picks its server) and logs it in there. */
+async function createWorking(members: readonly ClusterMember[], names: readonly string[]): Promise<void> {
+  const [first] = members;
+  if (first === undefined) throw new Error('no server');
+  for (const name of names) {
+    const created = await first.request<SessionInfo>('POST', '/api/sessions', { name });
+    const owner = members.find((member) => member.id === created.body.worker);
+    owner?.engines.latest(name).working(ME);
+    await owner?.app.sessions.settled(name);
+  }
+}
+
 const counts = (found: Map<string, string>, ids: readonly string[]): number[] => ids.map((id) => [...found.values()].filter((owner) => owner === id).length);
 
 describePostgres('several servers: rebalancing when a server joins', () => {
@@ -24,12 +36,7 @@ describePostgres('several servers: rebalancing when a server joins', () => {
     const [a] = members;
     if (a === undefined) throw new Error('three servers');
     const names = Array.from({ length: 30 }, (_, i) => `r${i}`);
-    for (const name of names) {
-      const created = await a.request<SessionInfo>('POST', '/api/sessions', { name });
-      const owner = members.find((member) => member.id === created.body.worker);
-      owner?.engines.latest(name).working(ME);
-      await owner?.app.sessions.settled(name);
-    }
+    await createWorking(members, names);
     expect(counts(await owners(a, names), ['a', 'b', 'c'])).toEqual([10, 10, 10]);
     // One session pairing on a: never moved.
     const pairing = names.find((name) => a.engines.engines.some((engine) => engine.session === name));
@@ -60,12 +67,7 @@ describePostgres('several servers: rebalancing when a server joins', () => {
     const [a] = members;
     if (a === undefined) throw new Error('two servers');
     const names = Array.from({ length: 6 }, (_, i) => `n${i}`);
-    for (const name of names) {
-      const created = await a.request<SessionInfo>('POST', '/api/sessions', { name });
-      const owner = members.find((member) => member.id === created.body.worker);
-      owner?.engines.latest(name).working(ME);
-      await owner?.app.sessions.settled(name);
-    }
+    await createWorking(members, names);
     await startMember(schema, 'c', { rebalance: false });
     await new Promise((resolve) => setTimeout(resolve, 7000));
     expect(counts(await owners(a, names), ['a', 'b', 'c'])).toEqual([3, 3, 0]);
