@@ -72,6 +72,16 @@ export default tseslint.config(
     },
   },
   {
+    // Benchmarks and end-to-end tests measure and drive the server as it runs: they build it with
+    // createServer (src/server.ts) and overrides, never by wiring the session layer themselves.
+    files: ['bench/**/*.ts', 'test/e2e/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/src/sessions/manager.js', '**/src/sessions/manager'], message: 'Build the server with createServer (src/server.ts) and overrides instead of wiring the session layer.' },
+      ] }],
+    },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

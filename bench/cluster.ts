@@ -147,12 +147,24 @@ async function main(): Promise<void> {
     const survivor = servers[(busiest + 1) % servers.length]!;
     const killedAt = Date.now();
     await servers[busiest]!.kill('SIGKILL');
+    // Detection apart from the starts: when every lease of the killed server is held by another.
+    let takenAfter: number | null = null;
+    const killedId = ids[busiest];
+    const watchLeases = (async () => {
+      while (takenAfter === null && Date.now() - killedAt < 120_000) {
+        const owners = await ownersNow();
+        if (victims.every((name) => owners.has(name) && owners.get(name) !== killedId)) takenAfter = Date.now() - killedAt;
+        else await delay(100);
+      }
+    })();
     await until(
       'failover',
       async () => (await Promise.all(victims.map((name) => api<{ status: string }>(survivor, 'GET', `/api/sessions/${name}`)))).every((r) => r.body.status === 'WORKING'),
       120_000,
     );
-    console.log(`failover: ${victims.length} sessions of the killed server WORKING elsewhere after ${Date.now() - killedAt} ms`);
+    const workingAfter = Date.now() - killedAt;
+    await watchLeases;
+    console.log(`failover: ${victims.length} sessions of the killed server WORKING elsewhere after ${workingAfter} ms (every lease taken after ${takenAfter ?? 'never'} ms)`);
   } finally {
     for (const server of servers) await server.kill('SIGKILL');
     await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

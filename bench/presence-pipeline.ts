@@ -5,9 +5,10 @@
  *   → SQLite presence store → `presence.update` envelope → outbox (durable accept) → webhook worker
  *   → HTTP POST to a local receiver
  *
- * with the real session manager, SQLite storage, outbox publisher, delivery worker and WebSocket hub
- * (no client connected) of `createEvents`. The receiver runs in a child process, so
- * `process.cpuUsage()` here counts the server side only.
+ * through the whole server of `createServer` (src/server.ts: the same object graph `npm start`
+ * builds, listening on a loopback port), with the engine double instead of NOWEB: the real session
+ * manager, storage, outbox publisher, delivery worker and WebSocket hub (no client connected). The
+ * receiver runs in a child process, so `process.cpuUsage()` here counts the server side only.
  *
  *   npx tsx bench/presence-pipeline.ts [--contacts 1000] [--seconds 10] [--window 256] [--rate 1000]
  *                                      [--hmac] [--no-webhook] [--skip-sustained] [--skip-paced] [--history]
@@ -22,9 +23,10 @@
  *
  * Every update changes something (its `lastSeen` is a fresh sequence number, which the receiver
  * reads back to match it to its emit time); contacts are visited round robin. `--no-webhook`: the
- * session has no webhook, the path ends at the publisher. `--hmac`: the webhook signs its bodies.
- * `--metrics on`: the pipeline is instrumented as main.ts does it (storage, engine factory, publisher
- * and delivery observers, scrape-time gauges) and scraped every second; `--metrics compare` runs
+ * session has no webhook, the path ends at the publisher's accept (told through an in-process hub client). `--hmac`: the webhook signs its bodies.
+ * `--metrics on`: WA_PRESENCE_METRICS=true, so the server instruments itself as in production
+ * (storage, engine factory, publisher and delivery observers, scrape-time gauges) and is scraped
+ * every second; off: WA_PRESENCE_METRICS=false; `--metrics compare` runs
  * the benchmark twice in child processes, off then on, and prints the CPU an update of each and
  * their ratio (issue 16's bound: at most 3 % more).
  * `--pg <url>`: PostgreSQL instead of SQLite (e.g. postgres://postgres@127.0.0.1:5432/test), in a
@@ -42,19 +44,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { createEvents } from '../src/events/engine.js';
-import { deliveryObserver } from '../src/metrics/delivery.js';
-import { instrumentEngines } from '../src/metrics/engine.js';
-import { registerGauges } from '../src/metrics/gauges.js';
-import { createMetrics } from '../src/metrics/metrics.js';
-import { instrumentPublisher } from '../src/metrics/publisher.js';
-import { instrumentStorage } from '../src/metrics/storage.js';
-import type { EventPublisher } from '../src/events/publisher.js';
-import { createSessionEvents } from '../src/events/session-events.js';
+import { loadConfig } from '../src/config.js';
 import type { SessionConfig } from '../src/presence/sessions.js';
-import { createHistoryRecorder } from '../src/sessions/history-recorder.js';
-import { createSessionManager } from '../src/sessions/manager.js';
-import { openStorage } from '../src/storage/index.js';
+import { createServer } from '../src/server.js';
 import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 // ---- command line --------------------------------------------------------------------------------
@@ -116,7 +108,6 @@ if (metricsMode === 'compare') {
   await compare();
   process.exit(0);
 }
-const metrics = metricsMode === 'on' ? createMetrics({ sessionLabels: false }) : null;
 
 const now = (): number => performance.timeOrigin + performance.now();
 const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`;
@@ -198,8 +189,6 @@ async function dropPgSchema(): Promise<void> {
   }
 }
 await dropPgSchema();
-const opened = await openStorage({ dataDir, databaseUrl: pgUrl, ...(pgUrl === null ? {} : { schema: PG_SCHEMA }) });
-const storage = metrics === null ? opened : instrumentStorage(opened, metrics);
 const receiver = withWebhook ? await startReceiver() : null;
 
 let finished = 0;
@@ -211,57 +200,69 @@ function finish(seq: number): void {
   finishedAt.set(seq, now());
   onFinished?.();
 }
-function seqOf(payload: unknown): number {
-  const presences = (payload as { presences?: readonly { lastSeen: number | null }[] }).presences;
-  return presences?.[0]?.lastSeen ?? Number.NaN;
-}
+const LAST_SEEN = /"lastSeen":(\d+)/;
 
-const observeDelivery = metrics === null ? null : deliveryObserver(metrics);
-const events = createEvents({
-  config: { hook: null, outboxMaxPending: 1_000_000, serverId: 'bench' },
-  outbox: storage.outbox,
-  logger: silent,
-  worker: {
-    onAttempt: (delivery, outcome) => {
-      observeDelivery?.(delivery, outcome);
-      if (outcome.kind !== 'delivered') throw new Error(`delivery ${delivery.id} not delivered: ${JSON.stringify(outcome)}`);
-      const match = /"lastSeen":(\d+)/.exec(delivery.body);
-      finish(match === null ? Number.NaN : Number(match[1]));
+// The whole server of `createServer` (src/server.ts), as `npm start` builds it, with the engine
+// double instead of NOWEB and listening on a free loopback port; PostgreSQL means the
+// several-servers mode (leases, the event relay), as in production.
+const withHistory = process.argv.includes('--history');
+const engines = new FakeEngineFactory();
+const server = await createServer(
+  loadConfig(
+    {
+      WHATSAPP_API_KEY: 'bench-key',
+      WA_PRESENCE_DATA_DIR: dataDir,
+      WA_PRESENCE_METRICS: metricsMode === 'on' ? 'true' : 'false',
+      WA_PRESENCE_METRICS_SESSION_LABELS: 'false',
+      ...(pgUrl === null ? {} : { WA_PRESENCE_DATABASE_URL: pgUrl, WA_PRESENCE_DATABASE_SCHEMA: PG_SCHEMA }),
+    },
+    [],
+  ),
+  {
+    logger: silent,
+    engines,
+    listen: { host: '127.0.0.1', port: 0 },
+    worker: {
+      onAttempt: (delivery, outcome) => {
+        if (outcome.kind !== 'delivered') throw new Error(`delivery ${delivery.id} not delivered: ${JSON.stringify(outcome)}`);
+        const match = LAST_SEEN.exec(delivery.body);
+        finish(match === null ? Number.NaN : Number(match[1]));
+      },
     },
   },
-});
-// Without a webhook, "finished" is the publish resolving (the event accepted).
-const pipelinePublisher: EventPublisher = withWebhook
-  ? events.publisher
-  : {
-      async publish(envelope, webhooks) {
-        await events.publisher.publish(envelope, webhooks);
-        if (envelope.event === 'presence.update') finish(seqOf(envelope.payload));
+);
+// Without a webhook, "finished" is the event accepted by the outbox publisher, which hands it to
+// the WebSocket hub right after: this one in-process client (no socket) is told.
+if (!withWebhook) {
+  server.events.hub.subscribe(
+    { session: '*', events: ['presence.update'] },
+    {
+      bufferedAmount: 0,
+      send: (data) => {
+        const match = LAST_SEEN.exec(data);
+        finish(match === null ? Number.NaN : Number(match[1]));
       },
-    };
-const withHistory = process.argv.includes('--history');
+      close: () => undefined,
+    },
+  );
+}
 const config: SessionConfig = {
   ...(receiver === null ? {} : { webhooks: [{ url: receiver.url, events: ['presence.update'], ...(withHmac ? { hmac: { key: 'bench-hmac-key' } } : {}) }] }),
   ...(withHistory ? { presenceHistory: { enabled: true } } : {}),
 };
-const history = withHistory ? createHistoryRecorder({ store: storage.history, defaults: { enabled: false, retentionDays: 30 }, logger: silent }) : null;
-
-const publisher = metrics === null ? pipelinePublisher : instrumentPublisher(pipelinePublisher, metrics);
-const engines = new FakeEngineFactory();
-const manager = createSessionManager({ storage, engines: metrics === null ? engines : instrumentEngines(engines, metrics), events: createSessionEvents({ publisher, environment: events.environment }), logger: silent, ...(history === null ? {} : { history }) });
 // Scraped every second, as a Prometheus with scrape_interval 1s would (its CPU is counted).
 let scrapes: NodeJS.Timeout | null = null;
-if (metrics !== null) {
-  registerGauges(metrics, { sessions: () => manager.list(true), subscriptions: storage.subscriptions, outbox: storage.outbox, hub: events.hub, dropped: () => events.worker.stats().dropped });
+const registry = server.metrics?.registry;
+if (registry !== undefined) {
   scrapes = setInterval(() => {
-    metrics.registry.metrics().catch((error: unknown) => console.error('scrape failed', error));
+    registry.metrics().catch((error: unknown) => console.error('scrape failed', error));
   }, 1000);
 }
-await events.start();
-await manager.create({ name: 'bench', config });
+await server.start();
+await server.sessions.create({ name: 'bench', config });
 const engine = engines.latest('bench');
 engine.working();
-await manager.settled('bench');
+await server.sessions.settled('bench');
 
 let sequence = 0;
 const emittedAt = new Map<number, number>();
@@ -405,14 +406,11 @@ if (!process.argv.includes('--skip-paced')) {
 // With `node --expose-gc`, the heap is measured after a collection (without, it includes garbage).
 global.gc?.();
 const memory = process.memoryUsage();
-console.log(`memory: heap used ${mb(memory.heapUsed)}, RSS ${mb(memory.rss)}; worker ${JSON.stringify(events.worker.stats())}`);
+console.log(`memory: heap used ${mb(memory.heapUsed)}, RSS ${mb(memory.rss)}; worker ${JSON.stringify(server.events.worker.stats())}`);
 console.log(`end: ${load()}`);
 
 if (scrapes !== null) clearInterval(scrapes);
-await manager.shutdown();
-await events.stop();
+await server.close();
 await receiver?.stop();
-await history?.close();
-await storage.close();
 await dropPgSchema();
 await rm(dataDir, { recursive: true, force: true });

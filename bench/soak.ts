@@ -4,8 +4,8 @@
  *   node --expose-gc --import tsx bench/soak.ts [minutes, default 30] [--rate 500] [--sessions 100]
  *                                               [--contacts 20] [--fail-every 20] [--every 10]
  *
- * `--sessions` sessions (the test engine double, SQLite in a temp dir, the real session manager,
- * outbox and delivery worker, one webhook each, all to the same receiver) get `--rate` presence
+ * `--sessions` sessions (the whole server of `createServer` with the test engine double, SQLite in a
+ * temp dir, one webhook each, all to the same receiver) get `--rate` presence
  * updates a second between them (round robin over sessions, then over each one's `--contacts`),
  * offered on a 10 ms tick. The receiver runs in another process and answers 500 to one request in
  * `--fail-every` (the worker retries those with its default backoff, so their events arrive
@@ -24,10 +24,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { createEvents } from '../src/events/engine.js';
-import { createSessionEvents } from '../src/events/session-events.js';
-import { createSessionManager } from '../src/sessions/manager.js';
-import { openStorage } from '../src/storage/index.js';
+import { loadConfig } from '../src/config.js';
+import { createServer } from '../src/server.js';
 import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 const OPTIONS = ['--rate', '--sessions', '--contacts', '--fail-every', '--every'];
@@ -104,11 +102,17 @@ function report(): Promise<{ seqs: number[]; times: number[]; requests: number }
 // ---- server side -----------------------------------------------------------------------------------
 const silent = pino({ level: 'silent' });
 const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-soak-'));
-const storage = await openStorage({ dataDir, databaseUrl: null });
-const events = createEvents({ config: { hook: null, outboxMaxPending: 1_000_000, serverId: 'soak' }, outbox: storage.outbox, logger: silent });
 const engines = new FakeEngineFactory();
-const manager = createSessionManager({ storage, engines, events: createSessionEvents({ publisher: events.publisher, environment: events.environment }), logger: silent });
-await events.start();
+// The whole server of `createServer` (src/server.ts), as `npm start` builds it (metrics on, its
+// default), with the engine double instead of NOWEB, on a free loopback port.
+const server = await createServer(loadConfig({ WHATSAPP_API_KEY: 'soak-key', WA_PRESENCE_DATA_DIR: dataDir }, []), {
+  logger: silent,
+  engines,
+  listen: { host: '127.0.0.1', port: 0 },
+});
+await server.start();
+const manager = server.sessions;
+const storage = server.storage;
 const names = Array.from({ length: sessionCount }, (_, i) => `soak${i}`);
 for (const name of names) {
   await manager.create({ name, config: { webhooks: [{ url: `http://127.0.0.1:${port}/hook`, events: ['presence.update'] }] } });
@@ -211,10 +215,8 @@ if (afterWarmup !== undefined && end !== undefined) {
   console.log(`backlog: at most ${Math.max(...during.map((s) => s.backlog))} pending during the run, ${end.backlog} at its end`);
 }
 console.log(`p99 first ${(windowMs / 60_000).toFixed(1)} min ${percentile(first, 99).toFixed(1)} ms (p50 ${percentile(first, 50).toFixed(1)}, ${first.length} updates); last ${(windowMs / 60_000).toFixed(1)} min ${percentile(lastWindow, 99).toFixed(1)} ms (p50 ${percentile(lastWindow, 50).toFixed(1)}, ${lastWindow.length} updates)`);
-console.log(`lost: ${emitted - received.size} of ${emitted} never reached the receiver; worker ${JSON.stringify(events.worker.stats())}; ${load()}`);
+console.log(`lost: ${emitted - received.size} of ${emitted} never reached the receiver; worker ${JSON.stringify(server.events.worker.stats())}; ${load()}`);
 
-await manager.shutdown();
-await events.stop();
-await storage.close();
+await server.close();
 child.send('stop');
 await rm(dataDir, { recursive: true, force: true });

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -26,7 +28,6 @@ import { createRetentionJob } from './sessions/history-retention.js';
 import { createSessionManager } from './sessions/manager.js';
 import type { SessionManager, SessionOwnership } from './sessions/manager.js';
 import { DEFAULT_RENEWAL_POLICY } from './sessions/renewal.js';
-import type { Sleep } from './sessions/renewal.js';
 import { openStorage } from './storage/index.js';
 import { openPostgresClusterStores } from './storage/postgres/cluster.js';
 import { SERVER_VERSION } from './events/envelope.js';
@@ -54,8 +55,8 @@ export interface ServerOverrides {
   readonly engines?: EngineFactory;
   /** Receives the sessions' events instead of the outbox publisher (a recording double); the events area is still built for its routes. */
   readonly publisher?: EventPublisher;
-  /** Tests inject a sleep that does not wait (renewal rate limit and backoff). */
-  readonly sleep?: Sleep;
+  /** The one clock every part reads and waits with (tests: one whose sleep does not wait). */
+  readonly clock?: Clock;
   /** The delivery worker's options (timeouts, poll period, concurrency). */
   readonly worker?: EventsOptions['worker'];
   /** Several servers: a shorter heartbeat and stall bound, a forwarding timeout (tests). */
@@ -112,11 +113,12 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     { version: SERVER_VERSION, storage: config.databaseUrl === null ? 'sqlite' : 'postgres', network: config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox', metrics: config.metrics },
     'wa-presence starting',
   );
+  const clock = overrides.clock ?? systemClock;
   const metrics = overrides.metrics ?? (config.metrics ? createMetrics({ sessionLabels: config.metricsSessionLabels }) : null);
   const ownsStorage = overrides.storage === undefined;
   const opened =
     overrides.storage ??
-    (await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, schema: config.databaseSchema, logger: logger.child({ area: 'storage' }) }));
+    (await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, schema: config.databaseSchema, logger: logger.child({ area: 'storage' }), clock }));
   const storage = metrics === null ? opened : instrumentStorage(opened, metrics);
 
   let sandbox: Sandbox | null = null;
@@ -139,21 +141,23 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     network = { kind: 'sandbox', url: config.sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY, autoPair: config.sandbox.autoPair };
     logger.warn({ sandbox: config.sandbox.url }, 'SANDBOX MODE: sessions connect to a sandbox network, not to WhatsApp');
   }
-  const bareEngines = overrides.engines ?? createNowebEngineFactory({ network, logger });
+  const bareEngines = overrides.engines ?? createNowebEngineFactory({ network, logger, clock });
   const engines = metrics === null ? bareEngines : instrumentEngines(bareEngines, metrics);
 
+  // A caller's attempt observer (a benchmark's) runs beside the metrics', not instead of it.
+  const observers = [...(metrics === null ? [] : [deliveryObserver(metrics, clock)]), ...(overrides.worker?.onAttempt === undefined ? [] : [overrides.worker.onAttempt])];
   const worker = {
     ...(config.deliveryLeaseMs === null ? {} : { leaseMs: config.deliveryLeaseMs }),
-    ...(metrics === null ? {} : { onAttempt: deliveryObserver(metrics) }),
     ...overrides.worker,
+    ...(observers.length === 0 ? {} : { onAttempt: (...args: Parameters<(typeof observers)[number]>) => observers.forEach((observe) => observe(...args)) }),
   };
-  const events = createEvents({ config, outbox: storage.outbox, logger, ...(Object.keys(worker).length === 0 ? {} : { worker }) });
+  const events = createEvents({ config, outbox: storage.outbox, logger, clock, ...(Object.keys(worker).length === 0 ? {} : { worker }) });
 
   // PostgreSQL means possibly several servers: each runs the sessions it holds a lease for
   // (src/cluster). The cluster is built first (the session manager claims through it) and is
   // handed the session manager when it starts.
   const clusterTuning = overrides.cluster ?? {};
-  const observed = clusterMetrics(metrics);
+  const observed = clusterMetrics(metrics, clock);
   const cluster: Cluster | null =
     config.databaseUrl === null
       ? null
@@ -163,6 +167,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
           stores: openPostgresClusterStores({ url: config.databaseUrl, schema: config.databaseSchema, logger: logger.child({ area: 'cluster' }) }),
           logger,
           observer: observed.observer,
+          clock,
           ...(clusterTuning.heartbeatMs === undefined ? {} : { heartbeatMs: clusterTuning.heartbeatMs }),
           ...(clusterTuning.stallBoundMs === undefined ? {} : { stallBoundMs: clusterTuning.stallBoundMs }),
         });
@@ -185,11 +190,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     storage,
     engines,
     // The sessions say what happened; the events area builds WAHA's envelope and routes it.
-    events: createSessionEvents({ publisher: metrics === null ? relayed : instrumentPublisher(relayed, metrics), environment: events.environment }),
+    events: createSessionEvents({ publisher: metrics === null ? relayed : instrumentPublisher(relayed, metrics), environment: events.environment, clock }),
     logger,
     renewal: { ...DEFAULT_RENEWAL_POLICY, ratePerSecond: config.renewalRatePerSecond },
     startConcurrency: config.startConcurrency,
-    ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }),
+    clock,
     ...(metrics === null ? {} : { onRenewal: renewalObserver(metrics) }),
     ...(cluster !== null ? { ownership: cluster.sessionOwnership } : overrides.ownership === undefined ? {} : { ownership: overrides.ownership }),
   });
@@ -220,7 +225,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   }
   routes.push(wsRoutes({ hub }));
   if (metrics !== null) routes.push(metricsRoutes({ registry: metrics.registry }));
-  routes.push(deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake() }));
+  routes.push(deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => events.worker.wake(), clock }));
   const embedded = sandbox;
   if (embedded !== null) {
     routes.push(async (scope) => {
@@ -245,6 +250,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     routes,
     readiness,
     history,
+    clock,
     publicRoutes: [dashboard.public],
     // After the engines, the history's last writes; the retention job stops with them.
     onClose: async () => {
@@ -261,6 +267,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       hub: events.hub,
       dropped: () => events.worker.stats().dropped,
       ...(cluster === null ? {} : { leasesHeld: () => cluster.ownership.held().length }),
+      clock,
     });
   }
 
@@ -308,7 +315,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       closing ??= (async () => {
         readiness.markStopping();
         // A load balancer's checks see /health/ready fail while requests are still served.
-        if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+        if (config.shutdownDrainMs > 0) await clock.sleep(config.shutdownDrainMs);
         await cluster?.stopHeartbeat();
         await http.server.close();
         await cluster?.close();

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { ClusterStores } from '../storage/cluster.js';
@@ -29,6 +30,8 @@ export interface ClusterOptions {
   readonly stallBoundMs?: number;
   /** Metrics: told of each background lease renewal (how many leases it renewed) and each event relayed from another server. */
   readonly observer?: ClusterObserver;
+  /** The server's clock (heartbeat timers, hand-back pacing); the lease store has the same one. */
+  readonly clock?: Clock;
 }
 
 export interface ClusterObserver {
@@ -111,6 +114,7 @@ export function createCluster(options: ClusterOptions): Cluster {
     ttlMs: config.leaseTtlMs,
     heartbeatMs,
     logger,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     onHeartbeat: async () => {
       if (advertised !== null) await registry.announce({ id: config.serverId, url: advertised }, config.leaseTtlMs);
     },

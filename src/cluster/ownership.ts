@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Lease, LeaseFence, LeaseStore } from '../storage/leases.js';
 import type { SessionStore } from '../storage/sessions.js';
@@ -47,7 +49,7 @@ export interface OwnershipOptions {
   readonly heartbeatMs?: number;
   readonly logger: Logger;
   /** The same clock the lease store judges expiry by (milliseconds since the epoch). */
-  readonly clock?: () => number;
+  readonly clock?: Clock;
   /**
    * How many sessions this server should hold at most right now, below the capacity (its fair
    * share of the sessions among the live servers), so that servers starting together spread the
@@ -106,14 +108,14 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   const { serverId, leases, local, capacity, ttlMs } = options;
   const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(ttlMs / 3));
   if (heartbeatMs >= ttlMs) throw new RangeError(`lease heartbeat (${heartbeatMs} ms) must be shorter than the lease TTL (${ttlMs} ms)`);
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const logger = options.logger.child({ server: serverId });
   const held = new Map<string, Lease>();
   /** The epoch at which a heartbeat last started each session: it starts a session once per acquisition. */
   const startedAt = new Map<string, number>();
   const starts = new Set<Promise<void>>();
   let current: Promise<TickReport> | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  let timer: unknown = null;
   let running = false;
   let lastHandBack = Number.NEGATIVE_INFINITY;
 
@@ -121,7 +123,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   async function handBack(): Promise<string[]> {
     const policy = options.rebalance;
     if (policy === undefined || policy === null || options.share === undefined || local.movable === undefined) return [];
-    if (clock() - lastHandBack < policy.everyMs) return [];
+    if (clock.now() - lastHandBack < policy.everyMs) return [];
     const excess = held.size - (await options.share());
     if (excess <= 0) return [];
     const moving: string[] = [];
@@ -130,7 +132,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       if (await local.movable(session)) moving.push(session);
     }
     if (moving.length === 0) return [];
-    lastHandBack = clock();
+    lastHandBack = clock.now();
     for (const session of moving) {
       held.delete(session);
       startedAt.delete(session);
@@ -188,7 +190,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     } catch (error) {
       logger.error({ err: error }, 'could not renew the session leases');
       // Unsure whether the leases live on: give them up a heartbeat before they can expire.
-      const now = clock();
+      const now = clock.now();
       const doubtful = [...held.values()].filter((lease) => lease.expiresAt - heartbeatMs <= now).map((lease) => lease.session);
       for (const session of doubtful) held.delete(session);
       await detachAll(doubtful, 'leases could not be renewed in time');
@@ -250,7 +252,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   const ownership: Ownership = {
     async claim(session) {
       const known = held.get(session);
-      if (known !== undefined && known.expiresAt > clock()) return { owner: known.owner, epoch: known.epoch };
+      if (known !== undefined && known.expiresAt > clock.now()) return { owner: known.owner, epoch: known.epoch };
       // Ran out before a renewal (this server stalled): another server may have it by now. Ask
       // the database again; getting it back is a new epoch.
       if (known !== undefined) {
@@ -300,12 +302,12 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       // Fixed rate, not fixed delay: a slow heartbeat (a loaded database) must not stretch the
       // time between renewals towards the TTL.
       const loop = (): void => {
-        const begun = clock();
+        const begun = clock.now();
         void ownership.tick().then(
           () => undefined,
           (error: unknown) => logger.error({ err: error }, 'session heartbeat failed'),
         ).finally(() => {
-          if (running) timer = setTimeout(loop, Math.max(0, begun + heartbeatMs - clock()));
+          if (running) timer = clock.setTimeout(loop, Math.max(0, begun + heartbeatMs - clock.now()));
         });
       };
       loop();
@@ -313,7 +315,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
 
     async stop() {
       running = false;
-      if (timer !== null) clearTimeout(timer);
+      if (timer !== null) clock.clearTimeout(timer);
       timer = null;
       await current?.catch(() => undefined);
     },

@@ -9,6 +9,7 @@ import { createHub } from './hub.js';
 import { createOutboxPublisher } from './outbox-publisher.js';
 import type { EventPublisher } from './publisher.js';
 import type { DeliveryWorker, WorkerOptions } from './worker.js';
+import type { Clock } from '../clock.js';
 import { createDeliveryWorker } from './worker.js';
 
 /** Everything the events area gives the app: where events go in, and the parts to start and stop. */
@@ -30,7 +31,9 @@ export interface EventsOptions {
   readonly outbox: OutboxStore;
   readonly logger: Logger;
   /** Overrides for the worker (timeouts, concurrency, clock…); tests and benchmarks use them. */
-  readonly worker?: Partial<Omit<WorkerOptions, 'outbox' | 'owner' | 'logger' | 'maxPending'>>;
+  readonly worker?: Partial<Omit<WorkerOptions, 'outbox' | 'owner' | 'logger' | 'maxPending' | 'clock'>>;
+  /** The server's clock: the worker's timers and the accept times. */
+  readonly clock?: Clock;
 }
 
 export function createEvents(options: EventsOptions): Events {
@@ -42,8 +45,9 @@ export function createEvents(options: EventsOptions): Events {
     owner: options.config.serverId,
     logger,
     maxPending: options.config.outboxMaxPending,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
-  const publisher = createOutboxPublisher({ outbox: options.outbox, hub, globalHook: options.config.hook, wake: () => worker.wake() });
+  const publisher = createOutboxPublisher({ outbox: options.outbox, hub, globalHook: options.config.hook, wake: () => worker.wake(), ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const environment = wahaEnvironment(SERVER_VERSION, options.config.serverId);
   return { publisher, hub, worker, environment, start: () => worker.start(), stop: () => worker.stop() };
 }

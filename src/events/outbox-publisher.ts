@@ -5,6 +5,8 @@ import type { EventPublisher } from './publisher.js';
 import type { WebhookConfig } from '../presence/sessions.js';
 import type { WebhookTarget } from './webhooks.js';
 import { orderKeyOf, targetOfGlobalHook, targetOfWebhook, webhookKey, webhookWants } from './webhooks.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 /** What a delivery stores of its webhook, the same for every event it gets. */
 interface PreparedWebhook {
@@ -24,7 +26,7 @@ export interface OutboxPublisherOptions {
   readonly globalHook: GlobalHookConfig | null;
   /** Called after an enqueue, so the worker sends at once instead of at its next poll. */
   readonly wake: () => void;
-  readonly now?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 function preparedOf(events: readonly string[], target: WebhookTarget): PreparedWebhook {
@@ -37,7 +39,7 @@ function preparedOf(events: readonly string[], target: WebhookTarget): PreparedW
  * then hands it to live WebSocket clients. When `publish` resolves the event survives a crash.
  */
 export function createOutboxPublisher(options: OutboxPublisherOptions): EventPublisher {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   // The global hook is prepared once from the config itself (it is no session's webhook).
   const global = options.globalHook === null ? null : preparedOf(options.globalHook.events, targetOfGlobalHook(options.globalHook));
   // Keyed by the config object: a session's webhooks stay the same objects until its config is
@@ -68,7 +70,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
       }
       if (deliveries.length > 0) {
         try {
-          await options.outbox.enqueue({ id: envelope.id, session: envelope.session, event: envelope.event, body }, deliveries, now());
+          await options.outbox.enqueue({ id: envelope.id, session: envelope.session, event: envelope.event, body }, deliveries, clock.now());
         } catch (cause) {
           throw new Error(`could not accept event ${envelope.id} into the webhook outbox`, { cause });
         }

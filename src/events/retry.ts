@@ -1,21 +1,21 @@
-import type { RetryPolicyName, WebhookConfig } from '../presence/sessions.js';
+import { backoffDelay } from '../backoff.js';
+import type { BackoffPolicy } from '../backoff.js';
+import type { WebhookConfig } from '../presence/sessions.js';
 
 /**
  * How a webhook delivery is retried, as data. Built from WAHA's `retries` block
- * (`{policy, delaySeconds, attempts}`) plus the server's bounds; `nextDelay` is the only logic.
+ * (`{policy, delaySeconds, attempts}`) plus the server's bounds: how many retries, and the backoff
+ * (src/backoff.ts) that spaces them.
  */
 export interface RetryPolicy {
-  readonly kind: RetryPolicyName;
   /** Retries after the first try (WAHA's `attempts`): 0 means one try only. */
   readonly maxRetries: number;
-  /** WAHA's `delaySeconds`, in milliseconds: the constant delay, the linear step, the exponential base. */
-  readonly baseDelayMs: number;
-  /** No retry waits less (so `delaySeconds: 0` cannot hot-loop against a dead receiver). */
-  readonly minDelayMs: number;
-  /** No retry waits longer, whatever the policy or a `Retry-After` asks. */
-  readonly maxDelayMs: number;
-  /** Fraction (0..1) of the delay added or removed at random, so retries of many events spread out. */
-  readonly jitter: number;
+  /**
+   * WAHA's policies as a backoff: `constant` factor 1, `linear` growth by the base each time,
+   * `exponential` factor 2; `delaySeconds` is the base; the server's bounds are min, max and jitter
+   * (either side, so retries of many events spread out).
+   */
+  readonly backoff: BackoffPolicy;
 }
 
 /** Why an attempt did not succeed, as `classify` tells it. */
@@ -45,13 +45,18 @@ export function retryPolicyOf(
   bounds: RetryBounds = DEFAULT_RETRY_BOUNDS,
 ): RetryPolicy {
   const chosen = retries ?? DEFAULT_RETRIES;
+  const growth: Pick<BackoffPolicy, 'factor' | 'growth'> =
+    chosen.policy === 'constant' ? { factor: 1 } : chosen.policy === 'linear' ? { factor: 1, growth: 'linear' } : { factor: 2 };
   return {
-    kind: chosen.policy,
     maxRetries: Math.max(0, Math.floor(chosen.attempts)),
-    baseDelayMs: Math.max(0, chosen.delaySeconds * 1000),
-    minDelayMs: bounds.minDelayMs,
-    maxDelayMs: bounds.maxDelayMs,
-    jitter: bounds.jitter,
+    backoff: {
+      baseMs: Math.max(0, chosen.delaySeconds * 1000),
+      ...growth,
+      minMs: bounds.minDelayMs,
+      maxMs: bounds.maxDelayMs,
+      jitter: bounds.jitter,
+      jitterMode: 'both',
+    },
   };
 }
 
@@ -77,24 +82,9 @@ export function nextDelay(
   if (attempt > policy.maxRetries) return null;
   if (failure.kind === 'status' && failure.retryAfterMs !== null) {
     // The receiver said when: no jitter, only the bounds.
-    return clamp(failure.retryAfterMs, policy.minDelayMs, policy.maxDelayMs);
+    return clamp(failure.retryAfterMs, policy.backoff.minMs ?? 0, policy.backoff.maxMs);
   }
-  const n = Math.max(1, attempt);
-  let base: number;
-  switch (policy.kind) {
-    case 'constant':
-      base = policy.baseDelayMs;
-      break;
-    case 'linear':
-      base = policy.baseDelayMs * n;
-      break;
-    case 'exponential':
-      // 2^(n-1) overflows to Infinity long before it matters; the clamp below bounds it.
-      base = policy.baseDelayMs * 2 ** (n - 1);
-      break;
-  }
-  const spread = base * policy.jitter * (random() * 2 - 1);
-  return Math.round(clamp(base + spread, policy.minDelayMs, policy.maxDelayMs));
+  return backoffDelay(policy.backoff, attempt, random);
 }
 
 /**

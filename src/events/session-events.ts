@@ -2,6 +2,8 @@ import type { AnyEventEnvelope, AnySessionFact, EventEnvironment } from '../pres
 import type { EnvelopeSource } from './envelope.js';
 import { makeEnvelope } from './envelope.js';
 import type { EventPublisher, EventSubject, SessionEvents } from './publisher.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 export interface SessionEventsOptions {
   /** The publisher chain (outbox, relay, metrics) the envelopes go to. */
@@ -9,7 +11,7 @@ export interface SessionEventsOptions {
   /** This server's `wahaEnvironment(SERVER_VERSION, serverId)`: built once, the same in every envelope. */
   readonly environment: EventEnvironment;
   /** Milliseconds since the epoch: the envelope's `timestamp` and its id's time. */
-  readonly now?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /** WAHA's envelope around one fact of a session. */
@@ -29,10 +31,10 @@ export function envelopeOf(fact: AnySessionFact, subject: EventSubject, environm
  * to the publisher with the session's webhooks (the publisher adds the global one).
  */
 export function createSessionEvents(options: SessionEventsOptions): SessionEvents {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   return {
     async emit(fact, subject) {
-      const envelope = envelopeOf(fact, subject, options.environment, now());
+      const envelope = envelopeOf(fact, subject, options.environment, clock.now());
       try {
         await options.publisher.publish(envelope, subject.config.webhooks ?? []);
       } catch (cause) {

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { AttemptOutcome, ClaimedDelivery, OutboxStore } from '../storage/outbox.js';
-import type { WorkerClock } from './clock.js';
-import { systemClock } from './clock.js';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
 import type { DeliveryResult } from './delivery.js';
 import { deliver, describeFailure } from './delivery.js';
 import type { RetryBounds } from './retry.js';
@@ -58,7 +58,7 @@ export interface WorkerOptions {
   readonly retentionMs?: number;
   readonly pruneEveryMs?: number;
   readonly retryBounds?: RetryBounds;
-  readonly clock?: WorkerClock;
+  readonly clock?: Clock;
   readonly random?: () => number;
   readonly dispatcher?: Dispatcher;
   /** Called after every attempt's outcome is recorded (metrics, tests, benchmarks). */

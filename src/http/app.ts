@@ -1,3 +1,5 @@
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController } from 'fastify';
@@ -18,12 +20,12 @@ import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { presenceRoutes } from './routes/presence.js';
 import { sessionRoutes } from './routes/sessions.js';
-import { serverOpenRoutes, serverRoutes } from './routes/server.js'; // hook: issue 12 (WAHA's ping, version, status, /-json)
+import { serverOpenRoutes, serverRoutes } from './routes/server.js';
 import { registerRequestLogging, requestId } from './request-log.js';
 import type { Readiness } from '../metrics/readiness.js';
 import { historyRoutes } from './routes/history.js';
 import type { HistoryRecorder } from '../sessions/history-recorder.js';
-import { eventSchemas, eventWebhooks } from './event-schemas.js'; // hook: issue 12 (event payload schemas in the document)
+import { eventSchemas, eventWebhooks } from './event-schemas.js';
 
 /** Registers more routes behind the API key (the WebSocket, deliveries, the sandbox admin API). */
 export type RouteRegistrar = (scope: FastifyInstance) => Promise<void>;
@@ -39,6 +41,8 @@ export interface HttpDeps {
   readonly history?: HistoryRecorder;
   /** Runs when the server closes, after it stopped accepting requests (the composition root stops the engines there). */
   readonly onClose?: () => Promise<void>;
+  /** The server's clock (uptime, the history routes' default range). */
+  readonly clock?: Clock;
   /** `GET /health/ready` (src/metrics/readiness.ts). */
   readonly readiness?: Readiness;
   /** Registered outside the API-key scope (the dashboard's shell and assets). */
@@ -121,8 +125,9 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
   healthRoutes(server, { network, storage: storage.backend, ...(deps.readiness === undefined ? {} : { readiness: deps.readiness }) });
-  serverOpenRoutes(server); // hook: issue 12
-  const startedAt = Date.now(); // hook: issue 12
+  serverOpenRoutes(server);
+  const clock = deps.clock ?? systemClock;
+  const startedAt = clock.now();
   for (const register of deps.publicRoutes ?? []) await register(server);
 
   await server.register(async (scope) => {
@@ -136,8 +141,8 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     sessionRoutes(scope, { sessions, network });
     presenceRoutes(scope, { sessions });
     authRoutes(scope, { sessions });
-    serverRoutes(scope, { serverId: config.serverId, startedAt }); // hook: issue 12
-    if (deps.history !== undefined) historyRoutes(scope, { store: storage.history, sessions: storage.sessions, recorder: deps.history });
+    serverRoutes(scope, { serverId: config.serverId, startedAt, clock });
+    if (deps.history !== undefined) historyRoutes(scope, { store: storage.history, sessions: storage.sessions, recorder: deps.history, clock });
     for (const register of deps.routes ?? []) await register(scope);
   });
 

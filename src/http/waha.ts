@@ -3,6 +3,8 @@ import type { preValidationHookHandler } from 'fastify';
 import { AppError, isAppError } from '../errors.js';
 import { DEFAULT_RETRIES } from '../events/retry.js';
 import type { SessionConfig, SessionInfo, WebhookConfig } from '../presence/sessions.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 /**
  * What WAHA clients send and expect that our domain does not model the same way: pure helpers the
@@ -119,15 +121,14 @@ export interface WaitOptions {
   /** How long to wait for the session to leave STARTING (WAHA: about 5 s). */
   readonly timeoutMs: number;
   readonly intervalMs: number;
-  readonly sleep: (ms: number) => Promise<void>;
-  readonly now: () => number;
+  /** Reads the time and waits between tries; a test's clock does neither for real. */
+  readonly clock: Pick<Clock, 'now' | 'sleep'>;
 }
 
 export const WAIT_FOR_WORKING: WaitOptions = {
   timeoutMs: 5_000,
   intervalMs: 100,
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  now: () => Date.now(),
+  clock: systemClock,
 };
 
 /**
@@ -137,15 +138,15 @@ export const WAIT_FOR_WORKING: WaitOptions = {
  * person, STOPPED and FAILED someone's action), answer at once.
  */
 export async function whenWorking<T>(call: () => Promise<T>, options: WaitOptions = WAIT_FOR_WORKING): Promise<T> {
-  const deadline = options.now() + options.timeoutMs;
+  const deadline = options.clock.now() + options.timeoutMs;
   for (;;) {
     try {
       return await call();
     } catch (error) {
       const starting = isAppError(error) && error.code === 'SESSION_NOT_WORKING' && error.details?.['status'] === 'STARTING';
-      if (!starting || options.now() >= deadline) throw error;
+      if (!starting || options.clock.now() >= deadline) throw error;
     }
-    await options.sleep(Math.min(options.intervalMs, Math.max(0, deadline - options.now())));
+    await options.clock.sleep(Math.min(options.intervalMs, Math.max(0, deadline - options.clock.now())));
   }
 }
 

@@ -1,6 +1,8 @@
 import type { AttemptOutcome, ClaimedDelivery } from '../storage/outbox.js';
 import type { Cell } from './cells.js';
 import type { Metrics } from './metrics.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -40,7 +42,7 @@ const URL_CACHE_SIZE = 256;
  * and for a delivered one the time from the event's creation (its id) to the 2xx. A replayed
  * delivery counts from the original event, so its latency says how long the receiver waited in all.
  */
-export function deliveryObserver(metrics: Metrics, now: () => number = Date.now): (delivery: ClaimedDelivery, outcome: AttemptOutcome) => void {
+export function deliveryObserver(metrics: Metrics, clock: Pick<Clock, 'now'> = systemClock): (delivery: ClaimedDelivery, outcome: AttemptOutcome) => void {
   const byUrl = new Map<string, HostCells>();
   const cellsOf = (url: string): HostCells => {
     let cells = byUrl.get(url);
@@ -63,7 +65,7 @@ export function deliveryObserver(metrics: Metrics, now: () => number = Date.now)
       case 'delivered': {
         cells.delivered.value += 1;
         const created = eventTime(delivery.eventId);
-        if (created !== null) cells.latency.observe(Math.max(0, now() - created) / 1000);
+        if (created !== null) cells.latency.observe(Math.max(0, clock.now() - created) / 1000);
         break;
       }
       case 'retry':

@@ -5,6 +5,8 @@ import type { OutboxStore } from '../storage/outbox.js';
 import type { SubscriptionStore } from '../storage/presence.js';
 import { hostOf } from './delivery.js';
 import type { GaugeRow, Metrics } from './metrics.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 /** What the scrape-time gauges read; each part is optional, so a test or benchmark wires what it has. */
 export interface GaugeSources {
@@ -17,7 +19,7 @@ export interface GaugeSources {
   readonly dropped?: () => number;
   /** Several servers: leases this server holds now (`cluster.ownership.held().length`). */
   readonly leasesHeld?: () => number;
-  readonly now?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface GaugeSources {
  * grouped query of the pending deliveries.
  */
 export function registerGauges(metrics: Metrics, sources: GaugeSources): void {
-  const now = sources.now ?? Date.now;
+  const clock = sources.clock ?? systemClock;
   const listSessions = sources.sessions;
   if (listSessions !== undefined) {
     metrics.gauge({
@@ -62,12 +64,12 @@ export function registerGauges(metrics: Metrics, sources: GaugeSources): void {
     // One grouped query serves both gauges of a scrape: the second reuses the first's rows.
     let last: { at: number; rows: Promise<Awaited<ReturnType<OutboxStore['pendingByWebhook']>>> } | null = null;
     const pending = (): Promise<Awaited<ReturnType<OutboxStore['pendingByWebhook']>>> => {
-      const at = now();
+      const at = clock.now();
       if (last === null || at - last.at > 1000) last = { at, rows: outbox.pendingByWebhook() };
       return last.rows;
     };
     const byHost = async (value: (count: number, oldest: number, at: number) => number, merge: (a: number, b: number) => number): Promise<GaugeRow<'host'>[]> => {
-      const at = now();
+      const at = clock.now();
       const hosts = new Map<string, number>();
       for (const row of await pending()) {
         const host = hostOf(row.url);

@@ -18,6 +18,8 @@ import { LAST_SEEN_PRIVACIES } from './state.js';
 import { accountsOf, toSnapshot } from './persist.js';
 import type { WorldSnapshot } from './persist.js';
 import { buildCertChain, SERVER_STATIC_KEY_PAIR } from './trust.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 /**
  * An admin request that cannot be done; `kind` picks the HTTP status in the admin routes.
@@ -74,7 +76,7 @@ export interface NetworkOptions {
   readonly maxFrameBytes?: number;
   readonly handshakeTimeoutMs?: number;
   /** Milliseconds since the epoch; injectable for tests. */
-  readonly now?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
   /** A saved world to start from (persist.ts); default: an empty network. */
   readonly world?: WorldSnapshot;
   /**
@@ -134,7 +136,7 @@ export class SandboxNetwork {
     this.logger = options.logger;
     this.autoPair = options.autoPair;
     this.chatStateTtlMs = options.chatStateTtlMs;
-    this.now = options.now ?? Date.now;
+    this.now = (): number => (options.clock ?? systemClock).now();
     this.onChange = options.onChange ?? (() => undefined);
     if (options.world !== undefined) this.load(options.world);
     this.view = {

@@ -9,7 +9,8 @@ import type { PresenceStore, SubscriptionStore } from '../storage/presence.js';
 import type { SessionStore } from '../storage/sessions.js';
 import type { Gate } from './gate.js';
 import type { SessionOwnership } from './ownership.js';
-import type { RenewalPolicy, Sleep, RenewalObserver } from './renewal.js';
+import type { Clock } from '../clock.js';
+import type { RenewalPolicy, RenewalObserver } from './renewal.js';
 import type { RuntimeTable } from './runtime.js';
 
 /** The stores the session layer uses (a `Storage` of any backend has them all). */
@@ -31,9 +32,8 @@ export interface SessionContext {
   /** The session layer's logger (`area: sessions`). */
   readonly logger: Logger;
   readonly policy: RenewalPolicy;
-  readonly sleep: Sleep;
-  /** Milliseconds since the epoch. */
-  readonly clock: () => number;
+  /** Time and waiting (renewal pacing and retries, timestamps). */
+  readonly clock: Clock;
   readonly onRenewal?: RenewalObserver;
   /** Presence history (history-recorder.ts): told every stored change and status transition. */
   readonly history?: HistoryRecorder;

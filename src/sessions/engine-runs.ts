@@ -42,7 +42,7 @@ async function onEngineEvent(ctx: SessionContext, runtime: Runtime, generation: 
       runtime.qr = event.value;
       return;
     case 'me':
-      if (!sameMe(runtime.stored.me, event.me)) await save(ctx.storage.sessions, runtime, { me: event.me }, ctx.clock());
+      if (!sameMe(runtime.stored.me, event.me)) await save(ctx.storage.sessions, runtime, { me: event.me }, ctx.clock.now());
       return;
     case 'presence':
       await applyPresence(ctx, runtime, event.chatId, event.presences);
@@ -164,7 +164,7 @@ async function releaseEngine(ctx: SessionContext, runtime: Runtime, generation: 
     return;
   }
   if (unlinked) await forgetLogin(ctx, runtime);
-  if (runtime.stored.running) await save(ctx.storage.sessions, runtime, { running: false }, ctx.clock());
+  if (runtime.stored.running) await save(ctx.storage.sessions, runtime, { running: false }, ctx.clock.now());
   runtime.logger.info({ status, reason: runtime.reason }, 'engine stopped by itself; the session stays stopped until it is started');
 }
 
@@ -174,7 +174,7 @@ export async function forgetLogin(ctx: SessionContext, runtime: Runtime): Promis
   runtime.presence.clear();
   runtime.subscribed.clear();
   await ctx.storage.subscriptions.clear(runtime.name);
-  await save(ctx.storage.sessions, runtime, { me: null, presence: null }, ctx.clock());
+  await save(ctx.storage.sessions, runtime, { me: null, presence: null }, ctx.clock.now());
 }
 
 /**
@@ -190,8 +190,8 @@ export async function wantRunning(ctx: SessionContext, runtime: Runtime): Promis
   try {
     await ctx.ownership.claim(runtime.name);
   } catch (error) {
-    if (isAppError(error) && error.code === 'SESSION_OWNED_ELSEWHERE') await save(ctx.storage.sessions, runtime, { running: true }, ctx.clock());
+    if (isAppError(error) && error.code === 'SESSION_OWNED_ELSEWHERE') await save(ctx.storage.sessions, runtime, { running: true }, ctx.clock.now());
     throw error;
   }
-  await save(ctx.storage.sessions, runtime, { running: true }, ctx.clock());
+  await save(ctx.storage.sessions, runtime, { running: true }, ctx.clock.now());
 }

@@ -1,4 +1,5 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { EngineFactory } from '../engines/engine.js';
 import type { SessionEvents } from '../events/publisher.js';
@@ -14,7 +15,7 @@ import { singleServerOwnership } from './ownership.js';
 import type { SessionOwnership } from './ownership.js';
 import { presenceCommands } from './presence-commands.js';
 import { DEFAULT_RENEWAL_POLICY } from './renewal.js';
-import type { RenewalObserver, RenewalPolicy, Sleep } from './renewal.js';
+import type { RenewalObserver, RenewalPolicy } from './renewal.js';
 import { createRuntimeTable } from './runtime.js';
 import { sessionCommands } from './session-commands.js';
 import type { CreateSessionInput, ResumeOptions } from './session-commands.js';
@@ -43,10 +44,8 @@ export interface SessionManagerDeps {
   readonly events: SessionEvents;
   readonly logger: Logger;
   readonly renewal?: RenewalPolicy;
-  /** Defaults to a real timer; tests inject one that does not wait. */
-  readonly sleep?: Sleep;
-  /** Milliseconds since the epoch. */
-  readonly clock?: () => number;
+  /** Defaults to the system clock; tests inject one whose sleep does not wait. */
+  readonly clock?: Clock;
   /** Told of every renewal that ran to its end (not cancelled): its report (null when it failed as a whole) and how long it took (metrics). */
   readonly onRenewal?: RenewalObserver;
   /** Presence history (src/sessions/history-recorder.ts): told every stored change and status transition. */
@@ -132,8 +131,6 @@ export interface SessionManager {
   hasEngine(name: string): boolean;
 }
 
-const defaultSleep: Sleep = (ms, signal) => delay(ms, undefined, { signal });
-
 export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const ctx: SessionContext = {
     storage: deps.storage,
@@ -141,8 +138,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     events: deps.events,
     logger: deps.logger.child({ area: 'sessions' }),
     policy: deps.renewal ?? DEFAULT_RENEWAL_POLICY,
-    sleep: deps.sleep ?? defaultSleep,
-    clock: deps.clock ?? Date.now,
+    clock: deps.clock ?? systemClock,
     ...(deps.onRenewal === undefined ? {} : { onRenewal: deps.onRenewal }),
     ...(deps.history === undefined ? {} : { history: deps.history }),
     ownership: deps.ownership ?? singleServerOwnership,

@@ -74,9 +74,9 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       } catch (error) {
         throw engineError(name, `set presence ${presence}`, error);
       }
-      runtime.activity = ctx.clock();
+      runtime.activity = ctx.clock.now();
       // Remembered so that a reconnect re-sends it (WhatsApp forgets it with the connection).
-      if (runtime.stored.presence !== presence) await save(storage.sessions, runtime, { presence }, ctx.clock());
+      if (runtime.stored.presence !== presence) await save(storage.sessions, runtime, { presence }, ctx.clock.now());
     },
 
     async setChatPresence(name, chatId, presence, options) {
@@ -87,7 +87,7 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
         throw engineError(name, `send ${presence} to ${chatId}`, error);
       }
       // WAHA's `timestamps.activity`: the last thing the client did through the session (typing, presence, subscribing).
-      runtime.activity = ctx.clock();
+      runtime.activity = ctx.clock.now();
     },
 
     async subscribe(name, chatId) {
@@ -97,9 +97,9 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       } catch (error) {
         throw engineError(runtime.name, `subscribe to ${chatId}`, error);
       }
-      runtime.activity = ctx.clock();
+      runtime.activity = ctx.clock.now();
       runtime.unsubscribed.delete(chatId);
-      await storage.subscriptions.add(runtime.name, chatId, ctx.clock());
+      await storage.subscriptions.add(runtime.name, chatId, ctx.clock.now());
       if (!runtime.unsubscribed.has(chatId)) runtime.subscribed.add(chatId);
     },
 
@@ -122,7 +122,7 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       const { runtime, engine } = await requireWorking(name);
       // Stored first: `add` tells whether the chat is new, in one step, without listing them all.
       if (!runtime.subscribed.has(chatId)) {
-        if (await storage.subscriptions.add(name, chatId, ctx.clock())) {
+        if (await storage.subscriptions.add(name, chatId, ctx.clock.now())) {
           runtime.unsubscribed.delete(chatId);
           try {
             await engine.subscribe(chatId);

@@ -1,4 +1,7 @@
 import type { Logger } from 'pino';
+import { backoffDelay } from '../backoff.js';
+import type { BackoffPolicy } from '../backoff.js';
+import type { Clock } from '../clock.js';
 import type { GlobalPresence } from '../presence/status.js';
 import type { SubscriptionStore } from '../storage/presence.js';
 import type { Renewal, Runtime } from './runtime.js';
@@ -16,15 +19,12 @@ export interface RenewalPolicy {
   readonly ratePerSecond: number;
   /** Attempts per command before it is given up until the next reconnect. */
   readonly maxAttempts: number;
-  /** Delay before the first retry; doubled on each further retry. */
-  readonly minDelayMs: number;
-  readonly maxDelayMs: number;
+  /** Delays between the attempts of one command. */
+  readonly backoff: BackoffPolicy;
 }
 
-export const DEFAULT_RENEWAL_POLICY: RenewalPolicy = { ratePerSecond: 10, maxAttempts: 5, minDelayMs: 1000, maxDelayMs: 30_000 };
-
-/** Waits `ms`, or rejects as soon as `signal` aborts. Injected so tests never sleep. */
-export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+/** 1 s doubling up to 30 s between the attempts of one command; no jitter, the rate limit already spaces them. */
+export const DEFAULT_RENEWAL_POLICY: RenewalPolicy = { ratePerSecond: 10, maxAttempts: 5, backoff: { baseMs: 1000, factor: 2, maxMs: 30_000, jitter: 0 } };
 
 export interface RenewalTarget {
   setPresence(presence: GlobalPresence): Promise<void>;
@@ -37,11 +37,6 @@ export interface RenewalReport {
   readonly failed: readonly string[];
 }
 
-/** Delay before retry number `attempt` (1 = the first retry): exponential, capped. */
-export function retryDelay(attempt: number, policy: RenewalPolicy): number {
-  return Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** Math.max(0, attempt - 1));
-}
-
 export interface RenewalJob {
   readonly target: RenewalTarget;
   readonly presence: GlobalPresence | null;
@@ -50,7 +45,8 @@ export interface RenewalJob {
   readonly wanted?: (chatId: string) => boolean;
   readonly policy: RenewalPolicy;
   readonly signal: AbortSignal;
-  readonly sleep: Sleep;
+  /** Waits between commands and before retries; a test's clock does not wait. */
+  readonly sleep: Clock['sleep'];
   readonly logger: Logger;
 }
 
@@ -78,7 +74,7 @@ export async function renew(job: RenewalJob): Promise<RenewalReport> {
           job.logger.error({ err: error, what, attempts: tries }, 'renewal command failed, giving up until the next reconnect');
           return false;
         }
-        const delay = retryDelay(tries, job.policy);
+        const delay = backoffDelay(job.policy.backoff, tries);
         job.logger.warn({ err: error, what, attempt: tries, retryInMs: delay }, 'renewal command failed, retrying');
         await job.sleep(delay, job.signal);
       }
@@ -106,8 +102,7 @@ export type RenewalObserver = (session: string, report: RenewalReport | null, ms
 export interface RenewalDeps {
   readonly subscriptions: Pick<SubscriptionStore, 'list'>;
   readonly policy: RenewalPolicy;
-  readonly sleep: Sleep;
-  readonly clock: () => number;
+  readonly clock: Clock;
   readonly observer?: RenewalObserver;
 }
 
@@ -125,7 +120,7 @@ export function startRenewal(runtime: Runtime, deps: RenewalDeps): void {
   const renewalLogger = runtime.logger.child({ area: 'renewal' });
   const done = (async () => {
     await previous?.done;
-    const began = deps.clock();
+    const began = deps.clock.now();
     try {
       const chatIds = (await deps.subscriptions.list(runtime.name)).map((subscription) => subscription.chatId);
       // An unsubscribe whose removal this list already reflects needs no skipping any more; one
@@ -139,16 +134,16 @@ export function startRenewal(runtime: Runtime, deps: RenewalDeps): void {
         wanted: (chatId) => !runtime.unsubscribed.has(chatId),
         policy: deps.policy,
         signal: controller.signal,
-        sleep: deps.sleep,
+        sleep: (ms, signal) => deps.clock.sleep(ms, signal),
         logger: renewalLogger,
       });
       renewalLogger.info({ ...report, failed: report.failed.length }, 'presence and subscriptions renewed');
-      deps.observer?.(runtime.name, report, deps.clock() - began);
+      deps.observer?.(runtime.name, report, deps.clock.now() - began);
     } catch (error) {
       if (controller.signal.aborted) renewalLogger.info('renewal cancelled');
       else {
         renewalLogger.error({ err: error }, 'renewal failed');
-        deps.observer?.(runtime.name, null, deps.clock() - began);
+        deps.observer?.(runtime.name, null, deps.clock.now() - began);
       }
     }
   })();

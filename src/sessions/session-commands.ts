@@ -77,7 +77,7 @@ export function sessionCommands(ctx: SessionContext): SessionCommands {
       assertSessionName(name);
       const config = input.config ?? {};
       assertSessionConfig(config);
-      const now = ctx.clock();
+      const now = ctx.clock.now();
       const stored: StoredSession = { name, engine: 'NOWEB', config, running: false, me: null, presence: null, createdAt: now, updatedAt: now };
       if (!(await storage.sessions.create(stored))) {
         throw new AppError('SESSION_EXISTS', `session "${name}" already exists`, { session: name });
@@ -101,7 +101,7 @@ export function sessionCommands(ctx: SessionContext): SessionCommands {
       assertSessionConfig(config);
       const runtime = await runtimes.require(name);
       return runtime.control.run(async () => {
-        await save(storage.sessions, runtime, { config }, ctx.clock());
+        await save(storage.sessions, runtime, { config }, ctx.clock.now());
         if (runtime.engine !== null) {
           await stopEngine(ctx, runtime);
           await startEngine(ctx, runtime);
@@ -117,7 +117,7 @@ export function sessionCommands(ctx: SessionContext): SessionCommands {
         await runtime.events.idle();
         await storage.sessions.delete(name);
         // Its webhooks go with it: nothing more is sent to them, nor replayed under a later session of this name.
-        await storage.outbox.cancelSession(name, ctx.clock());
+        await storage.outbox.cancelSession(name, ctx.clock.now());
         await ctx.history?.forget(name);
         runtimes.forget(name);
         logger.info({ session: name }, 'session deleted');
@@ -137,7 +137,7 @@ export function sessionCommands(ctx: SessionContext): SessionCommands {
       const runtime = await runtimes.require(name);
       return runtime.control.run(async () => {
         await stopEngine(ctx, runtime);
-        if (runtime.stored.running) await save(storage.sessions, runtime, { running: false }, ctx.clock());
+        if (runtime.stored.running) await save(storage.sessions, runtime, { running: false }, ctx.clock.now());
         return info(runtime, serverId);
       });
     },
@@ -168,7 +168,7 @@ export function sessionCommands(ctx: SessionContext): SessionCommands {
           await storage.auth.forSession(name).clear();
         }
         await forgetLogin(ctx, runtime);
-        await save(storage.sessions, runtime, { running: false }, ctx.clock());
+        await save(storage.sessions, runtime, { running: false }, ctx.clock.now());
         runtime.logger.info('logged out');
         return info(runtime, serverId);
       });

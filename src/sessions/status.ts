@@ -20,7 +20,7 @@ export async function changeStatus(ctx: SessionContext, runtime: Runtime, to: Se
     runtime.logger.warn({ from, to }, 'ignoring a status change that cannot happen');
     return;
   }
-  const now = ctx.clock();
+  const now = ctx.clock.now();
   runtime.status = to;
   runtime.reason = reason ?? null;
   runtime.statuses = lastPoints(runtime.statuses, { status: to, timestamp: now });
@@ -28,7 +28,7 @@ export async function changeStatus(ctx: SessionContext, runtime: Runtime, to: Se
   if (to !== 'SCAN_QR_CODE') runtime.qr = null;
   runtime.logger.info({ from, to, ...(reason === undefined ? {} : { reason }) }, 'session status');
   if (from === 'WORKING') runtime.renewal?.controller.abort(new Error('session left WORKING'));
-  if (to === 'WORKING') startRenewal(runtime, { subscriptions: ctx.storage.subscriptions, policy: ctx.policy, sleep: ctx.sleep, clock: ctx.clock, ...(ctx.onRenewal === undefined ? {} : { observer: ctx.onRenewal }) });
+  if (to === 'WORKING') startRenewal(runtime, { subscriptions: ctx.storage.subscriptions, policy: ctx.policy, clock: ctx.clock, ...(ctx.onRenewal === undefined ? {} : { observer: ctx.onRenewal }) });
   await shareStatus(ctx, runtime);
   const payload = { name: runtime.name, status: to, statuses: runtime.statuses, ...(reason === undefined ? {} : { reason }) };
   await emit(ctx, runtime, { session: runtime.name, event: 'session.status', payload });
@@ -52,7 +52,7 @@ export async function shareStatus(ctx: SessionContext, runtime: Runtime): Promis
   const last = runtime.recorded;
   if (last !== null && last.status === next.status && last.engine === next.engine && last.epoch === next.epoch && last.reason === next.reason) return;
   try {
-    const written = await ctx.ownership.report({ session: runtime.name, status: next.status, engine: next.engine, reason: next.reason }, fence, ctx.clock());
+    const written = await ctx.ownership.report({ session: runtime.name, status: next.status, engine: next.engine, reason: next.reason }, fence, ctx.clock.now());
     runtime.recorded = next;
     // Refused: the lease went to another server, whose rows are the ones to believe.
     if (!written) runtime.logger.debug({ status: next.status, epoch: fence.epoch }, 'runtime status not shared: the lease moved on');

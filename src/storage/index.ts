@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { openPostgresStorage } from './postgres/open.js';
 import { openSqliteStorage } from './sqlite/open.js';
-import type { Clock, Storage } from './storage.js';
+import type { Clock } from '../clock.js';
+import type { Storage } from './storage.js';
 
-export type { Storage, Clock } from './storage.js';
+export type { Storage } from './storage.js';
 export type { Lease, LeaseFence, LeaseStore } from './leases.js';
 export { LeaseLostError } from './leases.js';
 export type { RuntimeStatus, RuntimeStatusStore } from './statuses.js';
@@ -16,8 +17,8 @@ export interface OpenStorageOptions {
   /** PostgreSQL schema holding the tables (created when missing); `public` by default. */
   readonly schema?: string;
   readonly logger?: Logger;
-  /** Lease expiry is judged by this clock; `Date.now` by default (tests inject one). */
-  readonly clock?: Clock;
+  /** Lease expiry is judged by this clock; the system clock by default (tests inject one). */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /** Opens the configured backend, with its migrations applied. Close it with `storage.close()`. */

@@ -33,5 +33,3 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** Milliseconds since the epoch; injected so that tests drive lease expiry without sleeping. */
-export type Clock = () => number;

@@ -14,7 +14,7 @@ import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { clusterSchema, startMember } from '../support/cluster.js';
 import { FakeEngineFactory } from '../support/fake-engine.js';
-import { recordingSleep, silentLogger } from '../support/harness.js';
+import { recordingClock, silentLogger } from '../support/harness.js';
 import { RecordingPublisher, sessionEventsOver } from '../support/recording-publisher.js';
 
 const TTL = 9_000;
@@ -54,7 +54,7 @@ async function twoServers(options: { readonly capacityOfA?: number } = {}): Prom
   afterRunningWrite(hook: () => Promise<void>): void;
 }> {
   let now = 1_000_000;
-  const clock = (): number => now;
+  const clock = { ...recordingClock(), now: (): number => now };
   const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-race-'));
   const storage = await openStorage({ dataDir, databaseUrl: null, clock });
   onTestFinished(async () => {
@@ -98,7 +98,6 @@ async function twoServers(options: { readonly capacityOfA?: number } = {}): Prom
     engines,
     events: sessionEventsOver(new RecordingPublisher()),
     logger: silentLogger,
-    sleep: recordingSleep(),
     clock,
     ownership: createClusterSessionOwnership({
       serverId: 'a',

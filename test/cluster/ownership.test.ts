@@ -8,14 +8,16 @@ import { AppError } from '../../src/errors.js';
 import { LeaseLostError, openStorage } from '../../src/storage/index.js';
 import type { LeaseStore, Storage } from '../../src/storage/index.js';
 import { silentLogger } from '../support/harness.js';
+import { clockAt } from '../../src/clock.js';
+import type { Clock } from '../../src/clock.js';
 
 const TTL = 9_000;
 const HEARTBEAT = 3_000;
 
 /** A clock the test moves by hand; storage and ownership judge lease expiry by it. */
-function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
+function fakeClock(start = 1_000_000): Clock & { advance: (ms: number) => void } {
   let time = start;
-  return { now: () => time, advance: (ms) => void (time += ms) };
+  return { ...clockAt(() => time), advance: (ms) => void (time += ms) };
 }
 
 /**
@@ -49,7 +51,7 @@ class RecordingLocalSessions implements LocalSessions {
 async function setup(): Promise<{ storage: Storage; clock: ReturnType<typeof fakeClock> }> {
   const clock = fakeClock();
   const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-cluster-'));
-  const storage = await openStorage({ dataDir, databaseUrl: null, clock: clock.now });
+  const storage = await openStorage({ dataDir, databaseUrl: null, clock });
   onTestFinished(async () => {
     await storage.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -80,7 +82,7 @@ function server(
     ttlMs: TTL,
     heartbeatMs: HEARTBEAT,
     logger: silentLogger,
-    clock: clock.now,
+    clock,
   });
   local.ownership = ownership;
   onTestFinished(() => ownership.stop());
@@ -244,7 +246,7 @@ describe('ownership loop', () => {
         ttlMs: 1000,
         heartbeatMs: 1000,
         logger: silentLogger,
-        clock: clock.now,
+        clock,
       }),
     ).toThrow(/shorter than the lease TTL/);
   });

@@ -87,7 +87,7 @@ describe('WAHA clients at the edges', () => {
   it('whenWorking gives up after its timeout with the 422, and does not wait for other statuses', async () => {
     let now = 0;
     const waits: number[] = [];
-    const options = { timeoutMs: 5_000, intervalMs: 100, now: () => now, sleep: (ms: number) => ((now += ms), waits.push(ms), Promise.resolve()) };
+    const options = { timeoutMs: 5_000, intervalMs: 100, clock: { now: () => now, sleep: (ms: number) => ((now += ms), waits.push(ms), Promise.resolve()) } };
     const starting = new AppError('SESSION_NOT_WORKING', 'STARTING', { status: 'STARTING' });
     await expect(whenWorking(() => Promise.reject(starting), options)).rejects.toBe(starting);
     expect(now).toBe(5_000);

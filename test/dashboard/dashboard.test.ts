@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { ReceiverDouble } from '../events/receiver-double.js';
 import { ARTEFACTS, api, guardedPage, launchBrowser, startSandboxServer } from './harness.js';
 import type { GuardedPage, SandboxServer } from './harness.js';
+import { poll } from '../support/poll.js';
 
 /**
  * Issue 15 in a real browser (Debian's Chromium through playwright-core) against the real server
@@ -357,11 +358,7 @@ describe('the dashboard in a browser', () => {
 
 /** Polls the page (no string evaluation: the dashboard's CSP forbids eval, and the test keeps it so). */
 async function until(holds: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await holds())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await poll(holds, (held) => held, { what, timeoutMs, everyMs: 100 });
 }
 
 async function eventuallyWorking(session = SESSION): Promise<void> {

@@ -71,7 +71,7 @@ async function boot(): Promise<void> {
   const engines = createNowebEngineFactory({
     network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
     logger,
-    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+    reconnect: { baseMs: 20, maxMs: 200 },
   });
   const app = await createServer(config, { storage, engines, logger, listen: { host: '127.0.0.1', port: 0 } });
   const base = await app.start();

@@ -162,7 +162,7 @@ beforeAll(async () => {
   storage = await openStorage({ dataDir, databaseUrl: null });
   await admin('POST', '/contacts', { phone: CONTACT, name: 'Contact' });
   const config = loadConfig({ WHATSAPP_API_KEY: API_KEY, WA_PRESENCE_SANDBOX: sandbox.url, WA_PRESENCE_SANDBOX_AUTOPAIR: 'false' }, []);
-  const engines = createNowebEngineFactory({ network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY }, logger, reconnect: { minDelayMs: 20, maxDelayMs: 200 } });
+  const engines = createNowebEngineFactory({ network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY }, logger, reconnect: { baseMs: 20, maxMs: 200 } });
   const app = await createServer(config, { storage, engines, logger, listen: { host: '127.0.0.1', port: 0 } });
   server = { app, base: await app.start() };
   client = module.wahaClient(server.base, API_KEY, receiver.url, SESSION, CONTACT_ID);

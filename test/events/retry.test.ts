@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { DeliveryFailure, RetryPolicy } from '../../src/events/retry.js';
 import { nextDelay, parseRetryAfter, retryPolicyOf } from '../../src/events/retry.js';
 
-const base = { minDelayMs: 100, maxDelayMs: 60_000, jitter: 0 } as const;
-const constant: RetryPolicy = { kind: 'constant', maxRetries: 3, baseDelayMs: 2000, ...base };
-const linear: RetryPolicy = { kind: 'linear', maxRetries: 3, baseDelayMs: 2000, ...base };
-const exponential: RetryPolicy = { kind: 'exponential', maxRetries: 20, baseDelayMs: 2000, ...base };
-const jittered: RetryPolicy = { ...constant, jitter: 0.5 };
-const zeroDelay: RetryPolicy = { ...constant, baseDelayMs: 0 };
+const bounds = { minDelayMs: 100, maxDelayMs: 60_000, jitter: 0 } as const;
+const constant: RetryPolicy = retryPolicyOf({ policy: 'constant', delaySeconds: 2, attempts: 3 }, bounds);
+const linear: RetryPolicy = retryPolicyOf({ policy: 'linear', delaySeconds: 2, attempts: 3 }, bounds);
+const exponential: RetryPolicy = retryPolicyOf({ policy: 'exponential', delaySeconds: 2, attempts: 20 }, bounds);
+const jittered: RetryPolicy = retryPolicyOf({ policy: 'constant', delaySeconds: 2, attempts: 3 }, { ...bounds, jitter: 0.5 });
+const zeroDelay: RetryPolicy = retryPolicyOf({ policy: 'constant', delaySeconds: 0, attempts: 3 }, bounds);
 const noRetries: RetryPolicy = { ...constant, maxRetries: 0 };
 
 const net: DeliveryFailure = { kind: 'network', message: 'ECONNREFUSED' };
@@ -70,16 +70,13 @@ describe('parseRetryAfter', () => {
 describe('retryPolicyOf', () => {
   it("maps WAHA's retries block field for field", () => {
     expect(retryPolicyOf({ policy: 'linear', delaySeconds: 3, attempts: 5 }, { minDelayMs: 1, maxDelayMs: 9, jitter: 0.1 })).toEqual({
-      kind: 'linear',
       maxRetries: 5,
-      baseDelayMs: 3000,
-      minDelayMs: 1,
-      maxDelayMs: 9,
-      jitter: 0.1,
+      backoff: { baseMs: 3000, factor: 1, growth: 'linear', minMs: 1, maxMs: 9, jitter: 0.1, jitterMode: 'both' },
     });
   });
   it("uses WAHA's defaults (exponential, 2 s, 15 attempts) without a retries block", () => {
-    expect(retryPolicyOf(null)).toMatchObject({ kind: 'exponential', baseDelayMs: 2000, maxRetries: 15 });
-    expect(retryPolicyOf(undefined)).toMatchObject({ kind: 'exponential', baseDelayMs: 2000, maxRetries: 15 });
+    expect(retryPolicyOf(null)).toMatchObject({ backoff: { baseMs: 2000, factor: 2 }, maxRetries: 15 });
+    expect(retryPolicyOf(undefined)).toMatchObject({ backoff: { baseMs: 2000, factor: 2 }, maxRetries: 15 });
+    expect(retryPolicyOf(null).backoff.growth).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ describe('createSessionEvents: the session layer says what happened, src/events 
   it("wraps a fact in WAHA's envelope (id, timestamp, me, engine, metadata, this server's environment) and hands it on with the session's webhooks", async () => {
     const publisher = new RecordingPublisher();
     const environment = wahaEnvironment(SERVER_VERSION, 'server-7', 'linux/arm64');
-    const events = createSessionEvents({ publisher, environment, now: () => 1_700_000_000_500 });
+    const events = createSessionEvents({ publisher, environment, clock: { now: () => 1_700_000_000_500 } });
     const payload = { id: '1@c.us', presences: [{ participant: '1@c.us', lastKnownPresence: 'online', lastSeen: null }] } as const;
     const id = await events.emit({ session: 's', event: 'presence.update', payload }, subject);
     expect(publisher.published).toHaveLength(1);

@@ -47,7 +47,7 @@ describe('metric observers', () => {
   it('deliveries: each outcome by host, latency from the event id to the 2xx', async () => {
     const metrics = createMetrics({ sessionLabels: false, defaults: false });
     let now = 1_000_000;
-    const observe = deliveryObserver(metrics, () => now);
+    const observe = deliveryObserver(metrics, { now: () => now });
     const id = newEventId(Date.now());
     now = Date.now() + 300;
     const url = 'http://hooks.test:9000/a/b?token=x';
@@ -78,7 +78,7 @@ describe('metric observers', () => {
   it('several servers: renewals, losses, relay lag, and the renewer alive only while it reports', async () => {
     const metrics = createMetrics({ sessionLabels: false, defaults: false });
     let now = Date.now();
-    const cluster = clusterMetrics(metrics, () => now);
+    const cluster = clusterMetrics(metrics, { now: () => now });
     cluster.observer.leasesRenewed(3);
     cluster.lost();
     cluster.observer.relayed(newEventId(now));

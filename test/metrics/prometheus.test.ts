@@ -5,11 +5,11 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../cluster/server-process.js';
 import type { ServerProcess } from '../cluster/server-process.js';
 import { ReceiverDouble } from '../events/receiver-double.js';
+import { poll } from '../support/poll.js';
 
 /**
  * Issue 16 end to end: a real server process in sandbox mode, scraped by a real Prometheus
@@ -47,13 +47,9 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
 }
 
 async function until<T>(what: string, probe: () => Promise<T | null>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await delay(200);
-  }
+  const value = await poll(() => probe().catch(() => null), (found) => found !== null, { what, timeoutMs: ms, everyMs: 200 });
+  if (value === null) throw new Error(`${what}: no value`);
+  return value;
 }
 
 /** The value of an instant query summed over its series, or null while Prometheus has none. */

@@ -9,7 +9,7 @@ import type { Metrics } from '../../src/metrics/metrics.js';
 import type { Readiness } from '../../src/metrics/readiness.js';
 import type { Storage } from '../../src/storage/index.js';
 import { FakeEngineFactory } from '../support/fake-engine.js';
-import { recordingSleep, silentLogger, tempStorage } from '../support/harness.js';
+import { recordingClock, silentLogger, tempStorage } from '../support/harness.js';
 import { RecordingPublisher } from '../support/recording-publisher.js';
 
 export const KEY = 'metrics-key';
@@ -44,7 +44,7 @@ export async function metricsHarness(options: { readonly sessionLabels?: boolean
     engines,
     publisher: new RecordingPublisher(),
     logger: silentLogger,
-    sleep: recordingSleep(),
+    clock: recordingClock(),
     metrics,
     ...(options.readiness === undefined ? {} : { readiness: options.readiness }),
   });

@@ -435,7 +435,7 @@ async function subscribedSession(chats: readonly string[]) {
 
 describe('renewal after a reconnect', () => {
   it('re-sends the stored presence and re-subscribes every chat, rate limited, each time WORKING is reached', async () => {
-    const { manager, engines, sleep } = await sessionHarness();
+    const { manager, engines, clock: sleep } = await sessionHarness();
     await manager.create({ name: 'r' });
     const engine = engines.latest('r');
     engine.working(me);
@@ -461,7 +461,7 @@ describe('renewal after a reconnect', () => {
   });
 
   it('retries a failed subscribe with backoff, then goes on with the next chat', async () => {
-    const { manager, engines, sleep } = await sessionHarness();
+    const { manager, engines, clock: sleep } = await sessionHarness();
     await manager.create({ name: 'r' });
     const engine = engines.latest('r');
     engine.working(me);

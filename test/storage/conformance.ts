@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock, Storage } from '../../src/storage/index.js';
+import type { Clock } from '../../src/clock.js';
+import type { Storage } from '../../src/storage/index.js';
 import { LeaseLostError } from '../../src/storage/index.js';
 import type { StoredSession } from '../../src/storage/sessions.js';
 import { describeHistoryStore } from './history-conformance.js';
@@ -10,7 +11,7 @@ import { describeHistoryStore } from './history-conformance.js';
  * open two at once (two servers on one database).
  */
 export interface StorageFixture {
-  open(options?: { readonly clock?: Clock }): Promise<Storage>;
+  open(options?: { readonly clock?: Pick<Clock, 'now'> }): Promise<Storage>;
   /** Makes the database itself reject any auth key written with this value (a trigger). */
   poisonAuthValue(poison: string): Promise<void>;
   /** Versions recorded in `schema_migrations`, in the order of the rows. */
@@ -43,7 +44,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
     let fixture: StorageFixture;
     let opened: Storage[] = [];
 
-    async function make(clock?: Clock): Promise<Storage> {
+    async function make(clock?: Pick<Clock, 'now'>): Promise<Storage> {
       const storage = await fixture.open(clock === undefined ? {} : { clock });
       opened.push(storage);
       return storage;
@@ -416,7 +417,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
     });
 
     describe('runtime statuses', () => {
-      const clock = (): number => 1_800_000_000_000;
+      const clock = { now: (): number => 1_800_000_000_000 };
 
       it('records the lease owner\'s status and refuses anyone else\'s', async () => {
         const storage = await make(clock);
@@ -444,8 +445,8 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
       });
 
       it('keeps the new owner\'s status when the old one writes late, and forgets a deleted session\'s', async () => {
-        let now = clock();
-        const storage = await make(() => now);
+        let now = clock.now();
+        const storage = await make({ now: () => now });
         await storage.sessions.create(session('a', { running: true }));
         await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 1_000 });
         const old = { session: 'a', status: 'WORKING', server: 'server-1', epoch: 1, engine: true, at: 1, reason: null } as const;
@@ -464,7 +465,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
     describe('leases', () => {
       /** A clock the test moves by hand; lease expiry never needs a sleep. */
-      function manualClock(start = 1_800_000_000_000): { now: Clock; advance(ms: number): void } {
+      function manualClock(start = 1_800_000_000_000): { now: () => number; advance(ms: number): void } {
         let time = start;
         return { now: () => time, advance: (ms) => (time += ms) };
       }
@@ -475,7 +476,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
       it('acquires free sessions up to the capacity, running ones first, at epoch 1', async () => {
         const clock = manualClock();
-        const storage = await make(clock.now);
+        const storage = await make(clock);
         await withSessions(storage, ['a', 'b', 'c', 'd'], ['c']);
         const taken = await storage.leases.acquire('server-1', { capacity: 2, ttlMs: 10_000 });
         expect(taken).toEqual([
@@ -498,7 +499,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
       });
 
       it('acquires only the named sessions when asked, and refuses a nonsensical capacity or ttl', async () => {
-        const storage = await make(manualClock().now);
+        const storage = await make(manualClock());
         await withSessions(storage, ['a', 'b', 'c']);
         const taken = await storage.leases.acquire('server-1', { capacity: 5, ttlMs: 1_000, sessions: ['c', 'ghost'] });
         expect(taken.map((lease) => lease.session)).toEqual(['c']);
@@ -509,7 +510,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
       it('takes over expired leases with the next epoch; the old owner cannot renew them', async () => {
         const clock = manualClock();
-        const storage = await make(clock.now);
+        const storage = await make(clock);
         await withSessions(storage, ['a', 'b']);
         await storage.leases.acquire('server-1', { capacity: 10, ttlMs: 10_000 });
         clock.advance(9_999);
@@ -527,7 +528,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
       it('renews only live leases: an expired lease is lost even if nobody took it', async () => {
         const clock = manualClock();
-        const storage = await make(clock.now);
+        const storage = await make(clock);
         await withSessions(storage, ['a', 'b']);
         await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 10_000 });
         clock.advance(5_000);
@@ -542,7 +543,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
       it('releases at once, all or some, and the next owner gets a new epoch', async () => {
         const clock = manualClock();
-        const storage = await make(clock.now);
+        const storage = await make(clock);
         await withSessions(storage, ['a', 'b', 'c']);
         await storage.leases.acquire('server-1', { capacity: 10, ttlMs: 60_000 });
         expect(await storage.leases.release('server-2')).toEqual([]);
@@ -559,7 +560,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
       });
 
       it('forgets the lease of a deleted session', async () => {
-        const storage = await make(manualClock().now);
+        const storage = await make(manualClock());
         await withSessions(storage, ['a']);
         await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 60_000 });
         await storage.sessions.delete('a');
@@ -571,7 +572,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
       it('never gives one session to two servers acquiring at the same moment', async () => {
         const clock = manualClock();
-        const servers = await Promise.all([make(clock.now), make(clock.now), make(clock.now)]);
+        const servers = await Promise.all([make(clock), make(clock), make(clock)]);
         const names = Array.from({ length: 30 }, (_, i) => `s${String(i).padStart(2, '0')}`);
         await withSessions(servers[0], names);
         const rounds = await Promise.all(
@@ -586,7 +587,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
       it('refuses auth writes with a stale epoch and keeps the new owner\'s keys', async () => {
         const clock = manualClock();
-        const storage = await make(clock.now);
+        const storage = await make(clock);
         await withSessions(storage, ['s']);
         const [first] = await storage.leases.acquire('server-1', { capacity: 1, ttlMs: 10_000 });
         if (first === undefined) throw new Error('server-1 should have taken the session');
@@ -621,7 +622,7 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
 
       it('fences writes from another connection (a second server on the same database)', async () => {
         const clock = manualClock();
-        const [one, two] = await Promise.all([make(clock.now), make(clock.now)]);
+        const [one, two] = await Promise.all([make(clock), make(clock)]);
         await withSessions(one, ['s']);
         const [lease] = await one.leases.acquire('server-1', { capacity: 1, ttlMs: 1_000 });
         if (lease === undefined) throw new Error('server-1 should have taken the session');

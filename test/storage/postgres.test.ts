@@ -189,7 +189,7 @@ describePostgres('postgres leases with a frozen writer', () => {
   it('a takeover skips a session whose fenced write is stuck mid-transaction instead of waiting for it', async () => {
     schema = freshSchema();
     let now = 1_800_000_000_000;
-    const clock = (): number => now;
+    const clock = { now: (): number => now };
     const one = await openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 2, clock });
     opened.push(one);
     const two = await openPostgresStorage({ url: TEST_DATABASE_URL, schema, poolSize: 2, clock });

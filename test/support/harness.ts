@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { onTestFinished } from 'vitest';
-import type { Sleep } from '../../src/sessions/renewal.js';
+import { systemClock } from '../../src/clock.js';
+import type { Clock } from '../../src/clock.js';
 import { createSessionManager } from '../../src/sessions/manager.js';
 import type { SessionManager } from '../../src/sessions/manager.js';
 import { openStorage } from '../../src/storage/index.js';
@@ -12,15 +13,18 @@ import type { Storage } from '../../src/storage/index.js';
 import { FakeEngineFactory } from './fake-engine.js';
 import { RecordingPublisher, sessionEventsOver } from './recording-publisher.js';
 
-/** A sleep that never waits: it records the delay asked for and honours the abort signal. */
-export function recordingSleep(): Sleep & { readonly delays: number[] } {
+/**
+ * Test double of the server's clock: real time and timers, but a `sleep` that never waits. It
+ * records the delay asked for (renewal pacing and backoff) and honours the abort signal.
+ */
+export function recordingClock(): Clock & { readonly delays: number[] } {
   const delays: number[] = [];
-  const sleep = (ms: number, signal: AbortSignal): Promise<void> => {
+  const sleep = (ms: number, signal?: AbortSignal): Promise<void> => {
     delays.push(ms);
-    if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal?.aborted === true) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     return Promise.resolve();
   };
-  return Object.assign(sleep, { delays });
+  return { ...systemClock, sleep, delays };
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
@@ -44,7 +48,7 @@ export interface SessionHarness {
   readonly dataDir: string;
   readonly engines: FakeEngineFactory;
   readonly publisher: RecordingPublisher;
-  readonly sleep: ReturnType<typeof recordingSleep>;
+  readonly clock: ReturnType<typeof recordingClock>;
   readonly manager: SessionManager;
 }
 
@@ -53,8 +57,8 @@ export async function sessionHarness(options: { readonly startConcurrency?: numb
   const { storage, dataDir } = await tempStorage();
   const engines = new FakeEngineFactory();
   const publisher = new RecordingPublisher();
-  const sleep = recordingSleep();
-  const manager = createSessionManager({ storage, engines, events: sessionEventsOver(publisher), logger: silentLogger, sleep, ...options });
+  const clock = recordingClock();
+  const manager = createSessionManager({ storage, engines, events: sessionEventsOver(publisher), logger: silentLogger, clock, ...options });
   onTestFinished(() => manager.shutdown());
-  return { storage, dataDir, engines, publisher, sleep, manager };
+  return { storage, dataDir, engines, publisher, clock, manager };
 }

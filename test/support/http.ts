@@ -7,7 +7,7 @@ import type { Server, ServerOverrides } from '../../src/server.js';
 import type { Me } from '../../src/presence/sessions.js';
 import { FakeEngineFactory } from './fake-engine.js';
 import type { FakeEngine } from './fake-engine.js';
-import { recordingSleep, silentLogger, tempStorage } from './harness.js';
+import { recordingClock, silentLogger, tempStorage } from './harness.js';
 import type { Teardown } from './harness.js';
 import { RecordingPublisher } from './recording-publisher.js';
 import type { Storage } from '../../src/storage/index.js';
@@ -38,7 +38,7 @@ export async function httpHarness(env: Record<string, string> = {}, extra: Serve
   const engines = new FakeEngineFactory();
   const publisher = new RecordingPublisher();
   const config = loadConfig({ WHATSAPP_API_KEY: API_KEY, ...env }, []);
-  const app = await createServer(config, { storage, engines, publisher, logger: silentLogger, sleep: recordingSleep(), ...extra });
+  const app = await createServer(config, { storage, engines, publisher, logger: silentLogger, clock: recordingClock(), ...extra });
   teardown(() => app.close());
   const harness: HttpHarness = {
     app,

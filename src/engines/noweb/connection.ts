@@ -1,28 +1,12 @@
 import { DisconnectReason } from 'baileys';
+import type { BackoffPolicy } from '../../backoff.js';
 import type { SessionStatus } from '../../presence/status.js';
 
-/** Reconnect backoff, as data. Delays in milliseconds. */
-export interface BackoffPolicy {
-  /** Delay before the first reconnect attempt. */
-  readonly minDelayMs: number;
-  readonly factor: number;
-  /** No delay grows beyond this (before jitter). */
-  readonly maxDelayMs: number;
-  /** Fraction of the delay drawn at random, 0..1: 0.2 → the delay is 80–100 % of the nominal one. */
-  readonly jitter: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffPolicy = { minDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, jitter: 0.2 };
-
 /**
- * Delay before reconnect attempt `attempt` (1 for the first): capped exponential, minus a random
- * share so that many sessions dropped by the same outage do not reconnect in lockstep.
- * `random` returns [0, 1) and is injected so tests can pin it.
+ * Reconnect backoff: 1 s doubling up to 60 s, minus up to 20 % at random so that many sessions
+ * dropped by the same outage do not reconnect in lockstep (`backoffDelay` in src/backoff.ts).
  */
-export function reconnectDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
-  const nominal = Math.min(policy.maxDelayMs, policy.minDelayMs * policy.factor ** Math.max(0, attempt - 1));
-  return Math.round(nominal * (1 - policy.jitter * random()));
-}
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, factor: 2, maxMs: 60_000, jitter: 0.2, jitterMode: 'down' };
 
 /** What to do after Baileys closed the connection. */
 export type CloseAction =

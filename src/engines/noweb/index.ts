@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Engine, EngineContext, EngineFactory } from '../engine.js';
 import { DEFAULT_BACKOFF } from './connection.js';
-import type { BackoffPolicy } from './connection.js';
+import type { BackoffPolicy } from '../../backoff.js';
 import { createNowebEngine } from './lifecycle.js';
 import { WHATSAPP_ROOT_PUBLIC_KEY, sandboxAdminUrl, scanSandboxQr, trustBaileysRoot } from '../../sandbox/client.js';
 import type { NowebEngineOptions } from './lifecycle.js';
@@ -33,8 +33,8 @@ export interface NowebFactoryOptions {
   readonly logger: Logger;
   /** Reconnect backoff; fields left out keep their defaults (1 s doubling up to 60 s, 20 % jitter). */
   readonly reconnect?: Partial<BackoffPolicy>;
-  /** Used by tests to drive timers (typing refresh, reconnect delays). */
-  readonly timers?: NowebEngineOptions['timers'];
+  /** Typing refresh and reconnect delays: the server's clock (tests: their own). */
+  readonly clock?: NowebEngineOptions['clock'];
   readonly random?: () => number;
   /** Test only: see `NowebEngineOptions.testQrTimeoutMs`; leave unset in the server. */
   readonly testQrTimeoutMs?: number;
@@ -54,7 +54,7 @@ export function createNowebEngineFactory(options: NowebFactoryOptions): EngineFa
   const engineOptions: NowebEngineOptions = {
     backoff: { ...DEFAULT_BACKOFF, ...options.reconnect },
     ...(options.network.kind === 'sandbox' ? { waWebSocketUrl: options.network.url } : {}),
-    ...(options.timers === undefined ? {} : { timers: options.timers }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.random === undefined ? {} : { random: options.random }),
     ...(options.testQrTimeoutMs === undefined ? {} : { testQrTimeoutMs: options.testQrTimeoutMs }),
   };

@@ -6,18 +6,21 @@ import type { Engine, EngineContext } from '../engine.js';
 import { loadAuthState } from './auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
 import type { StoredAuthState } from './auth-state.js';
-import { classifyClose, reconnectDelay } from './connection.js';
-import type { BackoffPolicy } from './connection.js';
+import { backoffDelay } from '../../backoff.js';
+import { classifyClose } from './connection.js';
+import type { BackoffPolicy } from '../../backoff.js';
 import { CHAT_PRESENCE_OUT, GLOBAL_PRESENCE_OUT, mapIncomingNode, preferPhoneNumbers, toChatId, toWhatsAppJid } from './presence-map.js';
-import { createTypingKeeper, REAL_TIMERS } from './typing.js';
-import type { Timers, TypingKeeper } from './typing.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
+import { createTypingKeeper } from './typing.js';
+import type { TypingKeeper } from './typing.js';
 
 /** What every engine of one factory shares: where WhatsApp is and how to retry. */
 export interface NowebEngineOptions {
   /** Overrides Baileys' `wss://web.whatsapp.com/ws/chat` (the sandbox). */
   readonly waWebSocketUrl?: string;
   readonly backoff: BackoffPolicy;
-  readonly timers?: Timers;
+  readonly clock?: Clock;
   readonly random?: () => number;
   /** How long `requestPairingCode` waits for the socket to be ready for pairing. */
   readonly pairingWaitMs?: number;
@@ -73,7 +76,7 @@ function closeInfoOf(update: Partial<ConnectionState>): { statusCode: number | u
  */
 export function createNowebEngine(context: EngineContext, options: NowebEngineOptions): Engine {
   const { logger } = context;
-  const timers = options.timers ?? REAL_TIMERS;
+  const timers = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const markOnline = context.config.noweb?.markOnline ?? true;
 
@@ -104,7 +107,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       await openSocket().sendPresenceUpdate(CHAT_PRESENCE_OUT[state], jid);
     },
     logger,
-    timers,
+    clock: timers,
   });
 
   /** LIDs the client subscribed to by LID: their presence keeps the LID form. */
@@ -150,7 +153,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
 
   const scheduleReconnect = (): void => {
     attempt += 1;
-    const delay = reconnectDelay(options.backoff, attempt, random);
+    const delay = backoffDelay(options.backoff, attempt, random);
     logger.info({ attempt, delayMs: delay }, 'connection lost; reconnecting');
     setStatus('STARTING', `Connection to WhatsApp lost; reconnecting (attempt ${attempt})`);
     reconnectTimer = timers.setTimeout(() => {

@@ -1,20 +1,8 @@
 import type { Logger } from 'pino';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import type { ChatPresenceStatus } from '../../presence/status.js';
 
-/** The timer functions the keeper uses; injected so tests drive time. */
-export interface Timers {
-  setInterval(callback: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const REAL_TIMERS: Timers = {
-  setInterval: (callback, ms) => setInterval(callback, ms),
-  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /**
  * WhatsApp clients drop a "typing…" after roughly 10–25 s without a refresh; WhatsApp Web resends
@@ -29,7 +17,8 @@ export interface TypingKeeperOptions {
   readonly send: (jid: string, state: ChatPresenceStatus) => Promise<void>;
   readonly logger: Logger;
   readonly refreshMs?: number;
-  readonly timers?: Timers;
+  /** The refresh and end timers; a test passes its own clock. */
+  readonly clock?: Clock;
 }
 
 export interface TypingKeeper {
@@ -54,7 +43,7 @@ interface Entry {
 
 export function createTypingKeeper(options: TypingKeeperOptions): TypingKeeper {
   const { send, logger } = options;
-  const timers = options.timers ?? REAL_TIMERS;
+  const timers = options.clock ?? systemClock;
   const refreshMs = options.refreshMs ?? TYPING_REFRESH_MS;
   const entries = new Map<string, Entry>();
   /** Bumped by every stopAll: a start whose first send was under way then must keep nothing alive. */

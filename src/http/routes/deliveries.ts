@@ -5,13 +5,15 @@ import { AppError } from '../../errors.js';
 import type { OutboxStore } from '../../storage/outbox.js';
 import { DELIVERY_STATUSES } from '../../storage/outbox.js';
 import type { SessionStore } from '../../storage/sessions.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 
 export interface DeliveriesRoutesOptions {
   readonly outbox: OutboxStore;
   readonly sessions: SessionStore;
   /** Called after a replay, so the worker sends it at once. */
   readonly wake: () => void;
-  readonly now?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 const Params = Type.Object({ session: Type.String({ examples: ['default'] }) });
@@ -45,7 +47,7 @@ const Delivery = Type.Object({
  * Register inside the API-key scope.
  */
 export function deliveriesRoutes(options: DeliveriesRoutesOptions): (scope: FastifyInstance) => Promise<void> {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   async function requireSession(name: string): Promise<void> {
     if ((await options.sessions.get(name)) === null) {
       throw new AppError('SESSION_NOT_FOUND', `session "${name}" does not exist`, { session: name });
@@ -85,7 +87,7 @@ export function deliveriesRoutes(options: DeliveriesRoutesOptions): (scope: Fast
       async (request, reply) => {
         const { session, id } = request.params;
         await requireSession(session);
-        const result = await options.outbox.replay(session, id, now());
+        const result = await options.outbox.replay(session, id, clock.now());
         switch (result.kind) {
           case 'not-found':
             throw new AppError('NOT_FOUND', `session "${session}" has no webhook delivery ${id}`, { session, id });

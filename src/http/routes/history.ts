@@ -20,13 +20,15 @@ import {
 } from '../history-schemas.js';
 import { ChatParamsSchema, SessionParamsSchema, errors } from '../schemas.js';
 import { chatIdOf } from './presence.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 
 export interface HistoryRoutesOptions {
   readonly store: PresenceHistoryStore;
   readonly sessions: Pick<SessionStore, 'get'>;
   readonly recorder: HistoryRecorder;
   /** Milliseconds since the epoch (the default range ends now). */
-  readonly clock?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 type ExportFormat = 'csv' | 'ndjson';
@@ -90,7 +92,7 @@ async function* exportLines(rows: AsyncIterable<StoredChange>, session: string, 
 export function historyRoutes(server: FastifyInstance, options: HistoryRoutesOptions): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { store, recorder } = options;
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? systemClock;
 
   /** The session's config when its history is on; SESSION_NOT_FOUND or HISTORY_DISABLED otherwise. */
   async function requireHistory(session: string): Promise<SessionConfig> {
@@ -128,7 +130,7 @@ export function historyRoutes(server: FastifyInstance, options: HistoryRoutesOpt
       const chatId = chatIdOf(request.params.chatId);
       const participant = request.query.participant === undefined ? undefined : participantOf(request.query.participant);
       const format = exportFormat(request);
-      const { from, to } = rangeOf(request.query, clock(), format === null ? HISTORY_MAX_JSON_RANGE_S : HISTORY_MAX_EXPORT_RANGE_S);
+      const { from, to } = rangeOf(request.query, clock.now(), format === null ? HISTORY_MAX_JSON_RANGE_S : HISTORY_MAX_EXPORT_RANGE_S);
       await requireHistory(session);
       const fromMs = from * 1000;
       const toMs = to * 1000;
@@ -172,7 +174,7 @@ export function historyRoutes(server: FastifyInstance, options: HistoryRoutesOpt
     async (request, reply) => {
       const { session } = request.params;
       const format = exportFormat(request);
-      const { from, to } = rangeOf(request.query, clock(), format === null ? HISTORY_MAX_JSON_RANGE_S : HISTORY_MAX_EXPORT_RANGE_S);
+      const { from, to } = rangeOf(request.query, clock.now(), format === null ? HISTORY_MAX_JSON_RANGE_S : HISTORY_MAX_EXPORT_RANGE_S);
       await requireHistory(session);
       const fromMs = from * 1000;
       const toMs = to * 1000;

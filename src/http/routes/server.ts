@@ -4,6 +4,8 @@ import { Type } from '@fastify/type-provider-typebox';
 import { wahaEnvironment } from '../../events/environment.js';
 import { SERVER_VERSION } from '../../events/envelope.js';
 import { EnvironmentSchema } from '../event-schemas.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 
 /** Where WAHA serves its OpenAPI document too, and where SDK generators fetch it. */
 export const WAHA_OPENAPI_PATH = '/-json';
@@ -13,7 +15,7 @@ export interface ServerRoutesOptions {
   readonly serverId: string;
   /** When the server started (ms since the epoch). */
   readonly startedAt: number;
-  readonly now?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /**
@@ -38,7 +40,7 @@ export function serverOpenRoutes(server: FastifyInstance): void {
 }
 
 /** WAHA's `GET /api/server/version`, its older `GET /api/version`, and `GET /api/server/status`: behind the API key, as in WAHA. */
-export function serverRoutes(server: FastifyInstance, { serverId, startedAt, now = Date.now }: ServerRoutesOptions): void {
+export function serverRoutes(server: FastifyInstance, { serverId, startedAt, clock = systemClock }: ServerRoutesOptions): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['health'];
   for (const [url, summary] of [
@@ -64,6 +66,6 @@ export function serverRoutes(server: FastifyInstance, { serverId, startedAt, now
         },
       },
     },
-    () => Promise.resolve({ startTimestamp: startedAt, uptime: Math.max(0, now() - startedAt), worker: { id: serverId } }),
+    () => Promise.resolve({ startTimestamp: startedAt, uptime: Math.max(0, clock.now() - startedAt), worker: { id: serverId } }),
   );
 }

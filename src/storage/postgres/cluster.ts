@@ -1,3 +1,4 @@
+import { systemClock } from '../../clock.js';
 import type { Logger } from 'pino';
 import type { ClusterStores } from '../cluster.js';
 import { createPool } from './database.js';
@@ -25,14 +26,14 @@ export function openPostgresClusterStores(options: PostgresClusterOptions): Clus
   const lookupPool = createPool({ url, schema, max: 4, logger });
   return {
     heartbeat: {
-      leases: createPostgresLeaseStore(heartbeatPool, Date.now),
+      leases: createPostgresLeaseStore(heartbeatPool, systemClock),
       sessions: createPostgresSessionStore(heartbeatPool),
       servers: createPostgresServerRegistry(heartbeatPool),
     },
     lookups: {
       servers: createPostgresServerRegistry(lookupPool),
       statuses: createPostgresStatusStore(lookupPool),
-      leases: createPostgresLeaseStore(lookupPool, Date.now),
+      leases: createPostgresLeaseStore(lookupPool, systemClock),
     },
     relayChannel: (channelLogger) => createPostgresRelayChannel({ url, schema, pool: lookupPool, logger: channelLogger }),
     startRenewer: (renewer) => startLeaseRenewer({ ...renewer, url, schema }),

@@ -1,3 +1,4 @@
+import { systemClock } from '../../clock.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPool } from './database.js';
 import { createPostgresLeaseStore } from './leases.js';
@@ -13,7 +14,7 @@ if (port === null) throw new Error('lease-renewer-worker.ts runs as a worker thr
 const data = workerData as RenewerData;
 // A renewal answered after the TTL is worth nothing: fail it then, so the heartbeat can act.
 const pool = createPool({ url: data.url, schema: data.schema, max: 1, queryTimeoutMs: data.ttlMs });
-const leases = createPostgresLeaseStore(pool, Date.now);
+const leases = createPostgresLeaseStore(pool, systemClock);
 let lastPing = Date.now();
 let starved = false;
 let chain: Promise<void> = Promise.resolve();

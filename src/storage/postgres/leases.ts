@@ -1,4 +1,4 @@
-import type { Clock } from '../storage.js';
+import type { Clock } from '../../clock.js';
 import type { Lease, LeaseFence, LeaseStore } from '../leases.js';
 import { LeaseLostError, checkAcquireOptions, checkTtl } from '../leases.js';
 import { toSafeNumber } from '../decode.js';
@@ -61,19 +61,19 @@ const ACQUIRE = `
   FROM candidates WHERE leases.session = candidates.session
   RETURNING leases.session, leases.owner, leases.epoch, leases.expires_at`;
 
-export function createPostgresLeaseStore(pool: PgPool, clock: Clock): LeaseStore {
+export function createPostgresLeaseStore(pool: PgPool, clock: Pick<Clock, 'now'>): LeaseStore {
   return {
     acquire: async (owner, options) => {
       checkAcquireOptions(options);
       const sessions = options.sessions ?? null;
       await pool.query(ENSURE_ROWS, [sessions]);
-      const now = clock();
+      const now = clock.now();
       const { rows } = await pool.query<LeaseRow>(ACQUIRE, [owner, now, options.capacity, now + options.ttlMs, sessions]);
       return rows.map(toLease).sort(bySession);
     },
     renew: async (owner, ttlMs) => {
       checkTtl(ttlMs);
-      const now = clock();
+      const now = clock.now();
       const { rows } = await pool.query<LeaseRow>(
         `UPDATE leases SET expires_at = $1 WHERE owner = $2 AND expires_at > $3 RETURNING ${COLUMNS}`,
         [now + ttlMs, owner, now],
@@ -84,21 +84,21 @@ export function createPostgresLeaseStore(pool: PgPool, clock: Clock): LeaseStore
       const { rows } = await pool.query<{ session: string }>(
         `UPDATE leases SET owner = NULL, expires_at = $1
          WHERE owner = $2 AND ($3::text[] IS NULL OR session = ANY($3::text[])) RETURNING session`,
-        [clock(), owner, sessions ?? null],
+        [clock.now(), owner, sessions ?? null],
       );
       return rows.map((row) => row.session).sort();
     },
     get: async (session) => {
       const { rows } = await pool.query<LeaseRow>(
         `SELECT ${COLUMNS} FROM leases WHERE session = $1 AND owner IS NOT NULL AND expires_at > $2`,
-        [session, clock()],
+        [session, clock.now()],
       );
       return rows[0] === undefined ? null : toLease(rows[0]);
     },
     list: async () => {
       const { rows } = await pool.query<LeaseRow>(
         `SELECT ${COLUMNS} FROM leases WHERE owner IS NOT NULL AND expires_at > $1 ORDER BY session`,
-        [clock()],
+        [clock.now()],
       );
       return rows.map(toLease);
     },

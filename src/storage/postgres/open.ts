@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { Clock, Storage } from '../storage.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
+import type { Storage } from '../storage.js';
 import { createPostgresAuthStores } from './auth.js';
 import { checkSchemaName, createPool, migratePostgres } from './database.js';
 import { createPostgresHistoryStore } from './history.js';
@@ -19,8 +21,8 @@ export interface PostgresStorageOptions {
   /** Connections of the main pool (10 by default); presence puts have 2 more of their own. */
   readonly poolSize?: number;
   readonly logger?: Logger;
-  /** Lease expiry is judged by this clock; `Date.now` by default. */
-  readonly clock?: Clock;
+  /** Lease expiry is judged by this clock; the system clock by default. */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /** Connects, applies pending migrations (under an advisory lock) and builds every store on the pool. */
@@ -54,7 +56,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     presence: createPostgresPresenceStore(pool, relaxedPool),
     subscriptions: createPostgresSubscriptionStore(pool),
     settings: createPostgresSettingsStore(pool),
-    leases: createPostgresLeaseStore(pool, options.clock ?? Date.now),
+    leases: createPostgresLeaseStore(pool, options.clock ?? systemClock),
     statuses: createPostgresStatusStore(pool),
     outbox: createPostgresOutboxStore(pool),
     history: createPostgresHistoryStore(pool, schema),

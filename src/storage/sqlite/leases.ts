@@ -1,4 +1,4 @@
-import type { Clock } from '../storage.js';
+import type { Clock } from '../../clock.js';
 import type { AcquireOptions, Lease, LeaseFence, LeaseStore } from '../leases.js';
 import { LeaseLostError, checkAcquireOptions, checkTtl } from '../leases.js';
 import type { SqliteDatabase } from './database.js';
@@ -24,7 +24,7 @@ function bySession(a: Lease, b: Lease): number {
  * cluster code runs unchanged on either; every method is one IMMEDIATE transaction, so two
  * processes on the same file are serialised by SQLite's write lock.
  */
-export function createSqliteLeaseStore(db: SqliteDatabase, clock: Clock): LeaseStore {
+export function createSqliteLeaseStore(db: SqliteDatabase, clock: Pick<Clock, 'now'>): LeaseStore {
   const columns = 'session, owner, epoch, expires_at';
   const countHeld = db.prepare<[string, number], { held: number }>(
     'SELECT count(*) AS held FROM leases WHERE owner = ? AND expires_at > ?',
@@ -77,26 +77,26 @@ export function createSqliteLeaseStore(db: SqliteDatabase, clock: Clock): LeaseS
     acquire: (owner, options) =>
       settle(() => {
         checkAcquireOptions(options);
-        return acquire.immediate(owner, options, clock()).sort(bySession);
+        return acquire.immediate(owner, options, clock.now()).sort(bySession);
       }),
     renew: (owner, ttlMs) =>
       settle(() => {
         checkTtl(ttlMs);
-        const now = clock();
+        const now = clock.now();
         return renew.all(now + ttlMs, owner, now).map(toLease).sort(bySession);
       }),
     release: (owner, sessions) =>
       settle(() => {
-        const now = clock();
+        const now = clock.now();
         const rows = sessions === undefined ? releaseAll.all(now, owner) : releaseSome.all(now, owner, JSON.stringify(sessions));
         return rows.map((row) => row.session).sort();
       }),
     get: (session) =>
       settle(() => {
-        const row = get.get(session, clock());
+        const row = get.get(session, clock.now());
         return row === undefined ? null : toLease(row);
       }),
-    list: () => settle(() => list.all(clock()).map(toLease)),
+    list: () => settle(() => list.all(clock.now()).map(toLease)),
   } satisfies LeaseStore;
 }
 

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { Clock, Storage } from '../storage.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
+import type { Storage } from '../storage.js';
 import { createSqliteAuthStores } from './auth.js';
 import { migrateSqlite, openSqliteDatabase } from './database.js';
 import { createSqliteHistoryStore } from './history.js';
@@ -15,8 +17,8 @@ export interface SqliteStorageOptions {
   /** Holds `wa-presence.sqlite`; created with the file when missing. */
   readonly dataDir: string;
   readonly logger?: Logger;
-  /** Lease expiry is judged by this clock; `Date.now` by default. */
-  readonly clock?: Clock;
+  /** Lease expiry is judged by this clock; the system clock by default. */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /** Opens the embedded database, applies pending migrations and builds every store on it. */
@@ -36,7 +38,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
       presence: createSqlitePresenceStore(db),
       subscriptions: createSqliteSubscriptionStore(db),
       settings: createSqliteSettingsStore(db),
-      leases: createSqliteLeaseStore(db, options.clock ?? Date.now),
+      leases: createSqliteLeaseStore(db, options.clock ?? systemClock),
       statuses: createSqliteStatusStore(db),
       outbox: createSqliteOutboxStore(db),
       history: createSqliteHistoryStore(db),

@@ -1,10 +1,11 @@
 import { DisconnectReason } from 'baileys';
 import { describe, expect, it } from 'vitest';
-import { classifyClose, reconnectDelay } from '../../../src/engines/noweb/connection.js';
-import type { BackoffPolicy } from '../../../src/engines/noweb/connection.js';
+import { backoffDelay } from '../../../src/backoff.js';
+import type { BackoffPolicy } from '../../../src/backoff.js';
+import { classifyClose, DEFAULT_BACKOFF } from '../../../src/engines/noweb/connection.js';
 
-describe('reconnectDelay', () => {
-  const policy: BackoffPolicy = { minDelayMs: 1_000, factor: 2, maxDelayMs: 30_000, jitter: 0.5 };
+describe('the reconnect backoff (backoffDelay, jitter down)', () => {
+  const policy: BackoffPolicy = { ...DEFAULT_BACKOFF, maxMs: 30_000, jitter: 0.5 };
   it.each([
     [1, 0, 1_000],
     [2, 0, 2_000],
@@ -15,7 +16,7 @@ describe('reconnectDelay', () => {
     [1, 0.999999, 500],
     [6, 0.5, 22_500],
   ])('attempt %i with random %f → %i ms', (attempt, r, expected) => {
-    expect(reconnectDelay(policy, attempt, () => r)).toBe(expected);
+    expect(backoffDelay(policy, attempt, () => r)).toBe(expected);
   });
 });
 

@@ -26,7 +26,7 @@ function factory(testQrTimeoutMs?: number): EngineFactory {
   return createNowebEngineFactory({
     network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
     logger: pino({ level: 'silent' }),
-    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+    reconnect: { baseMs: 20, maxMs: 100 },
     ...(testQrTimeoutMs === undefined ? {} : { testQrTimeoutMs }),
   });
 }

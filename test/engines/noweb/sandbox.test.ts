@@ -31,7 +31,7 @@ beforeAll(async () => {
   factory = createNowebEngineFactory({
     network: { kind: 'sandbox', url: sandbox.url, rootPublicKey: SANDBOX_ROOT_PUBLIC_KEY },
     logger: pino({ level: 'silent' }),
-    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+    reconnect: { baseMs: 20, maxMs: 100 },
   });
   await sandbox.network.createContact({ phone: CONTACT, name: 'Contact' });
   await sandbox.network.createContact({ phone: HIDDEN, name: 'Hidden', lastSeenPrivacy: 'nobody' });

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTypingKeeper } from '../../../src/engines/noweb/typing.js';
 import type { ChatPresenceStatus } from '../../../src/presence/status.js';
+import { systemClock } from '../../../src/clock.js';
 
 const JID = '491701234567@s.whatsapp.net';
 
@@ -16,12 +17,7 @@ function setup(refreshMs = 10_000) {
     },
     logger: pino({ level: 'silent' }),
     refreshMs,
-    timers: {
-      setInterval: (fn, ms) => setInterval(fn, ms),
-      clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    },
+    clock: systemClock,
   });
   return { keeper, sent, fail: (value: boolean) => { failing = value; } };
 }

@@ -26,7 +26,7 @@ beforeEach(async () => {
   app = Fastify();
   teardown.push(() => app.close());
   registerErrorHandling(app);
-  const register = deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => (wakes += 1), now: () => T0 + 100 });
+  const register = deliveriesRoutes({ outbox: storage.outbox, sessions: storage.sessions, wake: () => (wakes += 1), clock: { now: () => T0 + 100 } });
   await app.register(async (scope) => {
     requireApiKey(scope, KEY, []);
     await register(scope);
