@@ -1,6 +1,7 @@
 /**
  * Several-servers benchmark: `npx tsx bench/cluster.ts [--sessions 30] [--servers 3] [--ttl <ms>]` (the
- * servers run the default lease and heartbeat unless `--ttl` is given). Every session is created
+ * servers run the default lease and heartbeat unless `--ttl` is given; WA_PRESENCE_START_CONCURRENCY,
+ * WA_PRESENCE_HEARTBEAT_MS and WA_PRESENCE_REBALANCE set for the benchmark are passed on to them). Every session is created
  * through the first server; placement spreads them. Prints the spread, the moves the rebalancer
  * makes in the 10 s after all are WORKING, then SIGKILLs the busiest server.
  * (PostgreSQL at 127.0.0.1:5432, database `test`; a fresh schema, dropped at the end).
@@ -41,6 +42,7 @@ const SESSIONS = arg('sessions', 30);
 const SERVERS = arg('servers', 3);
 const TTL = process.argv.includes('--ttl') ? arg('ttl', 5000) : null;
 const agent = new Agent({ pipelining: 0 });
+const PASSED_ON = ['WA_PRESENCE_START_CONCURRENCY', 'WA_PRESENCE_HEARTBEAT_MS', 'WA_PRESENCE_REBALANCE'] as const;
 
 async function api<T>(server: ServerProcess, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const response = await request(`${server.url}${path}`, {
@@ -88,6 +90,8 @@ async function main(): Promise<void> {
               WA_PRESENCE_SANDBOX: sandbox.url,
               WA_PRESENCE_SANDBOX_AUTOPAIR: 'false',
               ...(TTL === null ? {} : { WA_PRESENCE_LEASE_TTL_MS: String(TTL) }),
+              // Passed on when set for this benchmark (to compare a setting against the default).
+              ...Object.fromEntries(PASSED_ON.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name] ?? '']]))),
               WHATSAPP_API_KEY: API_KEY,
               WAHA_LOG_LEVEL: 'warn',
             },

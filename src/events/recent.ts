@@ -41,22 +41,43 @@ function chatOf(body: string): string | null {
   }
 }
 
+/** An event kept as the hub carried it; what a reader filters on is read from the JSON the first time a reader asks. */
+class Kept {
+  private parsed: RecentEvent | null = null;
+  constructor(readonly body: string) {}
+  get event(): RecentEvent {
+    if (this.parsed === null) {
+      const { id, session, event } = JSON.parse(this.body) as { id: string; session: string; event: string };
+      this.parsed = { id, session, event, chat: event === 'presence.update' ? chatOf(this.body) : null, body: this.body };
+    }
+    return this.parsed;
+  }
+}
+
 /**
  * The last `capacity` events this server's hub carried (its own sessions' and, with several servers,
  * the relayed ones), in memory: what the dashboard's event stream backfills from when it opens and
  * after its WebSocket reconnects, so a reload or a dropped connection leaves no gap. Not durable:
  * it starts empty with the process, and the webhook outbox stays the record of what was delivered.
+ *
+ * On the presence path every event passes through here, so keeping one costs a slot in a fixed
+ * ring and nothing else: the JSON is parsed only when the dashboard reads (rarely, a page at a time).
  */
 export function createRecentEvents(hub: Hub, capacity = 2000): RecentEvents {
-  const ring: RecentEvent[] = [];
+  if (!(capacity >= 1)) throw new RangeError(`recent events need a capacity of at least 1, got ${capacity}`);
+  const ring: (Kept | undefined)[] = new Array<Kept | undefined>(capacity);
+  /** Where the next event goes; once full, also the oldest. */
+  let next = 0;
+  let count = 0;
+  const at = (age: number): Kept | undefined => ring[(next - count + age + capacity) % capacity];
   const unsubscribe = hub.subscribe(
     { session: '*', events: ['*'] },
     {
       bufferedAmount: 0,
       send(body) {
-        const parsed = JSON.parse(body) as { id: string; session: string; event: string };
-        ring.push({ id: parsed.id, session: parsed.session, event: parsed.event, chat: parsed.event === 'presence.update' ? chatOf(body) : null, body });
-        if (ring.length > capacity) ring.splice(0, ring.length - capacity);
+        ring[next] = new Kept(body);
+        next = (next + 1) % capacity;
+        if (count < capacity) count += 1;
       },
       close() {
         // The hub closes only clients that read too slowly; this one never buffers.
@@ -66,8 +87,8 @@ export function createRecentEvents(hub: Hub, capacity = 2000): RecentEvents {
   return {
     list(query) {
       const out: RecentEvent[] = [];
-      for (let i = ring.length - 1; i >= 0 && out.length < query.limit; i -= 1) {
-        const item = ring[i];
+      for (let age = count - 1; age >= 0 && out.length < query.limit; age -= 1) {
+        const item = at(age)?.event;
         if (item === undefined) continue;
         if (query.after !== null && item.id <= query.after) continue;
         if (query.session !== null && item.session !== query.session) continue;
@@ -77,8 +98,8 @@ export function createRecentEvents(hub: Hub, capacity = 2000): RecentEvents {
       }
       return out.reverse();
     },
-    size: () => ring.length,
-    oldestId: () => ring[0]?.id ?? null,
+    size: () => count,
+    oldestId: () => (count === 0 ? null : (at(0)?.event.id ?? null)),
     close: unsubscribe,
   };
 }

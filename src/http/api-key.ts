@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { SettingsStore } from '../storage/settings.js';
@@ -83,12 +83,28 @@ export function requireApiKey(scope: FastifyInstance, key: string, excludePaths:
   const expected = digest(key);
   const digestOf = digestsOfPresented();
   const excluded = new Set(excludePaths.map(normalisePath));
-  scope.addHook('onRequest', async (request, reply) => {
-    if (excluded.size > 0 && excluded.has(normalisePath(request.url.split('?')[0] ?? ''))) return;
-    const presented = presentedKey(request);
-    if (presented !== null && timingSafeEqual(digestOf(presented), expected)) return;
+  async function refuseOrCookie(request: FastifyRequest, reply: FastifyReply, presented: string | null): Promise<void> {
     if (presented === null && (await dashboardCookieAuth(request, reply, key)) !== 'absent') return;
     const message = presented === null ? 'missing API key: send it in the X-Api-Key header' : 'wrong API key in X-Api-Key';
     await reply.code(401).send(errorBody(new AppError('UNAUTHORIZED', message)));
+  }
+  // The right key, the common case, passes synchronously (no promise per request); only a missing
+  // or wrong one takes the async path (the dashboard cookie, the 401).
+  scope.addHook('onRequest', (request, reply, done) => {
+    if (excluded.size > 0 && excluded.has(normalisePath(request.url.split('?')[0] ?? ''))) {
+      done();
+      return;
+    }
+    const presented = presentedKey(request);
+    if (presented !== null && timingSafeEqual(digestOf(presented), expected)) {
+      done();
+      return;
+    }
+    refuseOrCookie(request, reply, presented).then(
+      () => {
+        if (!reply.sent) done();
+      },
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
   });
 }
