@@ -48,7 +48,7 @@ export interface Config {
   readonly leaseTtlMs: number;
   /**
    * Several servers: how often a server renews its leases, takes free or expired sessions and
-   * announces itself (`WA_PRESENCE_HEARTBEAT_MS`, default 1 s, or a third of a TTL under 3 s).
+   * announces itself (`WA_PRESENCE_HEARTBEAT_MS`, default 750 ms, or a quarter of a TTL under 3 s).
    */
   readonly heartbeatMs: number;
   /** Several servers: move WORKING sessions to servers below their share, a few at a time (`WA_PRESENCE_REBALANCE`, default true). */
@@ -173,7 +173,8 @@ function schemaName(env: Env, name: string): string {
 }
 
 function heartbeatOf(env: Env, leaseTtlMs: number): number {
-  const fallback = Math.min(1000, Math.floor(leaseTtlMs / 3));
+  // Five renewals or so within a lease: a failed or slow one is retried well before the lease runs out.
+  const fallback = Math.min(750, Math.floor(leaseTtlMs / 4));
   const heartbeatMs = int(env, 'WA_PRESENCE_HEARTBEAT_MS', fallback, 100, 60_000);
   if (heartbeatMs >= leaseTtlMs) {
     throw new ConfigError(`WA_PRESENCE_HEARTBEAT_MS (${heartbeatMs}) must be shorter than WA_PRESENCE_LEASE_TTL_MS (${leaseTtlMs}): a lease must be renewed before it runs out`);
@@ -227,7 +228,7 @@ function globalHook(env: Env): GlobalHookConfig | null {
 
 export function loadConfig(env: Env = process.env, argv: readonly string[] = process.argv.slice(2)): Config {
   const portRaw = str(env, 'WHATSAPP_API_PORT') !== null ? 'WHATSAPP_API_PORT' : 'PORT';
-  const leaseTtlMs = int(env, 'WA_PRESENCE_LEASE_TTL_MS', 5_000, 1000, 600_000);
+  const leaseTtlMs = int(env, 'WA_PRESENCE_LEASE_TTL_MS', 4_000, 1000, 600_000);
   const config: Config = {
     port: int(env, portRaw, 3000, 0, 65535),
     host: str(env, 'WHATSAPP_API_HOSTNAME') ?? '127.0.0.1',

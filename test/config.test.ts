@@ -92,11 +92,11 @@ describe('loadConfig: operations', () => {
     });
   });
 
-  it('several servers: a 5 s lease renewed every second by default, the heartbeat shorter than the lease', () => {
-    expect(loadConfig({}, [])).toMatchObject({ leaseTtlMs: 5000, heartbeatMs: 1000 });
-    expect(loadConfig({ WA_PRESENCE_LEASE_TTL_MS: '1500' }, [])).toMatchObject({ leaseTtlMs: 1500, heartbeatMs: 500 });
+  it('several servers: a 4 s lease renewed every 750 ms by default, the heartbeat shorter than the lease', () => {
+    expect(loadConfig({}, [])).toMatchObject({ leaseTtlMs: 4000, heartbeatMs: 750 });
+    expect(loadConfig({ WA_PRESENCE_LEASE_TTL_MS: '1500' }, [])).toMatchObject({ leaseTtlMs: 1500, heartbeatMs: 375 });
     expect(loadConfig({ WA_PRESENCE_LEASE_TTL_MS: '15000', WA_PRESENCE_HEARTBEAT_MS: '3000' }, [])).toMatchObject({ leaseTtlMs: 15000, heartbeatMs: 3000 });
-    expect(() => loadConfig({ WA_PRESENCE_HEARTBEAT_MS: '5000' }, [])).toThrow(/WA_PRESENCE_HEARTBEAT_MS \(5000\) must be shorter than WA_PRESENCE_LEASE_TTL_MS \(5000\)/);
+    expect(() => loadConfig({ WA_PRESENCE_HEARTBEAT_MS: '4000' }, [])).toThrow(/WA_PRESENCE_HEARTBEAT_MS \(4000\) must be shorter than WA_PRESENCE_LEASE_TTL_MS \(4000\)/);
   });
 
   it('refuses malformed values, naming the variable', () => {

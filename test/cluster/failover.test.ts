@@ -24,7 +24,7 @@ const API_KEY = 'cluster-test-key';
 const SESSIONS = 30;
 const CONTACT = '15559990001';
 /** The default lease (src/config.ts): the servers below run with the default lease and heartbeat. */
-const LEASE_TTL_MS = 5000;
+const LEASE_TTL_MS = 4000;
 
 let sandbox: Sandbox;
 let receiver: ReceiverDouble;
@@ -275,7 +275,7 @@ describe.runIf(ENABLED)('three servers on one PostgreSQL', () => {
     paused.child.kill('SIGCONT');
     await paused.waitForLog((line) => line.msg === 'stopping sessions whose lease this server lost', 10_000);
     // One more heartbeat of s2 and s3 after the wake-up, then look at every credential write.
-    await new Promise((resolve) => setTimeout(resolve, LEASE_TTL_MS / 3 + 500));
+    await new Promise((resolve) => setTimeout(resolve, LEASE_TTL_MS / 4 + 500));
     const stale = await db.query<{ writer: string; session: string; owner: string | null }>(
       `SELECT writer, session, owner FROM ${schema}.auth_audit WHERE writer IS DISTINCT FROM owner AND at >= $1`,
       [stoppedAt],
