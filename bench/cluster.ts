@@ -13,6 +13,7 @@
  * Outbox throughput and p99 on PostgreSQL beside SQLite: `npx tsx bench/events.ts --pg postgres://…`
  * (the events benchmark runs both backends in one run; not duplicated here).
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -70,6 +71,8 @@ function rssMb(pid: number | undefined): number {
 }
 
 async function main(): Promise<void> {
+  // The servers run as `npm start` runs them: the build, without tsx.
+  execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
   const schema = `cluster_bench_${randomBytes(4).toString('hex')}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-bench-'));
   const sandbox = await startSandbox({ autoPair: false });
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
               WAHA_LOG_LEVEL: 'warn',
             },
             120_000,
+            { built: true },
           ),
         ),
       )),

@@ -33,10 +33,12 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts a server with `env` (on top of a minimal PATH/HOME) and waits until it answers /health. */
-export async function startServerProcess(id: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServerProcess(id: string, env: Record<string, string>, timeoutMs = 30_000, options: { readonly built?: boolean } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // `built`: `node dist/main.js` as `npm start` runs it (after `npm run build`), without tsx's
+  // loader and its source-mapped stack traces (benchmarks); tests run the sources.
+  const child = spawn(process.execPath, options.built === true ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WA_PRESENCE_SERVER_ID: id, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
