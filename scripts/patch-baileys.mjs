@@ -10,6 +10,7 @@
  * transaction context under a key of its own, so what each socket sees is unchanged.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import process from 'node:process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +27,11 @@ if (version !== EXPECTED_VERSION) {
 
 const file = join(baileys, 'lib', 'Utils', 'auth-utils.js');
 const source = readFileSync(file, 'utf8');
-if (source.includes(MARKER)) process.exit(0);
+if (!source.includes(MARKER)) patchTransactions(source);
+patchSignatureCheck();
 
+/** @param {string} source the unpatched auth-utils.js */
+function patchTransactions(source) {
 const IMPORT = "import { AsyncLocalStorage } from 'async_hooks';\n";
 const PER_SOCKET = '    const txStorage = new AsyncLocalStorage();\n';
 if (source.split(IMPORT).length !== 2 || source.split(PER_SOCKET).length !== 2) {
@@ -52,3 +56,65 @@ const scopedTxStorage = () => {
 const patched = source.replace(IMPORT, SHARED).replace(PER_SOCKET, `    const txStorage = scopedTxStorage(); // ${MARKER}\n`);
 writeFileSync(file, patched);
 process.stdout.write(`patched ${file} (WhiskeySockets/Baileys#2806)\n`);
+}
+
+/**
+ * The second fix: libsignal (Baileys' dependency, pinned by the lockfile) checks XEdDSA signatures
+ * with curve25519-js, pure JavaScript: about 15 ms of CPU a check, and Baileys checks the server's
+ * certificate on every connection, a third of a session resume's CPU (bench/engine.ts). An XEdDSA
+ * signature is an Ed25519 signature under the Edwards form of the Montgomery key, so the patched
+ * check converts the key (y = (u − 1) / (u + 1) mod 2^255 − 19, the sign bit from the signature),
+ * as curve25519-js does, and lets Node's native Ed25519 verify it (about 0.1 ms).
+ * test/engines/noweb/baileys-patch.test.ts compares it with curve25519-js on valid and forged input.
+ */
+function patchSignatureCheck() {
+  // The libsignal Baileys itself resolves.
+  const curveFile = createRequire(join(baileys, 'package.json')).resolve('libsignal/src/curve.js');
+  const curveSource = readFileSync(curveFile, 'utf8');
+  if (curveSource.includes(MARKER)) return;
+  const CALL = '    return isInit ? true : curveJs.verify(pubKey, msg, sig);\n';
+  if (curveSource.split(CALL).length !== 2) {
+    throw new Error(`scripts/patch-baileys.mjs: ${curveFile} does not have the expected signature check; it was not patched`);
+  }
+  const NATIVE = `
+// ${MARKER}: XEdDSA checked by Node's native Ed25519 instead of curve25519-js (15 ms → 0.1 ms).
+const ED25519_SPKI_PREFIX = Buffer.from([48, 42, 48, 5, 6, 3, 43, 101, 112, 3, 33, 0]);
+const FIELD = (1n << 255n) - 19n;
+function fieldPow(base, exponent) {
+    let result = 1n;
+    base %= FIELD;
+    while (exponent > 0n) {
+        if (exponent & 1n) result = (result * base) % FIELD;
+        base = (base * base) % FIELD;
+        exponent >>= 1n;
+    }
+    return result;
+}
+function nativeXeddsaVerify(montgomery, msg, sig) {
+    let u = 0n;
+    for (let i = 31; i >= 0; i -= 1) u = (u << 8n) | BigInt(montgomery[i]);
+    u &= (1n << 255n) - 1n;
+    let y = ((((u - 1n) % FIELD) + FIELD) % FIELD) * fieldPow(u + 1n, FIELD - 2n) % FIELD;
+    const edwards = Buffer.alloc(32);
+    for (let i = 0; i < 32; i += 1) {
+        edwards[i] = Number(y & 255n);
+        y >>= 8n;
+    }
+    edwards[31] |= sig[63] & 128;
+    const signature = Buffer.from(sig);
+    signature[63] &= 127;
+    try {
+        const key = nodeCrypto.createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, edwards]), format: 'der', type: 'spki' });
+        return nodeCrypto.verify(null, msg, key, signature);
+    } catch {
+        return false;
+    }
+}
+`;
+  const patchedCurve = curveSource
+    .replace("const nodeCrypto = require('crypto');\n", `const nodeCrypto = require('crypto');\n${NATIVE}`)
+    .replace(CALL, `    return isInit ? true : nativeXeddsaVerify(pubKey, msg, sig); // ${MARKER}\n`);
+  if (!patchedCurve.includes('nativeXeddsaVerify(pubKey')) throw new Error(`scripts/patch-baileys.mjs: ${curveFile}: the native check was not inserted`);
+  writeFileSync(curveFile, patchedCurve);
+  process.stdout.write(`patched ${curveFile} (native XEdDSA signature check)\n`);
+}

@@ -76,3 +76,44 @@ describe('Baileys patch: one AsyncLocalStorage for every socket', () => {
     expect(aState.writes).toBe(1);
   });
 });
+
+describe('libsignal patch: XEdDSA signatures checked by native Ed25519', () => {
+  const require = createRequire(join(createRequire(import.meta.url).resolve('baileys/package.json')));
+  const curve = require('libsignal/src/curve.js') as {
+    generateKeyPair(): { pubKey: Buffer; privKey: Buffer };
+    calculateSignature(privKey: Buffer, message: Buffer): Buffer;
+    verifySignature(pubKey: Buffer, message: Buffer, signature: Buffer): boolean;
+  };
+  const pure = require('curve25519-js') as { verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean };
+
+  it('is applied to the libsignal Baileys loads', () => {
+    const source = readFileSync(require.resolve('libsignal/src/curve.js'), 'utf8');
+    expect(source).toContain('nativeXeddsaVerify(pubKey, msg, sig)');
+    expect(source).not.toContain('curveJs.verify(pubKey, msg, sig)');
+  });
+
+  it('says what curve25519-js says, for valid signatures and for forged ones', () => {
+    for (let round = 0; round < 40; round += 1) {
+      const { pubKey, privKey } = curve.generateKeyPair();
+      const message = Buffer.from(`message ${round} ${'x'.repeat(round * 7)}`);
+      const signature = curve.calculateSignature(privKey, message);
+      const raw = pubKey.subarray(1);
+      const forgedMessage = Buffer.from(message);
+      forgedMessage[round % forgedMessage.length] = (forgedMessage[round % forgedMessage.length] ?? 0) ^ 1;
+      const forgedSignature = Buffer.from(signature);
+      forgedSignature[round % 64] = (forgedSignature[round % 64] ?? 0) ^ 4;
+      const other = curve.generateKeyPair().pubKey;
+      const cases: [Buffer, Buffer, Buffer, boolean][] = [
+        [pubKey, message, signature, true],
+        [pubKey, forgedMessage, signature, false],
+        [pubKey, message, forgedSignature, false],
+        [other, message, signature, false],
+      ];
+      for (const [key, signed, sig, expected] of cases) {
+        expect(curve.verifySignature(key, signed, sig)).toBe(expected);
+        expect(pure.verify(key.subarray(1), signed, sig)).toBe(expected);
+      }
+      expect(raw.length).toBe(32);
+    }
+  });
+});
