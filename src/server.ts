@@ -24,6 +24,7 @@ import { wsRoutes } from './http/routes/ws.js';
 import { SANDBOX_ROOT_PUBLIC_KEY, sandboxAdminRoutes, startSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/index.js';
 import { createHistoryRecorder } from './sessions/history-recorder.js';
+import type { HistoryRecorder } from './sessions/history-recorder.js';
 import { createRetentionJob } from './sessions/history-retention.js';
 import { createSessionManager } from './sessions/manager.js';
 import type { SessionManager, SessionOwnership } from './sessions/manager.js';
@@ -83,6 +84,8 @@ export interface Server {
   readonly storage: Storage;
   readonly sessions: SessionManager;
   readonly events: Events;
+  /** Presence history's recorder (its background writes: `flush` waits for them). */
+  readonly history: HistoryRecorder;
   /** Null on one server (SQLite, or PostgreSQL without several servers is not a mode: PostgreSQL means a cluster). */
   readonly cluster: Cluster | null;
   /** The embedded sandbox network (`--sandbox`), else null. */
@@ -281,6 +284,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     storage,
     sessions,
     events,
+    history,
     cluster,
     sandbox,
     readiness,
