@@ -349,6 +349,8 @@ async function sustained(durationMs: number): Promise<PhaseResult> {
 async function measured(phase: { firstSeq: number; total: number; until: number; started: number; cpu: NodeJS.CpuUsage }): Promise<PhaseResult> {
   const { firstSeq, total } = phase;
   await waitFinished(phase.until);
+  // History is written in the background: its writes for this phase's updates are part of their cost.
+  await history?.flush();
   const elapsed = now() - phase.started;
   const used = process.cpuUsage(phase.cpu);
   const sorted = await latencies(firstSeq, firstSeq + total);

@@ -77,8 +77,15 @@ export function createPostgresHistoryStore(pool: PgPool, schema: string): Presen
     range: async (query) => {
       const { rows } =
         query.participant === undefined
-          ? await pool.query<ChangeRow>(
-              `SELECT ${COLUMNS} FROM presence_history WHERE session = $1 AND chat_id = $2 AND at BETWEEN $3 AND $4 ORDER BY participant, at, id`,
+          ? // One index seek per participant to the range's start (as on SQLite): with every
+            // participant at once, (session, chat) alone bounds the index scan and every row of the
+            // chat outside [from, to] is read too.
+            await pool.query<ChangeRow>(
+              `${PARTICIPANTS} SELECT l.* FROM p CROSS JOIN LATERAL (
+                 SELECT ${COLUMNS} FROM presence_history h
+                 WHERE h.session = $1 AND h.chat_id = $2 AND h.participant = p.participant AND h.at BETWEEN $3 AND $4
+                 ORDER BY h.at, h.id) l
+               WHERE p.participant IS NOT NULL ORDER BY l.participant, l.at, l.id`,
               [query.session, query.chatId, query.from, query.to],
             )
           : await pool.query<ChangeRow>(
