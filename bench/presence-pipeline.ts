@@ -32,7 +32,13 @@
  * `--pg <url>`: PostgreSQL instead of SQLite (e.g. postgres://postgres@127.0.0.1:5432/test), in a
  * fresh schema dropped afterwards.
  * `--history`: presence history is on for the session (src/sessions/history-recorder.ts records
- * every stored change in the background); run with and without to compare.
+ * every stored change in the background); run with and without to compare. Each phase waits for
+ * the history writes of its updates, and on SQLite also prints the CPU spent in the history store's
+ * writes (its batched inserts and their commits, measured around each synchronous call), an
+ * estimate of history's own cost that the machine's load does not swamp.
+ * `--history-compare [--rounds 3]`: the benchmark off, on, off, on… (`--rounds` pairs), each in a
+ * process of its own, then per phase the median CPU an update of each and their ratio (issue 14's
+ * bound: at most 10 % more). On a busy machine single runs vary by ±20 %: compare medians.
  * A short warm-up runs first and is not counted. Profile with
  * `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/presence-pipeline.ts …` and
  * `npx tsx bench/cpuprofile.ts /tmp/prof/<file>.cpuprofile`.
@@ -47,11 +53,13 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import type { SessionConfig } from '../src/presence/sessions.js';
 import { createServer } from '../src/server.js';
+import type { PresenceHistoryStore } from '../src/storage/history.js';
+import { openStorage } from '../src/storage/index.js';
 import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 // ---- command line --------------------------------------------------------------------------------
-const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced', '--history']);
-const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate', '--metrics', '--pg']);
+const FLAGS = new Set(['--hmac', '--no-webhook', '--skip-sustained', '--skip-paced', '--history', '--history-compare']);
+const OPTIONS = new Set(['--contacts', '--seconds', '--window', '--rate', '--metrics', '--pg', '--rounds']);
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -109,6 +117,46 @@ if (metricsMode === 'compare') {
   process.exit(0);
 }
 
+/** `--history-compare`: off and on alternating, `--rounds` pairs, each run a process of its own; medians per phase. */
+async function compareHistory(): Promise<void> {
+  const rounds = option('--rounds', 3);
+  const rest = args.filter((arg, i) => arg !== '--history-compare' && arg !== '--history' && arg !== '--rounds' && args[i - 1] !== '--rounds');
+  const cpu: Record<'off' | 'on', Map<string, number[]>> = { off: new Map(), on: new Map() };
+  const median = (values: readonly number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+  };
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const mode of ['off', 'on'] as const) {
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', ...rest, ...(mode === 'on' ? ['--history'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let text = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+          process.stdout.write(`[history ${mode} ${round}] ${chunk.toString('utf8')}`);
+        });
+        child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`the run with history ${mode} exited with ${code}`))));
+      });
+      for (const match of out.matchAll(/^([^:\n]+): \d+ updates, .*CPU ([\d.]+) ms\/update/gm)) {
+        const phase = match[1] ?? '';
+        cpu[mode].set(phase, [...(cpu[mode].get(phase) ?? []), Number(match[2])]);
+      }
+    }
+  }
+  for (const [phase, offRuns] of cpu.off) {
+    const onRuns = cpu.on.get(phase);
+    if (onRuns === undefined) continue;
+    const off = median(offRuns);
+    const on = median(onRuns);
+    const list = (runs: readonly number[]): string => runs.map((value) => value.toFixed(3)).join(', ');
+    console.log(`${phase}: CPU an update, median of ${offRuns.length}: ${off.toFixed(3)} ms without history (${list(offRuns)}), ${on.toFixed(3)} ms with (${list(onRuns)}): ${(((on - off) / off) * 100).toFixed(1)} %`);
+  }
+}
+if (process.argv.includes('--history-compare')) {
+  await compareHistory();
+  process.exit(0);
+}
 const now = (): number => performance.timeOrigin + performance.now();
 const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`;
 
@@ -207,6 +255,27 @@ const LAST_SEEN = /"lastSeen":(\d+)/;
 // several-servers mode (leases, the event relay), as in production.
 const withHistory = process.argv.includes('--history');
 const engines = new FakeEngineFactory();
+/** CPU (µs) spent inside the history store's calls. SQLite's are synchronous, so the delta around a call is its own work. */
+let historyStoreUs = 0;
+function timedHistory(store: PresenceHistoryStore): PresenceHistoryStore {
+  const timed = <A extends unknown[], R>(call: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> => {
+      const before = process.cpuUsage();
+      const result = call(...a);
+      const used = process.cpuUsage(before);
+      historyStoreUs += used.user + used.system;
+      return result;
+    };
+  return {
+    ...store,
+    append: timed((changes: Parameters<PresenceHistoryStore['append']>[0]) => store.append(changes)),
+    last: timed((session: string, chatId: string, participant: string) => store.last(session, chatId, participant)),
+  };
+}
+// Opened here (the server leaves a storage it was given open) so that, on SQLite, the history store's
+// calls are timed.
+const opened = await openStorage({ dataDir, databaseUrl: pgUrl, ...(pgUrl === null ? {} : { schema: PG_SCHEMA }) });
+const storage = pgUrl === null ? { ...opened, history: timedHistory(opened.history) } : opened;
 const server = await createServer(
   loadConfig(
     {
@@ -220,6 +289,7 @@ const server = await createServer(
   ),
   {
     logger: silent,
+    storage,
     engines,
     listen: { host: '127.0.0.1', port: 0 },
     worker: {
@@ -301,6 +371,8 @@ interface PhaseResult {
   readonly cpuMsPerUpdate: number;
   /** Of it, in the kernel (system calls: SQLite's writes, sockets). */
   readonly systemMsPerUpdate: number;
+  /** CPU in the history store's writes (SQLite), per update. */
+  readonly historyMsPerUpdate: number;
   readonly p50: number;
   readonly p99: number;
 }
@@ -325,6 +397,7 @@ async function sustained(durationMs: number): Promise<PhaseResult> {
   const startFinished = finished;
   const startEmitted = sequence;
   const cpu = process.cpuUsage();
+  const historyUs = historyStoreUs;
   const started = now();
   let stopEmitting = false;
   let scheduled = false;
@@ -343,13 +416,15 @@ async function sustained(durationMs: number): Promise<PhaseResult> {
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   stopEmitting = true;
   const total = sequence - startEmitted;
-  return measured({ firstSeq, total, until: startFinished + total, started, cpu });
+  return measured({ firstSeq, total, until: startFinished + total, started, cpu, historyUs });
 }
 
 /** Waits for the phase's last update to reach the receiver, then sums the phase up. */
-async function measured(phase: { firstSeq: number; total: number; until: number; started: number; cpu: NodeJS.CpuUsage }): Promise<PhaseResult> {
+async function measured(phase: { firstSeq: number; total: number; until: number; started: number; cpu: NodeJS.CpuUsage; historyUs: number }): Promise<PhaseResult> {
   const { firstSeq, total } = phase;
   await waitFinished(phase.until);
+  // History is written in the background: its writes for this phase's updates are part of their cost.
+  if (withHistory) await server.history.flush();
   const elapsed = now() - phase.started;
   const used = process.cpuUsage(phase.cpu);
   const sorted = await latencies(firstSeq, firstSeq + total);
@@ -358,6 +433,7 @@ async function measured(phase: { firstSeq: number; total: number; until: number;
     rate: total / (elapsed / 1000),
     cpuMsPerUpdate: (used.user + used.system) / 1000 / total,
     systemMsPerUpdate: used.system / 1000 / total,
+    historyMsPerUpdate: (historyStoreUs - phase.historyUs) / 1000 / total,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
   };
@@ -370,6 +446,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
   const startEmitted = sequence;
   const total = Math.round((perSecond * durationMs) / 1000);
   const cpu = process.cpuUsage();
+  const historyUs = historyStoreUs;
   const started = now();
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
@@ -381,7 +458,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
       }
     }, 5);
   });
-  return measured({ firstSeq, total, until: startFinished + total, started, cpu });
+  return measured({ firstSeq, total, until: startFinished + total, started, cpu, historyUs });
 }
 
 const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';
@@ -392,7 +469,8 @@ global.gc?.();
 const lines: string[] = [];
 const describe = (name: string, r: PhaseResult): string =>
   `${name}: ${r.updates} updates, ${r.rate.toFixed(0)} updates/s, CPU ${r.cpuMsPerUpdate.toFixed(3)} ms/update (system ${r.systemMsPerUpdate.toFixed(3)}), ` +
-  `engine event → ${withWebhook ? 'webhook received' : 'accepted'} p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`;
+  `engine event → ${withWebhook ? 'webhook received' : 'accepted'} p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms` +
+  (withHistory && pgUrl === null ? `; history store writes ${r.historyMsPerUpdate.toFixed(3)} ms an update (${((r.historyMsPerUpdate / r.cpuMsPerUpdate) * 100).toFixed(1)} % of it)` : '');
 if (!process.argv.includes('--skip-sustained')) {
   const r = await sustained(seconds * 1000);
   lines.push(describe(`sustained (window ${window})`, r));
@@ -411,6 +489,7 @@ console.log(`end: ${load()}`);
 
 if (scrapes !== null) clearInterval(scrapes);
 await server.close();
+await storage.close();
 await receiver?.stop();
 await dropPgSchema();
 await rm(dataDir, { recursive: true, force: true });

@@ -54,7 +54,8 @@ export interface PresenceHistoryStore {
   last(session: string, chatId: string, participant: string): Promise<StoredChange | null>;
   /**
    * Changes of one chat within the range, ordered by participant then time. Served by the index
-   * (session, chat_id, participant, at): a 30-day range of one contact reads only its rows.
+   * (session, chat_id, participant, at), one seek per participant to `from`: a 30-day range of one
+   * contact reads only its rows in the range, not the rest of the chat's.
    */
   range(query: ChatHistoryRange): Promise<StoredChange[]>;
   /** Per participant of the chat (or the one asked for): its last change before `at`, if any. */

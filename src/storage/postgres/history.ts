@@ -13,7 +13,10 @@ interface ChangeRow {
   last_seen: string | null;
 }
 
-function toChange(row: ChangeRow): StoredChange {
+/** A range row: the chat is the query's own. */
+type RangeRow = Omit<ChangeRow, 'id' | 'chat_id'>;
+
+function toChange(row: Omit<ChangeRow, 'id'>): StoredChange {
   const where = `history of ${row.participant} in ${row.chat_id}`;
   return {
     chatId: row.chat_id,
@@ -75,17 +78,26 @@ export function createPostgresHistoryStore(pool: PgPool, schema: string): Presen
       return row === undefined ? null : toChange(row);
     },
     range: async (query) => {
+      // Only what the caller does not already know (not the chat, not the id): fewer values to
+      // parse for a contact's 30 days of thousands of rows.
       const { rows } =
         query.participant === undefined
-          ? await pool.query<ChangeRow>(
-              `SELECT ${COLUMNS} FROM presence_history WHERE session = $1 AND chat_id = $2 AND at BETWEEN $3 AND $4 ORDER BY participant, at, id`,
+          ? // One index seek per participant to the range's start (as on SQLite): with every
+            // participant at once, (session, chat) alone bounds the index scan and every row of the
+            // chat outside [from, to] is read too.
+            await pool.query<RangeRow>(
+              `${PARTICIPANTS} SELECT l.participant, l.presence, l.at, l.last_seen FROM p CROSS JOIN LATERAL (
+                 SELECT h.participant, h.presence, h.at, h.last_seen, h.id FROM presence_history h
+                 WHERE h.session = $1 AND h.chat_id = $2 AND h.participant = p.participant AND h.at BETWEEN $3 AND $4
+                 ORDER BY h.at, h.id) l
+               WHERE p.participant IS NOT NULL ORDER BY l.participant, l.at, l.id`,
               [query.session, query.chatId, query.from, query.to],
             )
-          : await pool.query<ChangeRow>(
-              `SELECT ${COLUMNS} FROM presence_history WHERE session = $1 AND chat_id = $2 AND participant = $3 AND at BETWEEN $4 AND $5 ORDER BY at, id`,
+          : await pool.query<RangeRow>(
+              'SELECT participant, presence, at, last_seen FROM presence_history WHERE session = $1 AND chat_id = $2 AND participant = $3 AND at BETWEEN $4 AND $5 ORDER BY at, id',
               [query.session, query.chatId, query.participant, query.from, query.to],
             );
-      return rows.map(toChange);
+      return rows.map((row) => toChange({ ...row, chat_id: query.chatId }));
     },
     before: async (session, chatId, participant, at) => {
       const names =

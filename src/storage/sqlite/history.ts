@@ -22,6 +22,12 @@ function toChange(row: ChangeRow): StoredChange {
   };
 }
 
+interface RangeRow {
+  presence: string;
+  at: number;
+  last_seen: number | null;
+}
+
 const COLUMNS = 'id, chat_id, participant, presence, at, last_seen';
 
 /** Participants of a chat without reading its rows: one index seek per participant (a loose index scan). */
@@ -42,11 +48,10 @@ export function createSqliteHistoryStore(db: SqliteDatabase): PresenceHistorySto
   const last = db.prepare<[string, string, string], ChangeRow>(
     `SELECT ${COLUMNS} FROM presence_history WHERE session = ? AND chat_id = ? AND participant = ? ORDER BY at DESC, id DESC LIMIT 1`,
   );
-  const rangeAll = db.prepare<[string, string, number, number], ChangeRow>(
-    `SELECT ${COLUMNS} FROM presence_history WHERE session = ? AND chat_id = ? AND at BETWEEN ? AND ? ORDER BY participant, at, id`,
-  );
-  const rangeOne = db.prepare<[string, string, string, number, number], ChangeRow>(
-    `SELECT ${COLUMNS} FROM presence_history WHERE session = ? AND chat_id = ? AND participant = ? AND at BETWEEN ? AND ? ORDER BY at, id`,
+  // Only what the caller does not already know: the chat and the participant are the query's own,
+  // so a contact's 30 days (thousands of rows) decode no strings but the presence.
+  const rangeOne = db.prepare<[string, string, string, number, number], RangeRow>(
+    'SELECT presence, at, last_seen FROM presence_history WHERE session = ? AND chat_id = ? AND participant = ? AND at BETWEEN ? AND ? ORDER BY at, id',
   );
   const beforeOne = db.prepare<[string, string, string, number], ChangeRow>(
     `SELECT ${COLUMNS} FROM presence_history WHERE session = ? AND chat_id = ? AND participant = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1`,
@@ -129,11 +134,17 @@ export function createSqliteHistoryStore(db: SqliteDatabase): PresenceHistorySto
       }),
     range: (query: ChatHistoryRange) =>
       settle(() => {
-        const rows =
-          query.participant === undefined
-            ? rangeAll.all(query.session, query.chatId, query.from, query.to)
-            : rangeOne.all(query.session, query.chatId, query.participant, query.from, query.to);
-        return rows.map(toChange);
+        // One index seek per participant to the range's start: with every participant at once,
+        // (session, chat) alone bounds the index scan and every row outside [from, to] is read too.
+        const names = query.participant === undefined ? participants.all({ session: query.session, chat: query.chatId }).map((row) => row.participant) : [query.participant];
+        const found: StoredChange[] = [];
+        for (const participant of names) {
+          const context = `history of ${participant} in ${query.chatId}`;
+          for (const row of rangeOne.all(query.session, query.chatId, participant, query.from, query.to)) {
+            found.push({ chatId: query.chatId, participant, presence: decodePresenceStatus(row.presence, context), at: row.at, lastSeen: row.last_seen });
+          }
+        }
+        return found;
       }),
     before: (session, chatId, participant, at) =>
       settle(() => {
