@@ -181,12 +181,13 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const relayed = relay === null ? basePublisher : relay.wrap(basePublisher);
   const hub = metrics === null ? events.hub : instrumentHub(events.hub, metrics);
 
-  const history = createHistoryRecorder({ store: storage.history, defaults: { enabled: config.presenceHistory, retentionDays: config.presenceHistoryRetentionDays }, logger });
+  const history = createHistoryRecorder({ store: storage.history, defaults: { enabled: config.presenceHistory, retentionDays: config.presenceHistoryRetentionDays }, logger, clock });
   const retention = createRetentionJob({
     store: storage.history,
     configOf: async (session) => (await storage.sessions.get(session))?.config ?? null,
     retentionDays: (sessionConfig) => history.retentionDays(sessionConfig),
     logger,
+    clock,
   });
   const sessions = createSessionManager({
     history,

@@ -1,3 +1,4 @@
+import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -68,6 +69,7 @@ export interface Cluster {
 export function createCluster(options: ClusterOptions): Cluster {
   const { config, storage, stores } = options;
   const logger = options.logger.child({ area: 'cluster' });
+  const clock = options.clock ?? systemClock;
   // The heartbeat has connections of its own (see `ClusterStores.heartbeat`).
   const registry = stores.heartbeat.servers;
   const lookups = stores.lookups.servers;
@@ -114,7 +116,7 @@ export function createCluster(options: ClusterOptions): Cluster {
     ttlMs: config.leaseTtlMs,
     heartbeatMs,
     logger,
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    clock,
     onHeartbeat: async () => {
       if (advertised !== null) await registry.announce({ id: config.serverId, url: advertised }, config.leaseTtlMs);
     },
@@ -134,7 +136,7 @@ export function createCluster(options: ClusterOptions): Cluster {
       ownerOf: (session) => lookups.ownerOf(session),
       placeOf: async () => {
         const [servers, leases] = await Promise.all([lookups.live(), stores.lookups.leases.list()]);
-        return leastLoaded(loadsOf(servers, leases, Date.now()), config.maxSessions, config.serverId);
+        return leastLoaded(loadsOf(servers, leases, clock.now()), config.maxSessions, config.serverId);
       },
     },
     sessionOwnership: createClusterSessionOwnership({
@@ -162,7 +164,7 @@ export function createCluster(options: ClusterOptions): Cluster {
       local = sessions;
       advertised = url;
       await registry.announce({ id: config.serverId, url }, config.leaseTtlMs);
-      const now = Date.now();
+      const now = clock.now();
       for (const name of startSessions) {
         assertSessionName(name);
         const stored = await storage.sessions.get(name);

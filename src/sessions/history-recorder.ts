@@ -3,6 +3,8 @@ import type { SessionConfig } from '../presence/sessions.js';
 import type { SessionStatus } from '../presence/status.js';
 import type { ParticipantPresence } from '../presence/types.js';
 import type { PresenceHistoryStore, SessionChange } from '../storage/history.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 /** The server-wide defaults a session's `config.presenceHistory` overrides. */
 export interface HistoryDefaults {
@@ -25,7 +27,7 @@ export interface HistoryRecorderDeps {
   readonly defaults: HistoryDefaults;
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
-  readonly clock?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
   /** How often listening sessions say they are alive (the start of a crash gap): 30 s. */
   readonly heartbeatMs?: number;
   /** Most writes waiting; past it new changes are dropped (and counted) rather than growing memory. */
@@ -68,7 +70,8 @@ const APPEND_BATCH = 500;
 export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorder {
   const { store, defaults } = deps;
   const logger = deps.logger.child({ area: 'history' });
-  const clock = deps.clock ?? Date.now;
+  // Its timers stay Node's own: they are unref'd, so background work never keeps a stopping process alive.
+  const clock = deps.clock ?? systemClock;
   const maxPending = deps.maxPending ?? 100_000;
   const memoryEntries = deps.memoryEntries ?? 100_000;
   const queue: Op[] = [];
@@ -185,7 +188,7 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
   const heartbeat = setInterval(() => {
     if (listening.size === 0) return;
     const entries = [...listening].map(([session, since]) => ({ session, since }));
-    const at = clock();
+    const at = clock.now();
     enqueue({ kind: 'run', what: 'heartbeat', run: () => store.heartbeat(entries, at) });
   }, deps.heartbeatMs ?? 30_000);
   heartbeat.unref();
@@ -200,13 +203,13 @@ export function createHistoryRecorder(deps: HistoryRecorderDeps): HistoryRecorde
   const recorder: HistoryRecorder = {
     changed(session, config, chatId, presences) {
       if (!historyEnabled(config, defaults)) return;
-      const at = clock();
+      const at = clock.now();
       for (const presence of presences) {
         enqueue({ kind: 'append', change: { session, chatId, participant: presence.participant, presence: presence.lastKnownPresence, at, lastSeen: presence.lastSeen } });
       }
     },
     status(session, config, to) {
-      const at = clock();
+      const at = clock.now();
       if (to === 'WORKING') {
         if (!historyEnabled(config, defaults)) return;
         listening.set(session, at);

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { SessionConfig } from '../presence/sessions.js';
 import { HISTORY_DELETE_BATCH } from '../storage/history.js';
 import type { PresenceHistoryStore } from '../storage/history.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 const DAY_MS = 86_400_000;
 
@@ -12,7 +14,7 @@ export interface RetentionDeps {
   readonly retentionDays: (config: SessionConfig | null) => number;
   readonly logger: Logger;
   /** Milliseconds since the epoch; tests drive it. */
-  readonly clock?: () => number;
+  readonly clock?: Pick<Clock, 'now'>;
   /** Rows per delete statement (at most HISTORY_DELETE_BATCH). */
   readonly batchSize?: number;
   /** Between two runs: one hour. */
@@ -45,7 +47,8 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * loop is held for long. With several servers, only the holder of the retention lock runs a pass.
  */
 export function createRetentionJob(deps: RetentionDeps): RetentionJob {
-  const clock = deps.clock ?? Date.now;
+  // Its timers stay Node's own: they are unref'd, so background work never keeps a stopping process alive.
+  const clock = deps.clock ?? systemClock;
   const batchSize = Math.min(deps.batchSize ?? HISTORY_DELETE_BATCH, HISTORY_DELETE_BATCH);
   const pause = deps.pause ?? nextTurn;
   const logger = deps.logger.child({ area: 'history-retention' });
@@ -54,7 +57,7 @@ export function createRetentionJob(deps: RetentionDeps): RetentionJob {
   let stopped = false;
 
   async function pass(): Promise<RetentionReport> {
-    const now = clock();
+    const now = clock.now();
     let deleted = 0;
     let batches = 0;
     const sessions = await deps.store.sessions();

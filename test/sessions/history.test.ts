@@ -20,7 +20,7 @@ describe('presence history recorder and retention (SQLite)', () => {
   let storage: Storage;
   let now: number;
   const recorders: HistoryRecorder[] = [];
-  const clock = (): number => now;
+  const clock = { now: (): number => now };
 
   function recorder(enabled = false, extra: { maxPending?: number } = {}): HistoryRecorder {
     const made = createHistoryRecorder({ store: storage.history, defaults: { enabled, retentionDays: 30 }, logger, clock, ...extra });
