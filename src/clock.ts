@@ -17,7 +17,7 @@ export interface Clock {
 type Handle = ReturnType<typeof setTimeout>;
 
 /** Sleeps on the clock's own timers, so a clock that fakes `setTimeout` fakes `sleep` too. */
-export function sleepOn(timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {
+function sleepOn(timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const reason = (): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (signal?.aborted === true) {

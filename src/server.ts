@@ -1,7 +1,7 @@
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
-import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -148,11 +148,19 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const engines = metrics === null ? bareEngines : instrumentEngines(bareEngines, metrics);
 
   // A caller's attempt observer (a benchmark's) runs beside the metrics', not instead of it.
-  const observers = [...(metrics === null ? [] : [deliveryObserver(metrics, clock)]), ...(overrides.worker?.onAttempt === undefined ? [] : [overrides.worker.onAttempt])];
+  const observeMetrics = metrics === null ? undefined : deliveryObserver(metrics, clock);
+  const observeCaller = overrides.worker?.onAttempt;
+  const onAttempt: NonNullable<EventsOptions['worker']>['onAttempt'] =
+    observeMetrics === undefined || observeCaller === undefined
+      ? (observeMetrics ?? observeCaller)
+      : (delivery, outcome) => {
+          observeMetrics(delivery, outcome);
+          observeCaller(delivery, outcome);
+        };
   const worker = {
     ...(config.deliveryLeaseMs === null ? {} : { leaseMs: config.deliveryLeaseMs }),
     ...overrides.worker,
-    ...(observers.length === 0 ? {} : { onAttempt: (...args: Parameters<(typeof observers)[number]>) => observers.forEach((observe) => observe(...args)) }),
+    ...(onAttempt === undefined ? {} : { onAttempt }),
   };
   const events = createEvents({ config, outbox: storage.outbox, logger, clock, ...(Object.keys(worker).length === 0 ? {} : { worker }) });
 

@@ -76,7 +76,7 @@ function closeInfoOf(update: Partial<ConnectionState>): { statusCode: number | u
  */
 export function createNowebEngine(context: EngineContext, options: NowebEngineOptions): Engine {
   const { logger } = context;
-  const timers = options.clock ?? systemClock;
+  const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const markOnline = context.config.noweb?.markOnline ?? true;
 
@@ -107,7 +107,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
       await openSocket().sendPresenceUpdate(CHAT_PRESENCE_OUT[state], jid);
     },
     logger,
-    clock: timers,
+    clock,
   });
 
   /** LIDs the client subscribed to by LID: their presence keeps the LID form. */
@@ -156,7 +156,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
     const delay = backoffDelay(options.backoff, attempt, random);
     logger.info({ attempt, delayMs: delay }, 'connection lost; reconnecting');
     setStatus('STARTING', `Connection to WhatsApp lost; reconnecting (attempt ${attempt})`);
-    reconnectTimer = timers.setTimeout(() => {
+    reconnectTimer = clock.setTimeout(() => {
       reconnectTimer = undefined;
       if (wanted) connect();
     }, delay);
@@ -270,7 +270,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
   const shutDown = async (how: 'end' | 'logout'): Promise<void> => {
     wanted = false;
     if (reconnectTimer !== undefined) {
-      timers.clearTimeout(reconnectTimer);
+      clock.clearTimeout(reconnectTimer);
       reconnectTimer = undefined;
     }
     // Before the socket goes: a chat left "typing…" stays so on the other side for up to ~25 s.
@@ -379,12 +379,12 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
         }
         // The socket must have reached the pairing step (first QR) before WhatsApp accepts a code request.
         await new Promise<void>((resolve, reject) => {
-          const timer = timers.setTimeout(() => {
+          const timer = clock.setTimeout(() => {
             qrWaiters = qrWaiters.filter((wake) => wake !== onReady);
             reject(new AppError('SESSION_NOT_WORKING', `Session "${context.session}" did not reach the pairing step in time (status ${status}); try again`));
           }, options.pairingWaitMs ?? 20_000);
           const onReady = (): void => {
-            timers.clearTimeout(timer);
+            clock.clearTimeout(timer);
             resolve();
           };
           qrWaiters.push(onReady);

@@ -43,7 +43,7 @@ interface Entry {
 
 export function createTypingKeeper(options: TypingKeeperOptions): TypingKeeper {
   const { send, logger } = options;
-  const timers = options.clock ?? systemClock;
+  const clock = options.clock ?? systemClock;
   const refreshMs = options.refreshMs ?? TYPING_REFRESH_MS;
   const entries = new Map<string, Entry>();
   /** Bumped by every stopAll: a start whose first send was under way then must keep nothing alive. */
@@ -52,8 +52,8 @@ export function createTypingKeeper(options: TypingKeeperOptions): TypingKeeper {
   const cancel = (jid: string): boolean => {
     const entry = entries.get(jid);
     if (entry === undefined) return false;
-    timers.clearInterval(entry.refresh);
-    if (entry.end !== undefined) timers.clearTimeout(entry.end);
+    clock.clearInterval(entry.refresh);
+    if (entry.end !== undefined) clock.clearTimeout(entry.end);
     entries.delete(jid);
     return true;
   };
@@ -85,12 +85,12 @@ export function createTypingKeeper(options: TypingKeeperOptions): TypingKeeper {
       }
       // Another start of the same chat may have finished while this one was sending: one timer a chat.
       cancel(jid);
-      const refresh = timers.setInterval(() => {
+      const refresh = clock.setInterval(() => {
         void sendLogged(jid, state, 'failed to refresh typing');
       }, refreshMs);
       const end = durationMs === undefined
         ? undefined
-        : timers.setTimeout(() => {
+        : clock.setTimeout(() => {
           if (entries.get(jid)?.refresh !== refresh) return;
           cancel(jid);
           void sendLogged(jid, 'paused', 'failed to end typing after its duration');
