@@ -3,6 +3,7 @@ import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import type { Storage } from '../storage.js';
 import { createSqliteAuthStores } from './auth.js';
+import { startCheckpointer } from './checkpointer.js';
 import { migrateSqlite, openSqliteDatabase } from './database.js';
 import { createSqliteHistoryStore } from './history.js';
 import { createSqliteLeaseStore } from './leases.js';
@@ -22,33 +23,34 @@ export interface SqliteStorageOptions {
 }
 
 /** Opens the embedded database, applies pending migrations and builds every store on it. */
-export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
-  return new Promise<Storage>((resolve) => {
-    const db = openSqliteDatabase(options.dataDir);
-    try {
-      migrateSqlite(db, SQLITE_MIGRATIONS, options.logger);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    const storage: Storage = {
-      backend: 'sqlite',
-      sessions: createSqliteSessionStore(db),
-      auth: createSqliteAuthStores(db),
-      presence: createSqlitePresenceStore(db),
-      subscriptions: createSqliteSubscriptionStore(db),
-      settings: createSqliteSettingsStore(db),
-      leases: createSqliteLeaseStore(db, options.clock ?? systemClock),
-      statuses: createSqliteStatusStore(db),
-      outbox: createSqliteOutboxStore(db),
-      history: createSqliteHistoryStore(db),
-      close: () =>
-        new Promise<void>((done) => {
-          // better-sqlite3's close is idempotent; it checkpoints the WAL when this is the last connection.
-          db.close();
-          done();
-        }),
-    };
-    resolve(storage);
-  });
+export async function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
+  const db = openSqliteDatabase(options.dataDir);
+  try {
+    migrateSqlite(db, SQLITE_MIGRATIONS, options.logger);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const checkpointer = await startCheckpointer(db, options.logger === undefined ? {} : { logger: options.logger });
+  let closed: Promise<void> | null = null;
+  return {
+    backend: 'sqlite',
+    sessions: createSqliteSessionStore(db),
+    auth: createSqliteAuthStores(db),
+    presence: createSqlitePresenceStore(db),
+    subscriptions: createSqliteSubscriptionStore(db),
+    settings: createSqliteSettingsStore(db),
+    leases: createSqliteLeaseStore(db, options.clock ?? systemClock),
+    statuses: createSqliteStatusStore(db),
+    outbox: createSqliteOutboxStore(db),
+    history: createSqliteHistoryStore(db),
+    close: () => {
+      closed ??= (async () => {
+        await checkpointer?.stop();
+        // It checkpoints the WAL when this is the last connection.
+        db.close();
+      })();
+      return closed;
+    },
+  };
 }
