@@ -1,3 +1,4 @@
+import { deferredChildLogger } from './deferred-logger.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import swagger from '@fastify/swagger';
@@ -83,6 +84,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     logController: new LogController({ disableRequestLogging: true }),
     ...httpServerOptions(config.http),
     genReqId: requestId,
+    childLoggerFactory: deferredChildLogger,
   });
   registerRequestLogging(server);
 
