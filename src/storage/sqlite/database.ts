@@ -42,6 +42,7 @@ export function openSqliteDatabase(dataDir: string): SqliteDatabase {
     // updates: at 3,000 updates/s, 90 fsyncs a second. Every 10,000 pages (a WAL of up to 40 MB),
     // the same pages rewritten meanwhile are copied once: bench/presence-pipeline.ts went from
     // 2,600–3,100 to 3,750–4,200 updates/s and used about 12 % less CPU an update.
+    // The storage's checkpoint thread (checkpointer.ts) turns this off while it runs.
     db.pragma('wal_autocheckpoint = 10000');
     // After a burst the WAL file is cut back to this size at the next checkpoint.
     db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
