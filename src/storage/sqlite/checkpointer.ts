@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { SqliteDatabase } from './database.js';
+import { INLINE_AUTOCHECKPOINT_PAGES } from './database.js';
 
 /**
  * Copies the WAL back into the database file from a worker thread, on a connection of its own.
@@ -31,9 +32,6 @@ export interface CheckpointerOptions {
   readonly intervalMs?: number;
   readonly logger?: Logger;
 }
-
-/** The main connection's own threshold, used again when the thread is gone. */
-export const INLINE_AUTOCHECKPOINT_PAGES = 10_000;
 
 // CommonJS, run with `eval`: the thread needs no file of its own in src/ or dist/.
 const THREAD = `
@@ -83,6 +81,8 @@ export function startCheckpointer(db: SqliteDatabase, options: CheckpointerOptio
   let stopping = false;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const waiting: ((stats: CheckpointStats) => void)[] = [];
+  // What the thread last reported: the answer once it is stopping or gone.
+  let last: CheckpointStats = { checkpoints: 0, frames: 0 };
 
   return new Promise<Checkpointer | null>((resolve) => {
     const fallBack = (error: unknown): void => {
@@ -96,8 +96,8 @@ export function startCheckpointer(db: SqliteDatabase, options: CheckpointerOptio
     worker.once('exit', (code) => fallBack(new Error(`the checkpoint thread exited with code ${code}`)));
     worker.on('message', (message: ThreadMessage) => {
       if (message.kind === 'stats') {
-        const stats = { checkpoints: message.checkpoints ?? 0, frames: message.frames ?? 0 };
-        for (const done of waiting.splice(0)) done(stats);
+        last = { checkpoints: message.checkpoints ?? 0, frames: message.frames ?? 0 };
+        for (const done of waiting.splice(0)) done(last);
         return;
       }
       db.pragma('wal_autocheckpoint = 0');
@@ -107,7 +107,7 @@ export function startCheckpointer(db: SqliteDatabase, options: CheckpointerOptio
         stats: () =>
           new Promise<CheckpointStats>((done) => {
             if (stopping) {
-              done({ checkpoints: 0, frames: 0 });
+              done(last);
               return;
             }
             waiting.push(done);

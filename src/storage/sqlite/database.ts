@@ -9,6 +9,9 @@ export type SqliteDatabase = Database.Database;
 
 export const SQLITE_FILE_NAME = 'wa-presence.sqlite';
 
+/** The main connection's own checkpoint threshold, in pages (also when the checkpoint thread is gone). */
+export const INLINE_AUTOCHECKPOINT_PAGES = 10_000;
+
 /** Opens (creating the directory and file when missing) and tunes the database in `dataDir`. */
 export function openSqliteDatabase(dataDir: string): SqliteDatabase {
   try {
@@ -43,7 +46,7 @@ export function openSqliteDatabase(dataDir: string): SqliteDatabase {
     // the same pages rewritten meanwhile are copied once: bench/presence-pipeline.ts went from
     // 2,600–3,100 to 3,750–4,200 updates/s and used about 12 % less CPU an update.
     // The storage's checkpoint thread (checkpointer.ts) turns this off while it runs.
-    db.pragma('wal_autocheckpoint = 10000');
+    db.pragma(`wal_autocheckpoint = ${INLINE_AUTOCHECKPOINT_PAGES}`);
     // After a burst the WAL file is cut back to this size at the next checkpoint.
     db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   } catch (cause) {
