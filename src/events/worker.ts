@@ -66,8 +66,8 @@ export interface WorkerOptions {
 }
 
 export const WORKER_DEFAULTS = {
-  concurrency: 32,
-  perWebhookConcurrency: 8,
+  concurrency: 64,
+  perWebhookConcurrency: 32,
   timeoutMs: 10_000,
   pollMs: 1000,
   capCheckMs: 1000,
@@ -149,6 +149,14 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     return target;
   }
 
+  /** The receiver has answered (or the attempt ended): its webhook's slot is free for the next one. */
+  function freeSlot(delivery: ClaimedDelivery): void {
+    const left = (perKey.get(delivery.webhookKey) ?? 1) - 1;
+    if (left === 0) perKey.delete(delivery.webhookKey);
+    else perKey.set(delivery.webhookKey, left);
+    wake();
+  }
+
   async function send(delivery: ClaimedDelivery): Promise<void> {
     // Built only when something is logged: a child logger per delivery costs more than the rest of
     // the worker's own work on the way to a 2xx.
@@ -166,6 +174,11 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       // Only a corrupt stored target gets here (deliver never rejects): retrying cannot fix it.
       outcome = { kind: 'failed', error: `cannot send: ${error instanceof Error ? error.message : String(error)}`, status: null };
     }
+    // The per-webhook bound protects the receiver, which is done with this request: its next one
+    // need not wait for this outcome's commit (a database round trip or more). The global bound
+    // still counts the delivery until the outcome is recorded, and the order key's next delivery
+    // becomes due only with it.
+    freeSlot(delivery);
     try {
       const recorded = await outbox.complete(delivery.id, owner, outcome, clock.now());
       if (!recorded) log().warn({ outcome: outcome.kind }, 'delivery claim was lost (lease ran out) before its outcome was recorded');
@@ -193,9 +206,6 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   function dispatch(delivery: ClaimedDelivery): void {
     perKey.set(delivery.webhookKey, (perKey.get(delivery.webhookKey) ?? 0) + 1);
     const task = send(delivery).finally(() => {
-      const left = (perKey.get(delivery.webhookKey) ?? 1) - 1;
-      if (left === 0) perKey.delete(delivery.webhookKey);
-      else perKey.set(delivery.webhookKey, left);
       inFlight.delete(task);
       wake();
     });
@@ -249,6 +259,10 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     if (over.length > 0) await outbox.release(over, owner);
     // A full batch: more may be due right now.
     if (claimed.length === free && over.length === 0) return 0;
+    // What was claimed wakes the loop when it finishes, and the pass after that looks again; the
+    // next due time would cost a query per pass, and passes are what bounds throughput on
+    // PostgreSQL (each waits for a round trip). A later retry is at most `pollMs` late.
+    if (claimed.length > 0) return pollMs;
     const next = await outbox.nextDueAt();
     // Due but not claimed means its webhook has no free slot: a finishing delivery wakes us.
     if (next === null || next <= now) return pollMs;

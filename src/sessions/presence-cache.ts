@@ -4,9 +4,9 @@ import type { ChatPresence } from '../presence/types.js';
  * What the presence store holds for the chats of one session seen lately, so that merging an
  * engine update does not read the store first, and reads answer from memory. It stays equal to the
  * store because the session's event queue is its only writer (one server runs a session at a time;
- * another server that takes the session over starts with an empty cache): `set` only after a write
- * succeeded, `delete` when a write failed (the store then says what is true), `clear` with the
- * store's clear.
+ * another server that takes the session over starts with an empty cache): `set` when a write is
+ * made (it commits in the order made, so the cache is at most a write or two ahead of the store),
+ * `delete` when a write failed (the store then says what is true), `clear` with the store's clear.
  *
  * Readers that missed may put what they read from the store back (`remember`, `fill`), but only
  * if the cache did not change since they began reading (`version`): a write that committed before

@@ -270,6 +270,41 @@ describe('webhook delivery through the outbox', () => {
     expect(released).toEqual([]);
   });
 
+  it("frees a webhook's slot when the receiver answers, before the outcome is recorded", async () => {
+    const r = await receiver();
+    const h = await harness({ concurrency: 8, perWebhookConcurrency: 1 }, null, undefined, false);
+    const outbox = h.storage.outbox;
+    let holdOutcomes = true;
+    const held: (() => void)[] = [];
+    const worker = createDeliveryWorker({
+      // A test double of a slow database: outcomes commit only when the test lets them.
+      outbox: {
+        ...outbox,
+        complete: (id, owner, outcome, now) =>
+          new Promise<boolean>((resolve, reject) => {
+            const commit = (): void => void outbox.complete(id, owner, outcome, now).then(resolve, reject);
+            if (holdOutcomes) held.push(commit);
+            else commit();
+          }),
+      },
+      owner: 'test-server',
+      logger,
+      perWebhookConcurrency: 1,
+      concurrency: 8,
+      pollMs: 50,
+    });
+    // Two chats: the second delivery does not wait for the first one's outcome to be its key's head.
+    await h.publish(presence('1@c.us'), [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    await h.publish(presence('2@c.us'), [{ url: r.url, events: ['*'], retries: fastRetries }]);
+    await worker.start();
+    teardown.push(() => worker.stop());
+    // One slot, and the first outcome not yet recorded: the second request still goes out.
+    await r.waitFor(() => r.deliveredIds().length === 2);
+    expect(held.length).toBeGreaterThanOrEqual(1);
+    holdOutcomes = false;
+    for (const commit of held.splice(0)) commit();
+  });
+
   it('a webhook whose config was replaced gets the new target (key, headers) from the next event on', async () => {
     const r = await receiver();
     const h = await harness();

@@ -328,6 +328,28 @@ describe('presence through the session', () => {
     expect(await storage.presence.get('p', contact)).toEqual({ id: contact, presences: [online] });
   });
 
+  it('a failed presence write that a later write of the chat overtook is not replayed over it', async () => {
+    const { storage, engines, publisher } = await sessionHarness();
+    let failures = 1;
+    const presence = {
+      ...storage.presence,
+      put: (session: string, chatId: string, entries: Parameters<typeof storage.presence.put>[2]) =>
+        failures-- > 0 ? Promise.reject(new Error('disk full')) : storage.presence.put(session, chatId, entries),
+    };
+    const manager = createSessionManager({ storage: { ...storage, presence }, engines, events: sessionEventsOver(publisher), logger: silentLogger });
+    onTestFinished(() => manager.shutdown());
+    await manager.create({ name: 'p' });
+    const engine = engines.latest('p');
+    engine.working(me);
+    const online = { participant: contact, lastKnownPresence: 'online', lastSeen: null } as const;
+    const offline = { participant: contact, lastKnownPresence: 'offline', lastSeen: 1_700_000_000 } as const;
+    engine.presence(contact, [online]);
+    engine.presence(contact, [offline]);
+    await manager.settled('p');
+    expect(publisher.envelopes('presence.update', 'p').map((envelope) => envelope.payload)).toEqual([{ id: contact, presences: [offline] }]);
+    expect(await storage.presence.get('p', contact)).toEqual({ id: contact, presences: [offline] });
+  });
+
   it('after a logout the presence it forgot is news again', async () => {
     const { manager, engines, publisher } = await sessionHarness();
     await manager.create({ name: 'p' });

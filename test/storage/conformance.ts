@@ -270,6 +270,24 @@ export function describeStorage(name: string, createFixture: () => Promise<Stora
         ]);
       });
 
+      it('writes puts made without waiting in the order they were made: the newest of a chat wins', async () => {
+        const storage = await make();
+        const statuses = ['online', 'typing', 'paused', 'recording', 'offline'] as const;
+        const puts: Promise<void>[] = [];
+        for (let round = 0; round < 40; round += 1) {
+          for (const chat of ['1@c.us', '2@c.us', '3@c.us']) {
+            const status = statuses[round % statuses.length] ?? 'online';
+            puts.push(storage.presence.put('s', chat, [{ participant: chat, lastKnownPresence: status, lastSeen: round }]));
+          }
+          puts.push(storage.presence.put('t', '1@c.us', [{ participant: '1@c.us', lastKnownPresence: 'online', lastSeen: round }]));
+        }
+        await Promise.all(puts);
+        for (const chat of ['1@c.us', '2@c.us', '3@c.us']) {
+          expect(await storage.presence.get('s', chat)).toEqual({ id: chat, presences: [{ participant: chat, lastKnownPresence: 'offline', lastSeen: 39 }] });
+        }
+        expect(await storage.presence.get('t', '1@c.us')).toEqual({ id: '1@c.us', presences: [{ participant: '1@c.us', lastKnownPresence: 'online', lastSeen: 39 }] });
+      });
+
       it('lists every chat of the session ordered by chat id, and clears one session', async () => {
         const storage = await make();
         await storage.presence.put('s', '9@c.us', [{ participant: '9@c.us', lastKnownPresence: 'paused', lastSeen: null }]);

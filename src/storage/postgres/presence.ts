@@ -2,6 +2,7 @@ import type { ParticipantPresence } from '../../presence/types.js';
 import type { PresenceStore, SubscriptionStore } from '../presence.js';
 import { decodePresenceStatus, groupByChat, toSafeNumber } from '../decode.js';
 import type { PgPool } from './database.js';
+import { createGroupCommit } from './group-commit.js';
 
 interface PresenceRow {
   chat_id: string;
@@ -22,6 +23,45 @@ function toParticipant(row: PresenceRow): ParticipantPresence {
 }
 
 
+interface PutItem {
+  readonly session: string;
+  readonly chatId: string;
+  readonly presences: readonly ParticipantPresence[];
+}
+
+/** Most rows one batched upsert writes. */
+const MAX_PUT_ROWS = 1000;
+
+/**
+ * One statement for a batch. ON CONFLICT DO UPDATE may not touch a row twice in one statement, so
+ * of several entries for one participant of one chat the last (the newest) is kept.
+ */
+async function upsert(pool: PgPool, items: readonly PutItem[]): Promise<void> {
+  const rows = new Map<string, { session: string; chatId: string; presence: ParticipantPresence }>();
+  for (const item of items) {
+    for (const presence of item.presences) {
+      const key = JSON.stringify([item.session, item.chatId, presence.participant]);
+      rows.delete(key);
+      rows.set(key, { session: item.session, chatId: item.chatId, presence });
+    }
+  }
+  const all = [...rows.values()];
+  await pool.query(
+    `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen, last_seen_hidden)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[])
+     ON CONFLICT (session, chat_id, participant)
+     DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen, last_seen_hidden = excluded.last_seen_hidden`,
+    [
+      all.map((row) => row.session),
+      all.map((row) => row.chatId),
+      all.map((row) => row.presence.participant),
+      all.map((row) => row.presence.lastKnownPresence),
+      all.map((row) => row.presence.lastSeen),
+      all.map((row) => row.presence.lastSeenHidden === true),
+    ],
+  );
+}
+
 const COLUMNS = 'chat_id, participant, last_known_presence, last_seen, last_seen_hidden';
 
 /**
@@ -31,6 +71,18 @@ const COLUMNS = 'chat_id, participant, last_known_presence, last_seen, last_seen
  * which the next updates replace. Everything else goes through `pool`.
  */
 export function createPostgresPresenceStore(pool: PgPool, putPool: PgPool = pool): PresenceStore {
+  // Puts are group-committed: one session's intake does not wait for a put before it merges its
+  // next event (src/sessions/intake.ts), so the puts of a burst share one statement, written in
+  // call order (one batch in flight): a chat's newer presence is never overwritten by an older one.
+  const put = createGroupCommit<PutItem, void>({
+    runBatch: async (items) => {
+      await upsert(putPool, items);
+      return items.map(() => undefined);
+    },
+    weight: (item) => item.presences.length,
+    maxWeight: MAX_PUT_ROWS,
+    schedule: setImmediate,
+  });
   return {
     get: async (session, chatId) => {
       const { rows } = await pool.query<PresenceRow>(
@@ -46,26 +98,7 @@ export function createPostgresPresenceStore(pool: PgPool, putPool: PgPool = pool
       );
       return groupByChat(rows, toParticipant);
     },
-    put: async (session, chatId, presences) => {
-      if (presences.length === 0) return;
-      // One statement for the whole group. ON CONFLICT DO UPDATE may not touch a row twice in one
-      // statement, so the last entry per participant wins first.
-      const unique = [...new Map(presences.map((presence) => [presence.participant, presence])).values()];
-      await putPool.query(
-        `INSERT INTO presences (session, chat_id, participant, last_known_presence, last_seen, last_seen_hidden)
-         SELECT $1, $2, participant, status, seen, hidden FROM unnest($3::text[], $4::text[], $5::bigint[], $6::boolean[]) AS t (participant, status, seen, hidden)
-         ON CONFLICT (session, chat_id, participant)
-         DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen, last_seen_hidden = excluded.last_seen_hidden`,
-        [
-          session,
-          chatId,
-          unique.map((presence) => presence.participant),
-          unique.map((presence) => presence.lastKnownPresence),
-          unique.map((presence) => presence.lastSeen),
-          unique.map((presence) => presence.lastSeenHidden === true),
-        ],
-      );
-    },
+    put: (session, chatId, presences) => (presences.length === 0 ? Promise.resolve() : put({ session, chatId, presences })),
     clear: async (session) => {
       await pool.query('DELETE FROM presences WHERE session = $1', [session]);
     },
