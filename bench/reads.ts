@@ -13,7 +13,10 @@
  * `--seconds` each, `--rounds` times; prints req/s of each run and the ratio ours ÷ bare per route
  * (median of the rounds).
  *
- *   npx tsx bench/reads.ts [--chats 200] [--seconds 5] [--rounds 3] [--connections 32] [--threads 1]
+ *   npx tsx bench/reads.ts [--chats 200] [--seconds 5] [--rounds 3] [--connections 32] [--threads 1] [--pin]
+ *
+ * `--pin` (Linux, `taskset`): this process on CPU 0 and wrk on CPU 1, so the two do not take turns
+ * on one core, which is most of the run-to-run noise on a 2-core machine.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,7 +32,8 @@ import { createServer } from '../src/server.js';
 import { FakeEngineFactory } from '../test/support/fake-engine.js';
 
 const OPTIONS = ['--chats', '--seconds', '--rounds', '--connections', '--threads'];
-const args = process.argv.slice(2);
+const pin = process.argv.includes('--pin');
+const args = process.argv.slice(2).filter((arg) => arg !== '--pin');
 for (const [i, arg] of args.entries()) {
   if (arg.startsWith('--') ? !OPTIONS.includes(arg) : !OPTIONS.includes(args[i - 1] ?? '')) {
     throw new Error(`unexpected argument "${arg}"; known: ${OPTIONS.join(' ')} (each with a positive whole number)`);
@@ -51,7 +55,10 @@ const threads = option('--threads', 1);
 const WRK = '/usr/bin/wrk';
 const API_KEY = 'reads-bench-key-0123456789abcdef';
 const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`;
-const run = promisify(execFile);
+const execute = promisify(execFile);
+if (pin) await execute('taskset', ['-p', '-a', '-c', '0', String(process.pid)]);
+const run = (command: string, commandArgs: readonly string[]): Promise<{ stdout: string }> =>
+  pin ? execute('taskset', ['-c', '1', command, ...commandArgs], { encoding: 'utf8' }) : execute(command, [...commandArgs], { encoding: 'utf8' });
 
 // ---- ours ------------------------------------------------------------------------------------------
 const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-reads-'));

@@ -112,6 +112,10 @@ export interface SessionManager {
   getPresence(name: string, chatId: string): Promise<ChatPresence>;
   /** Ordered by chat id; the array may be shared with the next callers: do not modify it. */
   listPresence(name: string): Promise<readonly ChatPresence[]>;
+  /** `getPresence`'s answer when it is in memory here, synchronously; else `undefined`. */
+  knownPresence(name: string, chatId: string): ChatPresence | undefined;
+  /** `listPresence`'s answer when it is in memory here, synchronously; else `undefined`. */
+  knownPresenceList(name: string): readonly ChatPresence[] | undefined;
   /** Starts what should run after a server start. Failures are logged per session, never thrown. */
   resume(options: ResumeOptions): Promise<void>;
   /** Stops every engine without changing what should run (for a server shutdown). */

@@ -20,10 +20,24 @@ export interface PresenceCommands {
   getPresence(name: string, chatId: string): Promise<ChatPresence>;
   /** Ordered by chat id; the array may be shared with the next callers: do not modify it. */
   listPresence(name: string): Promise<readonly ChatPresence[]>;
+  /**
+   * What `getPresence` would answer, when the answer is in memory already (the session WORKING
+   * here, the chat subscribed and cached); else `undefined`, and `getPresence` is the way.
+   * Synchronous: the common read costs no promise.
+   */
+  knownPresence(name: string, chatId: string): ChatPresence | undefined;
+  /** What `listPresence` would answer, when the cache holds every chat; else `undefined`. */
+  knownPresenceList(name: string): readonly ChatPresence[] | undefined;
 }
 
 export function presenceCommands(ctx: SessionContext): PresenceCommands {
   const { storage, runtimes } = ctx;
+
+  /** The session's runtime when it is loaded and WORKING with an engine here. */
+  function workingHere(name: string): Runtime | undefined {
+    const runtime = runtimes.known(name);
+    return runtime !== undefined && runtime.status === 'WORKING' && runtime.engine !== null ? runtime : undefined;
+  }
 
   /** SESSION_NOT_WORKING carries the status: the HTTP side says what to do about it (src/http/errors.ts). */
   async function requireWorking(name: string): Promise<{ runtime: Runtime; engine: Engine }> {
@@ -140,6 +154,18 @@ export function presenceCommands(ctx: SessionContext): PresenceCommands {
       const stored = await storage.presence.get(name, chatId);
       runtime.presence.remember(version, chatId, stored);
       return stored ?? { id: chatId, presences: [] };
+    },
+
+    knownPresence(name, chatId) {
+      const runtime = workingHere(name);
+      if (runtime === undefined || !runtime.subscribed.has(chatId)) return undefined;
+      const cached = runtime.presence.get(chatId);
+      if (cached === undefined) return undefined;
+      return cached ?? { id: chatId, presences: [] };
+    },
+
+    knownPresenceList(name) {
+      return workingHere(name)?.presence.list();
     },
 
     async listPresence(name) {

@@ -97,7 +97,11 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         response: { 200: Type.Array(ChatPresenceSchema), ...errors(404, 422) },
       },
     },
-    async (request) => asJson(await whenWorking(() => sessions.listPresence(request.params.session))),
+    (request) => {
+      // From memory without a promise when it is there (the common read); else the full path.
+      const known = sessions.knownPresenceList(request.params.session);
+      return known === undefined ? whenWorking(() => sessions.listPresence(request.params.session)).then((chats) => asJson(chats)) : asJson(known);
+    },
   );
 
   // Ours, not WAHA's. A static segment: Fastify's router prefers it to `/presence/:chatId` below,
@@ -125,7 +129,12 @@ export function presenceRoutes(server: FastifyInstance, { sessions }: PresenceRo
         response: { 200: ChatPresenceSchema, ...errors(400, 404, 422, 502) },
       },
     },
-    async (request) => asJson(await whenWorking(() => sessions.getPresence(request.params.session, chatIdOf(request.params.chatId)))),
+    (request) => {
+      const chatId = chatIdOf(request.params.chatId);
+      // From memory without a promise when it is there (the common read); else the full path.
+      const known = sessions.knownPresence(request.params.session, chatId);
+      return known === undefined ? whenWorking(() => sessions.getPresence(request.params.session, chatId)).then((chat) => asJson(chat)) : asJson(known);
+    },
   );
 
   app.post(

@@ -72,15 +72,17 @@ export function wsRoutes(options: WsRouteOptions): (scope: FastifyInstance) => P
   return async (scope) => {
     if (!scope.hasDecorator('websocketServer')) {
       await scope.register(websocket, WEBSOCKET_OPTIONS);
+      // @fastify/websocket destroys the socket of an upgrade answered with plain HTTP only when its
+      // own onRequest hook ran; registered here, below an earlier hook that answers first (the API
+      // key check's 401), it is skipped, and the raw socket, outside the HTTP server's bookkeeping,
+      // would stay open for ever (one leaked descriptor per refused client, and a server.close()
+      // that never returns). Registered at the root before every other hook (src/http/app.ts), its
+      // own hooks cover it, and every request is spared this one.
+      scope.addHook('onResponse', (request, _reply, done) => {
+        if (request.headers.upgrade?.toLowerCase() === 'websocket') request.raw.socket.destroy();
+        done();
+      });
     }
-    // @fastify/websocket destroys the socket of an upgrade answered with plain HTTP only when its own
-    // onRequest hook ran; an earlier hook that answers first (the API key check's 401) skips it, and
-    // the raw socket, outside the HTTP server's bookkeeping, would stay open for ever (one leaked
-    // descriptor per refused client, and a server.close() that never returns).
-    scope.addHook('onResponse', (request, _reply, done) => {
-      if (request.headers.upgrade?.toLowerCase() === 'websocket') request.raw.socket.destroy();
-      done();
-    });
     scope.get('/ws', { websocket: true, schema: { hide: true } }, (socket: WebSocket, request) => {
       const parsed = parseWsQuery(request.query as Record<string, unknown>);
       if (!parsed.ok) {
