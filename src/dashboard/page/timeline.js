@@ -17,9 +17,11 @@ const RANGES = /** @type {const} */ ([['1 h', 3600], ['24 h', 86400], ['7 d', 60
 
 /**
  * The history recorder writes in batches (~100 ms): a change heard on the board is in the history
- * shortly after, so the timeline asks again that long after each one.
+ * shortly after, so the timeline asks again that long after each one, and twice more, later, for a
+ * busy server whose batch took longer.
  */
 const REFRESH_AFTER_MS = 600;
+const LATER_MS = [1500, 4000];
 const GROW_EVERY_MS = 30_000;
 
 /** @param {{ session: string, chatId: string, heard: number }} props `heard`: when the board last heard of this chat (ms) */
@@ -32,8 +34,8 @@ export function Timeline({ session, chatId, heard }) {
     let cancelled = false;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let again;
-    /** @param {boolean} checkRecent */
-    const load = (checkRecent) => {
+    /** @param {readonly number[]} later the waits of the next looks for a change just heard */
+    const load = (later) => {
       const askedAt = Date.now();
       const to = Math.floor(askedAt / 1000);
       get(`api/${enc(session)}/presence/${enc(chatId)}/history?from=${to - range}&to=${to}`)
@@ -41,8 +43,9 @@ export function Timeline({ session, chatId, heard }) {
           if (cancelled) return;
           setProblem(null);
           setHistory(answer);
-          // Something heard just before we asked may still be in the recorder's batch: ask once more.
-          if (checkRecent && heard > askedAt - REFRESH_AFTER_MS) again = setTimeout(() => load(false), REFRESH_AFTER_MS);
+          // Something heard just before we asked may still be in the recorder's batch: ask again.
+          const [wait, ...rest] = later;
+          if (wait !== undefined) again = setTimeout(() => load(rest), wait);
         })
         .catch((error) => {
           if (cancelled) return;
@@ -53,9 +56,12 @@ export function Timeline({ session, chatId, heard }) {
         });
     };
     // The first load at once; a refresh after something was heard waits for the recorder's batch.
-    const timer = setTimeout(() => load(true), history === null ? 0 : REFRESH_AFTER_MS);
+    const opening = history === null;
+    const recent = heard > Date.now() - REFRESH_AFTER_MS - LATER_MS.reduce((a, b) => a + b, 0);
+    const later = recent ? (opening ? [REFRESH_AFTER_MS, ...LATER_MS] : LATER_MS) : [];
+    const timer = setTimeout(() => load(later), opening ? 0 : REFRESH_AFTER_MS);
     // An open interval grows with the clock, not with events.
-    const growing = setInterval(() => load(false), GROW_EVERY_MS);
+    const growing = setInterval(() => load([]), GROW_EVERY_MS);
     return () => {
       cancelled = true;
       clearTimeout(timer);
