@@ -2,107 +2,37 @@ import type { Logger } from 'pino';
 import { binaryNodeToString } from 'baileys';
 import type { ChatState, ChatStates } from './chatstate.js';
 import { createChatStates } from './chatstate.js';
-import { deviceRemovedNode, failureNode, replacedNode } from './closes.js';
-import type { FailureReason } from './closes.js';
+import { replacedNode } from './closes.js';
 import type { ConnectionHost, PairingWait } from './connection.js';
-import { generateKeyPair, sharedKey } from './crypto.js';
-import { deviceJid, groupJid, parseJid, pnJid } from './jid.js';
-import { deriveAdvSecret, normaliseLinkCode, openKeyBundle, primaryHelloNode, unwrapEphemeral, wrapEphemeral } from './linkcode.js';
-import type { LinkCodeRequest } from './linkcode.js';
-import { checkPairDeviceSign, pairSuccessNode, parsePairingQr, QrError } from './pairing.js';
-import type { PairingSecrets } from './pairing.js';
+import { generateKeyPair } from './crypto.js';
+import { groupJid, parseJid, pnJid } from './jid.js';
 import { peerClosed, presenceNode, resolveUser, setOnline } from './presence.js';
 import { createSubscriptions } from './subscriptions.js';
-import type { Account, Device, Group, LastSeenPrivacy, NetworkView, Peer, ReceivedStanza } from './state.js';
+import type { Account, Group, LastSeenPrivacy, NetworkView, Peer, ReceivedStanza } from './state.js';
 import { LAST_SEEN_PRIVACIES } from './state.js';
 import { accountsOf, toSnapshot } from './persist.js';
 import type { WorldSnapshot } from './persist.js';
 import { buildCertChain, SERVER_STATIC_KEY_PAIR } from './trust.js';
+import { authenticate, ban, describe, dropConnections, removeDevice, unban, unlinkDevice } from './network-devices.js';
+import type { DevicesContext } from './network-devices.js';
+import { awaitCode, enterLinkCode, scanQr } from './network-pairing.js';
+import type { PairingContext } from './network-pairing.js';
+import { CONTACT_PRESENCES, phoneOf, SandboxError } from './network-types.js';
+import type { AccountInfo, ContactPresence, NetworkOptions, SandboxStats } from './network-types.js';
 import { systemClock } from '../clock.js';
-import type { Clock } from '../clock.js';
 
-/**
- * An admin request that cannot be done; `kind` picks the HTTP status in the admin routes.
- * `rejected`: well-formed, but the phone refuses it (a wrong pairing code).
- */
-export class SandboxError extends Error {
-  override readonly name = 'SandboxError';
-  constructor(readonly kind: 'invalid' | 'not_found' | 'conflict' | 'rejected', message: string) {
-    super(message);
-  }
-}
+export { CONTACT_PRESENCES, SandboxError } from './network-types.js';
+export type { AccountInfo, ContactPresence, NetworkOptions, SandboxStats } from './network-types.js';
 
-/** What a contact can do through the admin API. */
-export type ContactPresence = 'online' | 'offline' | 'typing' | 'recording' | 'paused';
-export const CONTACT_PRESENCES: readonly ContactPresence[] = ['online', 'offline', 'typing', 'recording', 'paused'];
-
-export interface AccountInfo {
-  readonly phone: string;
-  readonly id: string;
-  readonly lid: string;
-  readonly kind: 'user' | 'contact';
-  readonly name: string;
-  readonly presence: 'online' | 'offline';
-  /** Unix seconds, or null if never seen online. */
-  readonly lastSeen: number | null;
-  readonly lastSeenPrivacy: LastSeenPrivacy;
-  /** Banned through the admin API: every login and live stream is refused with 403. */
-  readonly banned: boolean;
-  readonly devices: readonly { readonly id: number; readonly jid: string; readonly preKeys: number }[];
-  readonly connections: readonly { readonly id: number; readonly device: number; readonly available: boolean; readonly subscriptions: readonly string[] }[];
-}
-
-/**
- * Counters since the network started, for benchmarks and tests: a login or a close more than the
- * clients asked for is a reconnect, which wall-clock figures alone do not show.
- */
-export interface SandboxStats {
-  /** Connections that logged in as a known (or adopted) device. */
-  readonly logins: number;
-  /** Logged-in connections that ended, for whatever reason. */
-  readonly closes: number;
-  /** Devices paired by a scanned QR. */
-  readonly pairings: number;
-  /** Connections the sandbox closed itself: protocol problems, handshake or pairing timeouts, refused logins. */
-  readonly failures: number;
-}
-
-export interface NetworkOptions {
-  readonly logger: Logger;
-  /** Composing / recording not refreshed within this time reaches receivers as paused. */
-  readonly chatStateTtlMs: number;
-  /** Reported to clients (GET /api/sandbox/info): whether they should have their QR scanned automatically. */
-  readonly autoPair: boolean;
-  readonly maxFrameBytes?: number;
-  readonly handshakeTimeoutMs?: number;
-  /** Milliseconds since the epoch; injectable for tests. */
-  readonly clock?: Pick<Clock, 'now'>;
-  /** A saved world to start from (persist.ts); default: an empty network. */
-  readonly world?: WorldSnapshot;
-  /**
-   * Called after every change of what the world keeps: `urgent` for admin changes, which must be
-   * saved before they are answered; otherwise (presence, logins, pre-keys) a save may be coalesced.
-   */
-  readonly onChange?: (urgent: boolean) => void;
-}
-
-const PHONE = /^\d{7,15}$/;
 const FIRST_PHONE = 15550100001;
 const FIRST_LID = 100000000000001;
 const RECEIVED_LIMIT = 1000;
 
-function phoneOf(chatIdOrPhone: string, what: string): string {
-  if (PHONE.test(chatIdOrPhone)) return chatIdOrPhone;
-  const parsed = parseJid(chatIdOrPhone);
-  if (parsed?.kind === 'pn') return parsed.user;
-  throw new SandboxError('invalid', `${what} must be a phone number or "<phone>@c.us", got "${chatIdOrPhone}"`);
-}
-
 /**
  * The sandbox's WhatsApp network: accounts (with paired devices or simulated), groups, live
  * connections, devices waiting to be paired. State lives in memory for the life of the process;
- * a device that logs in with credentials the network does not know is adopted (see `authenticate`).
- * The admin API calls the async methods; tests may call them directly.
+ * a device that logs in with credentials the network does not know is adopted (see `authenticate`
+ * in network-devices.ts). The admin API calls the async methods; tests may call them directly.
  */
 export class SandboxNetwork {
   readonly autoPair: boolean;
@@ -131,6 +61,8 @@ export class SandboxNetwork {
   /** What connections use; kept as a field so `acceptConnection` gets one stable object. */
   readonly host: ConnectionHost;
   readonly view: NetworkView;
+  private readonly pairing: PairingContext;
+  private readonly devices: DevicesContext;
 
   constructor(options: NetworkOptions) {
     this.logger = options.logger;
@@ -152,7 +84,7 @@ export class SandboxNetwork {
         contact.received.push(entry);
         if (contact.received.length > RECEIVED_LIMIT) contact.received.splice(0, contact.received.length - RECEIVED_LIMIT);
       },
-      removeDevice: (account, deviceId, except) => this.unlink(account, deviceId, except),
+      removeDevice: (account, deviceId, except) => unlinkDevice(this.devices, account, deviceId, except),
     };
     this.chatStates = createChatStates(this.view, options.chatStateTtlMs);
     this.host = {
@@ -162,7 +94,7 @@ export class SandboxNetwork {
       certChain: buildCertChain(SERVER_STATIC_KEY_PAIR.public, Math.floor(this.now() / 1000)),
       maxFrameBytes: options.maxFrameBytes ?? 1 << 20,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 20_000,
-      authenticate: (login) => this.authenticate(login),
+      authenticate: (login) => authenticate(this.devices, login),
       attach: (peer) => {
         let set = this.peers.get(peer.account.phone);
         if (!set) this.peers.set(peer.account.phone, (set = new Set()));
@@ -188,11 +120,30 @@ export class SandboxNetwork {
       awaitScan: (wait) => {
         for (const ref of wait.refs) this.waiting.set(ref, wait);
       },
-      awaitCode: (wait, request) => this.awaitCode(wait, request),
+      awaitCode: (wait, request) => awaitCode(this.pairing, wait, request),
       cancelScan: (wait) => {
         for (const ref of wait.refs) if (this.waiting.get(ref) === wait) this.waiting.delete(ref);
         for (const [phone, other] of this.codeWaits) if (other === wait) this.codeWaits.delete(phone);
       },
+    };
+    const shared = {
+      logger: this.logger,
+      now: () => this.now(),
+      account: (phone: string) => this.accountsByPhone.get(phone),
+      newUser: (phone: string, name: string) => this.newAccount('user', phone, name, 'everyone'),
+      onChange: (urgent: boolean) => this.onChange(urgent),
+      notify: () => this.notify(),
+    };
+    this.devices = { ...shared, revokedNoiseKeys: this.revokedNoiseKeys, peersOf: (phone) => this.view.peersOf(phone) };
+    this.pairing = {
+      ...shared,
+      waiting: this.waiting,
+      codeWaits: this.codeWaits,
+      codeAttempts: this.codeAttempts,
+      counters: this.counters,
+      forget: (account) => this.forget(account),
+      freshPhone: () => this.freshPhone(),
+      cancelScan: (wait) => this.host.cancelScan(wait),
     };
   }
 
@@ -254,37 +205,6 @@ export class SandboxNetwork {
     return String(this.phoneCounter++);
   }
 
-  /**
-   * A known device logs in when its noise key matches the one it paired with. A device the network
-   * has never seen (the sandbox restarted; credentials from elsewhere) is adopted: the sandbox
-   * keeps no state across restarts, and refusing would force every session to pair again.
-   */
-  private authenticate(login: { phone: string; deviceId: number; noiseKey: Buffer; pushName: string | null }): { account: Account; device: Device } | { refused: string; failure: FailureReason } {
-    let account = this.accountsByPhone.get(login.phone);
-    if (account?.kind === 'contact') return { refused: `${login.phone} is a simulated contact, not a device account`, failure: 401 };
-    if (this.revokedNoiseKeys.has(login.noiseKey.toString('hex'))) return { refused: 'this device was removed from its account', failure: 401 };
-    // Device 0 is the phone itself, never a companion. Baileys logs in as it with the bare JID that
-    // requestPairingCode writes into creds.me before anything is linked: adopting that would link a
-    // device without its code.
-    if (login.deviceId === 0) return { refused: 'device 0 is the phone itself; a companion logs in with the device id it was linked as', failure: 401 };
-    // A banned account is refused before anything else about its devices: WhatsApp answers 403.
-    if (account?.banned === true) return { refused: `account ${login.phone} is banned`, failure: 403 };
-    if (!account) {
-      account = this.newAccount('user', login.phone, login.pushName ?? `Sandbox ${login.phone}`, 'everyone');
-      this.logger.info({ phone: login.phone }, 'adopted an unknown account at login');
-    }
-    let device = account.devices.get(login.deviceId);
-    if (!device) {
-      device = { id: login.deviceId, noiseKey: login.noiseKey, identityKey: null, preKeyCount: 0, pairedAt: this.now() };
-      account.devices.set(device.id, device);
-      account.nextDeviceId = Math.max(account.nextDeviceId, device.id + 1);
-      this.logger.info({ phone: login.phone, device: login.deviceId }, 'adopted an unknown device at login');
-    } else if (!device.noiseKey.equals(login.noiseKey)) {
-      return { refused: 'noise key differs from the one the device paired with', failure: 401 };
-    }
-    return { account, device };
-  }
-
   /** Creates a simulated contact: an account with no client, which the sandbox acts for. */
   async createContact(input: { phone: string; name?: string; lastSeenPrivacy?: LastSeenPrivacy }): Promise<AccountInfo> {
     const phone = phoneOf(input.phone, 'phone');
@@ -295,7 +215,7 @@ export class SandboxNetwork {
     }
     const account = this.newAccount('contact', phone, input.name ?? `Contact ${phone}`, privacy);
     this.onChange(true);
-    return Promise.resolve(this.describe(account));
+    return Promise.resolve(describe(this.devices, account));
   }
 
   private contact(phone: string): Account {
@@ -357,62 +277,14 @@ export class SandboxNetwork {
     return Promise.resolve({ id: groupJid(id) });
   }
 
-  /**
-   * "Scans" a pairing QR as the phone would: pairs the waiting device to the account `phone` (an
-   * existing device account, or a new one with that number) or to a new account with a fresh number.
-   * Resolves once the device confirmed (`pair-device-sign`) and was told to restart.
-   */
+  /** "Scans" a pairing QR as the phone would (see `scanQr` in network-pairing.ts). */
   async scan(input: { qr: string; phone?: string; name?: string }): Promise<{ phone: string; jid: string; device: number }> {
-    let qr;
-    try {
-      qr = parsePairingQr(input.qr);
-    } catch (error) {
-      if (error instanceof QrError) throw new SandboxError('invalid', error.message);
-      throw error;
-    }
-    const wait = this.waiting.get(qr.ref);
-    if (!wait) throw new SandboxError('not_found', 'no device is waiting with this QR: it expired, was scanned already, or its client disconnected');
-    if (!wait.noiseKey.equals(qr.noiseKey)) throw new SandboxError('invalid', "the QR's noise key does not match the waiting device's");
-    if (this.codeAttempts.has(wait)) throw new SandboxError('conflict', 'this device is being linked by its pairing code right now');
-    const target = this.pairingAccount(input.phone === undefined ? this.freshPhone() : phoneOf(input.phone, 'phone'), input.name);
-    return this.pair(wait, target, qr);
+    return scanQr(this.pairing, input);
   }
 
-  /**
-   * The account a device is linked to: an existing device account (renamed when `name` is given),
-   * or a new one. `created` says whether to forget it again if pairing fails.
-   */
-  private pairingAccount(phone: string, name: string | undefined): { account: Account; created: boolean } {
-    const existing = this.linkableAccount(phone);
-    if (existing !== undefined) {
-      if (name !== undefined) existing.name = name;
-      return { account: existing, created: false };
-    }
-    return { account: this.newAccount('user', phone, name ?? `Sandbox ${phone}`, 'everyone'), created: true };
-  }
-
-  /**
-   * The end both ways of linking share: the phone signs the device (`pair-success`, HMAC'd with the
-   * adv secret it shares with the device), the device countersigns, and it is told to restart.
-   */
-  private async pair(wait: PairingWait, target: { account: Account; created: boolean }, secrets: PairingSecrets): Promise<{ phone: string; jid: string; device: number }> {
-    const { account, created } = target;
-    this.host.cancelScan(wait);
-    const deviceId = account.nextDeviceId++;
-    try {
-      await wait.complete(
-        (id) => pairSuccessNode({ id, account, deviceId, secrets, nowSeconds: Math.floor(this.now() / 1000) }),
-        (answer) => checkPairDeviceSign(answer, account, wait.identityKey),
-      );
-    } catch (error) {
-      if (created) this.forget(account);
-      throw new SandboxError('conflict', `pairing failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    account.devices.set(deviceId, { id: deviceId, noiseKey: wait.noiseKey, identityKey: wait.identityKey, preKeyCount: 0, pairedAt: this.now() });
-    this.counters.pairings++;
-    this.onChange(true);
-    this.logger.info({ phone: account.phone, device: deviceId }, 'device paired');
-    return { phone: account.phone, jid: deviceJid(account.phone, deviceId), device: deviceId };
+  /** "Types the code on the phone" of account `phone` (see `enterLinkCode` in network-pairing.ts). */
+  async enterLinkCode(input: { phone: string; code: string; name?: string }): Promise<{ phone: string; jid: string; device: number }> {
+    return enterLinkCode(this.pairing, input);
   }
 
   /** Counters since the network started (a snapshot). */
@@ -420,175 +292,29 @@ export class SandboxNetwork {
     return { ...this.counters };
   }
 
-  /** The account `phone`, if there is one, when devices may be linked to it; throws why not. */
-  private linkableAccount(phone: string): Account | undefined {
-    const existing = this.accountsByPhone.get(phone);
-    if (existing?.kind === 'contact') throw new SandboxError('conflict', `${phone} is a simulated contact; devices pair only to device accounts`);
-    if (existing?.banned === true) throw new SandboxError('conflict', `account ${phone} is banned; unban it first with POST /api/sandbox/accounts/${phone}/unban`);
-    return existing;
-  }
-
-  /** A device asked to be linked to `request.phone` by code (`companion_hello`). */
-  private awaitCode(wait: PairingWait, request: LinkCodeRequest): { code: number; text: string } | null {
-    const account = this.accountsByPhone.get(request.phone);
-    // A simulated contact has no phone to type the code on; a banned account links nothing.
-    if (account?.kind === 'contact') return { code: 404, text: 'item-not-found' };
-    if (account?.banned === true) return { code: 403, text: 'forbidden' };
-    for (const [phone, other] of this.codeWaits) if (other === wait) this.codeWaits.delete(phone);
-    // The phone shows the latest request for its number; an older device's code no longer links.
-    this.codeWaits.set(request.phone, wait);
-    this.notify();
-    return null;
-  }
-
-  /**
-   * "Types the code on the phone" of account `phone` (Linked devices → Link with phone number): the
-   * phone unwraps the waiting device's ephemeral key with the code, answers with its own
-   * (`primary_hello`), opens the device's key bundle (`companion_finish`) and derives the adv secret
-   * from them, then links the device as a QR scan does. The code is checked by the cryptography
-   * alone: a wrong one leaves the two sides with different keys, the bundle does not open, and the
-   * device is not linked (it keeps waiting, as on WhatsApp, so the right code can still be typed).
-   * The account is created if the number has none yet.
-   */
-  async enterLinkCode(input: { phone: string; code: string; name?: string }): Promise<{ phone: string; jid: string; device: number }> {
-    const phone = phoneOf(input.phone, 'phone');
-    const code = normaliseLinkCode(input.code);
-    if (code === null) {
-      throw new SandboxError('invalid', `code must be the 8 characters the device showed (letters and digits, e.g. "ABCD-EFGH"; no 0, I, O or U), got "${input.code}"`);
-    }
-    // Said first: a code request for such a number was refused, and "request a code" would not help.
-    this.linkableAccount(phone);
-    const wait = this.codeWaits.get(phone);
-    const request = wait?.linkCode() ?? null;
-    if (wait === undefined || request === null) {
-      throw new SandboxError('not_found', `no device is waiting to be linked to ${phone} by code: request a code for this number first (POST /api/{session}/auth/request-code {"phoneNumber":"${phone}"}, or Baileys' requestPairingCode) and enter it while the device waits`);
-    }
-    if (this.codeAttempts.has(wait)) throw new SandboxError('conflict', `a code for ${phone} is being checked already; wait for that attempt to end`);
-    this.codeAttempts.add(wait);
-    try {
-      const target = this.pairingAccount(phone, input.name);
-      let secrets: PairingSecrets;
-      try {
-        secrets = await this.exchangeLinkCode(wait, request, target.account, code);
-      } catch (error) {
-        // Unless a scan linked a device to it meanwhile, the account made for this attempt goes with it.
-        if (target.created && target.account.devices.size === 0) this.forget(target.account);
-        throw error;
-      }
-      return await this.pair(wait, target, secrets);
-    } finally {
-      this.codeAttempts.delete(wait);
-    }
-  }
-
-  /** The phone's half of the code exchange (see linkcode.ts); the device's identity key and adv secret, or why not. */
-  private async exchangeLinkCode(wait: PairingWait, request: LinkCodeRequest, account: Account, code: string): Promise<PairingSecrets> {
-    const wrongCode = (): SandboxError =>
-      new SandboxError('rejected', `wrong code: ${code} is not the code the device waiting for ${account.phone} shows, so the phone could not link it (as WhatsApp says "couldn't link device"); the device keeps waiting: enter the code it shows`);
-    const companionEphemeral = await unwrapEphemeral(request.wrappedEphemeral, code);
-    const primaryEphemeral = generateKeyPair();
-    const wrapped = await wrapEphemeral(primaryEphemeral.public, code);
-    let finish;
-    try {
-      finish = await wait.primaryHello(request, (id) =>
-        primaryHelloNode({ id, ref: request.ref, wrappedEphemeral: wrapped, primaryIdentity: account.identity.public, nowSeconds: Math.floor(this.now() / 1000) }));
-    } catch (error) {
-      throw new SandboxError('conflict', `linking by code failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    let ephemeralShared: Buffer;
-    try {
-      ephemeralShared = sharedKey(primaryEphemeral.private, companionEphemeral);
-    } catch {
-      // A wrong code can unwrap to a point X25519 refuses (all-zero result): that is a wrong code too.
-      throw wrongCode();
-    }
-    const bundle = openKeyBundle(finish.wrappedKeyBundle, ephemeralShared);
-    if (bundle === null) throw wrongCode();
-    if (!bundle.primaryIdentity.equals(account.identity.public)) {
-      throw new SandboxError('rejected', "the device's key bundle names another phone's identity key; it was not linked");
-    }
-    if (!bundle.companionIdentity.equals(finish.companionIdentity) || !bundle.companionIdentity.equals(wait.identityKey)) {
-      throw new SandboxError('rejected', "the device's key bundle carries an identity key other than the one it registered with; it was not linked");
-    }
-    const identityShared = sharedKey(account.identity.private, bundle.companionIdentity);
-    return { identityKey: wait.identityKey, advSecret: deriveAdvSecret(ephemeralShared, identityShared, bundle.advRandom) };
-  }
-
   /** Every account with its devices, live connections and presence. */
   async accounts(): Promise<AccountInfo[]> {
-    return Promise.resolve([...this.accountsByPhone.values()].map((account) => this.describe(account)));
+    return Promise.resolve([...this.accountsByPhone.values()].map((account) => describe(this.devices, account)));
   }
 
-  /** Closes every live connection of `phone` abruptly (no close frame), as a network fault would. */
+  /** Closes every live connection of `phone` abruptly (see network-devices.ts, as the three after it). */
   async drop(phone: string): Promise<{ dropped: number }> {
-    const number = phoneOf(phone, 'phone');
-    if (!this.accountsByPhone.has(number)) throw new SandboxError('not_found', `no account with phone ${number}`);
-    const live = [...(this.peers.get(number) ?? [])];
-    for (const peer of live) peer.drop('dropped through the admin API');
-    return Promise.resolve({ dropped: live.length });
+    return Promise.resolve(dropConnections(this.devices, phone));
   }
 
-  private userAccount(phone: string): Account {
-    const number = phoneOf(phone, 'phone');
-    const account = this.accountsByPhone.get(number);
-    if (!account) throw new SandboxError('not_found', `no account with phone ${number}; GET /api/sandbox/accounts lists them`);
-    if (account.kind !== 'user') throw new SandboxError('conflict', `${number} is a simulated contact: it has no devices or connections`);
-    return account;
-  }
-
-  private unlink(account: Account, deviceId: number, except?: Peer): boolean {
-    const device = account.devices.get(deviceId);
-    if (!device) return false;
-    account.devices.delete(deviceId);
-    this.revokedNoiseKeys.add(device.noiseKey.toString('hex'));
-    for (const peer of [...(this.peers.get(account.phone) ?? [])]) {
-      if (peer.device.id === deviceId && peer !== except) peer.end(deviceRemovedNode(), 'the device was removed from its account');
-    }
-    this.logger.info({ phone: account.phone, device: deviceId }, 'device removed');
-    this.onChange(true);
-    this.notify();
-    return true;
-  }
-
-  /**
-   * The phone unlinks a companion device (Linked devices → Log out): its live streams end with a
-   * device-removed stream error (Baileys: 401 loggedOut), and the device is forgotten, so its
-   * credentials are refused at the next login with `<failure reason=401>`.
-   */
+  /** The phone unlinks a companion device (Linked devices → Log out). */
   async removeDevice(phone: string, deviceId: number): Promise<{ phone: string; device: number; closed: number }> {
-    const account = this.userAccount(phone);
-    if (!Number.isInteger(deviceId) || deviceId < 1) throw new SandboxError('invalid', `device must be a linked device id (1 or more), got ${deviceId}`);
-    const closed = [...(this.peers.get(account.phone) ?? [])].filter((peer) => peer.device.id === deviceId).length;
-    if (!this.unlink(account, deviceId)) {
-      const known = [...account.devices.keys()];
-      throw new SandboxError('not_found', `account ${account.phone} has no device ${deviceId}; its devices: ${known.length === 0 ? 'none' : known.join(', ')}`);
-    }
-    return Promise.resolve({ phone: account.phone, device: deviceId, closed });
+    return Promise.resolve(removeDevice(this.devices, phone, deviceId));
   }
 
-  /**
-   * Bans an account as WhatsApp does: every live stream gets `<failure reason=403>` and closes, and
-   * every later login is refused with the same (Baileys: 403 forbidden), until `unban`. Banning a
-   * banned account changes nothing.
-   */
+  /** Bans an account as WhatsApp does, until `unban`. */
   async ban(phone: string): Promise<{ phone: string; banned: true; closed: number }> {
-    const account = this.userAccount(phone);
-    account.banned = true;
-    const live = [...(this.peers.get(account.phone) ?? [])];
-    for (const peer of live) peer.end(failureNode(403), 'the account was banned');
-    this.logger.info({ phone: account.phone, closed: live.length }, 'account banned');
-    this.onChange(true);
-    this.notify();
-    return Promise.resolve({ phone: account.phone, banned: true, closed: live.length });
+    return Promise.resolve(ban(this.devices, phone));
   }
 
   /** Lifts a ban: the account's devices log in again with their credentials. */
   async unban(phone: string): Promise<{ phone: string; banned: false }> {
-    const account = this.userAccount(phone);
-    account.banned = false;
-    this.onChange(true);
-    this.notify();
-    return Promise.resolve({ phone: account.phone, banned: false });
+    return Promise.resolve(unban(this.devices, phone));
   }
 
   /** The current presence stanza of `jid` as a subscriber would get it (for tests and debugging). */
@@ -609,7 +335,7 @@ export class SandboxNetwork {
    * frames race in-process admin calls, so wait here for the sandbox to have applied them.
    */
   async until(condition: (accounts: AccountInfo[]) => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    const check = () => condition([...this.accountsByPhone.values()].map((account) => this.describe(account)));
+    const check = () => condition([...this.accountsByPhone.values()].map((account) => describe(this.devices, account)));
     if (check()) return;
     await new Promise<void>((resolve, reject) => {
       const watcher = () => {
@@ -651,26 +377,5 @@ export class SandboxNetwork {
   shutdown(): void {
     this.chatStates.clear();
     for (const set of this.peers.values()) for (const peer of [...set]) peer.drop('sandbox shutting down');
-  }
-
-  private describe(account: Account): AccountInfo {
-    return {
-      phone: account.phone,
-      id: `${account.phone}@c.us`,
-      lid: `${account.lid}@lid`,
-      kind: account.kind,
-      name: account.name,
-      presence: account.online ? 'online' : 'offline',
-      lastSeen: account.lastSeen,
-      lastSeenPrivacy: account.lastSeenPrivacy,
-      banned: account.banned,
-      devices: [...account.devices.values()].map((device) => ({ id: device.id, jid: deviceJid(account.phone, device.id), preKeys: device.preKeyCount })),
-      connections: [...(this.peers.get(account.phone) ?? [])].map((peer) => ({
-        id: peer.id,
-        device: peer.device.id,
-        available: peer.available,
-        subscriptions: [...peer.subscriptions.values()],
-      })),
-    };
   }
 }
