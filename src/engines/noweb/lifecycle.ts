@@ -1,10 +1,8 @@
-import { Browsers, makeWASocket, proto } from 'baileys';
-import type { AuthenticationCreds, BinaryNode, ConnectionState, WASocket } from 'baileys';
+import type { BinaryNode, ConnectionState, WASocket } from 'baileys';
 import { AppError } from '../../errors.js';
 import type { ChatPresenceStatus, GlobalPresence, SessionStatus } from '../../presence/status.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { loadAuthState } from './auth-state.js';
-import { baileysLogger } from './baileys-logger.js';
 import type { StoredAuthState } from './auth-state.js';
 import { backoffDelay } from '../../backoff.js';
 import { classifyClose } from './connection.js';
@@ -14,6 +12,8 @@ import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { createTypingKeeper } from './typing.js';
 import type { TypingKeeper } from './typing.js';
+import { linked, pendingCodeRequest } from './creds.js';
+import { createSocket } from './socket.js';
 
 /** What every engine of one factory shares: where WhatsApp is and how to retry. */
 export interface NowebEngineOptions {
@@ -31,37 +31,10 @@ export interface NowebEngineOptions {
   readonly testQrTimeoutMs?: number;
 }
 
-/**
- * History syncs worth downloading: the initial bootstrap and push names carry the phone-number ↔ LID
- * mappings (presence increasingly arrives from LIDs) and contacts' names, and are small and one-off.
- * Message history (RECENT, FULL, ON_DEMAND) is skipped: a presence server needs none, and declining
- * RECENT also spares the 20 s "awaiting initial sync" wait on first login. Disabling every type
- * (`() => false`) makes Baileys warn that LID mappings go missing, rightly.
- */
-const USEFUL_HISTORY = new Set<proto.Message.HistorySyncType | null | undefined>([
-  proto.Message.HistorySyncType.INITIAL_BOOTSTRAP,
-  proto.Message.HistorySyncType.PUSH_NAME,
-]);
-
 interface Connection {
   readonly socket: WASocket;
   readonly closed: Promise<void>;
   open: boolean;
-}
-
-/**
- * Baileys' requestPairingCode writes `creds.me = {id: "<phone>@s.whatsapp.net", name: "~"}` at once,
- * before anything is linked (the companion_hello stanza carries that JID). Only pair-success makes a
- * linked device: it sets `creds.account` (the signed device identity) and a `me.id` with a device
- * number. A code request still open is therefore `me` without `account`, with a pairing code.
- */
-function pendingCodeRequest(creds: AuthenticationCreds): boolean {
-  return creds.me !== undefined && creds.account === undefined && creds.pairingCode !== undefined;
-}
-
-/** Whether these credentials belong to a linked device (paired, or provisioned with its JID). */
-function linked(creds: AuthenticationCreds): boolean {
-  return creds.me?.id !== undefined && !pendingCodeRequest(creds);
 }
 
 function closeInfoOf(update: Partial<ConnectionState>): { statusCode: number | undefined; message: string | undefined } {
@@ -199,16 +172,7 @@ export function createNowebEngine(context: EngineContext, options: NowebEngineOp
     const closed = new Promise<void>((resolve) => {
       resolveClosed = resolve;
     });
-    const socket = makeWASocket({
-      auth: state.state,
-      logger: baileysLogger(logger),
-      browser: Browsers.ubuntu('Chrome'),
-      markOnlineOnConnect: markOnline,
-      syncFullHistory: false,
-      shouldSyncHistoryMessage: (notification) => USEFUL_HISTORY.has(notification.syncType),
-      ...(options.waWebSocketUrl === undefined ? {} : { waWebSocketUrl: options.waWebSocketUrl }),
-      ...(options.testQrTimeoutMs === undefined ? {} : { qrTimeout: options.testQrTimeoutMs }),
-    });
+    const socket = createSocket(state.state, logger, markOnline, options);
     const current: Connection = { socket, closed, open: false };
     connection = current;
     socket.ev.on('creds.update', (update) => {
