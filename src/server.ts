@@ -245,7 +245,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     });
   }
   // The dashboard: its shell and assets are open (the sign-in form), its API behind the key.
-  const dashboard = dashboardRoutes({ config, hub: events.hub, testEvents: { outbox: storage.outbox, sessions: storage.sessions, environment: events.environment, wake: () => events.worker.wake() } });
+  const dashboard = dashboardRoutes({ config, hub: events.hub, clock, testEvents: { outbox: storage.outbox, sessions: storage.sessions, environment: events.environment, wake: () => events.worker.wake(), clock } });
   routes.push(dashboard.protected);
   routes.push(...(overrides.routes ?? []));
   // Migrations ran inside openStorage: a server that got here has its schema.

@@ -5,6 +5,8 @@ import { AppError } from '../errors.js';
 import type { SettingsStore } from '../storage/settings.js';
 import { dashboardCookieAuth } from './cookie-auth.js';
 import { errorBody } from './errors.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 export const API_KEY_SETTING = 'api_key';
 
@@ -79,12 +81,12 @@ function presentedKey(request: FastifyRequest): string | null {
  * Adds the API key check to every route of `scope` (health and the docs live outside it), except
  * the excluded paths. Keys are compared in constant time.
  */
-export function requireApiKey(scope: FastifyInstance, key: string, excludePaths: readonly string[]): void {
+export function requireApiKey(scope: FastifyInstance, key: string, excludePaths: readonly string[], clock: Pick<Clock, 'now'> = systemClock): void {
   const expected = digest(key);
   const digestOf = digestsOfPresented();
   const excluded = new Set(excludePaths.map(normalisePath));
   async function refuseOrCookie(request: FastifyRequest, reply: FastifyReply, presented: string | null): Promise<void> {
-    if (presented === null && (await dashboardCookieAuth(request, reply, key)) !== 'absent') return;
+    if (presented === null && (await dashboardCookieAuth(request, reply, key, clock.now())) !== 'absent') return;
     const message = presented === null ? 'missing API key: send it in the X-Api-Key header' : 'wrong API key in X-Api-Key';
     await reply.code(401).send(errorBody(new AppError('UNAUTHORIZED', message)));
   }

@@ -142,7 +142,7 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
   for (const register of deps.publicRoutes ?? []) await register(server);
 
   await server.register(async (scope) => {
-    requireApiKey(scope, apiKey, config.apiKeyExcludePaths);
+    requireApiKey(scope, apiKey, config.apiKeyExcludePaths, clock);
     // Every route behind the key documents its 401, whoever wrote it.
     scope.addHook('onRoute', (route) => {
       if (route.schema === undefined) return;

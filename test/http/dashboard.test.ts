@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { clockAt } from '../../src/clock.js';
 import { makeEnvelope } from '../../src/events/envelope.js';
 import { TEST_ENVIRONMENT } from '../support/recording-publisher.js';
 import type { Hub } from '../../src/events/hub.js';
@@ -105,6 +106,21 @@ describe('dashboard routes', () => {
     expect(String(out.headers['set-cookie'])).toBe(`${DASHBOARD_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
     const badPath = await app.server.inject({ method: 'DELETE', url: '/dashboard/session', payload: { path: 'x; Domain=evil' } });
     expect(badPath.statusCode).toBe(400);
+  });
+
+  it("reads the server's clock for the sign-in's expiry and for the cookie's check", async () => {
+    let now = 1_000_000_000_000;
+    const app = await httpHarness({}, { clock: clockAt(() => now) });
+    const response = await app.server.inject({ method: 'POST', url: '/dashboard/session', headers: { 'x-api-key': API_KEY, origin: ORIGIN, host: HOST }, payload: {} });
+    expect(response.json<{ expiresAt: number }>().expiresAt).toBe(now + 12 * 3600 * 1000);
+    const cookie = String(response.headers['set-cookie']).split(';')[0];
+    const get = () => app.server.inject({ url: '/api/sessions', headers: { cookie, origin: ORIGIN } });
+    now += 12 * 3600 * 1000 - 1;
+    expect((await get()).statusCode).toBe(200);
+    now += 1;
+    const expired = await get();
+    expect(expired.statusCode).toBe(401);
+    expect(expired.json<{ message: string }>().message).toBe('the dashboard sign-in expired: sign in again');
   });
 
   it('backfills the recent events after an id, filtered, and refuses a malformed query', async () => {

@@ -6,6 +6,8 @@ import { enqueueTestEvent } from '../../events/test-event.js';
 import type { EventEnvironment } from '../../presence/events.js';
 import type { OutboxStore } from '../../storage/outbox.js';
 import type { SessionStore } from '../../storage/sessions.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 
 export interface TestEventOptions {
   readonly outbox: OutboxStore;
@@ -14,6 +16,8 @@ export interface TestEventOptions {
   readonly environment: EventEnvironment;
   /** Called after the enqueue, so the delivery worker sends it at once. */
   readonly wake: () => void;
+  /** The server's clock (the event's time); the system's by default. */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /**
@@ -39,7 +43,7 @@ export function dashboardTestEventRoute(scope: FastifyInstance, options: TestEve
       if (webhook === undefined) {
         throw new AppError('VALIDATION_FAILED', `session "${session}" has no webhook ${request.body.url}: send the url of one of its config.webhooks`, { field: 'url' });
       }
-      const eventId = await enqueueTestEvent(options.outbox, { session, me: stored.me, metadata: stored.config.metadata ?? null, webhook, environment: options.environment }, Date.now());
+      const eventId = await enqueueTestEvent(options.outbox, { session, me: stored.me, metadata: stored.config.metadata ?? null, webhook, environment: options.environment }, (options.clock ?? systemClock).now());
       options.wake();
       return reply.code(201).send({ eventId });
     },

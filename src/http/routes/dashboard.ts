@@ -8,6 +8,8 @@ import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { SERVER_VERSION } from '../../events/envelope.js';
 import type { Hub } from '../../events/hub.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import { createRecentEvents } from '../../events/recent.js';
 import { DASHBOARD_COOKIE, DASHBOARD_COOKIE_TTL_MS, mintDashboardToken } from '../cookie-auth.js';
 import { dashboardEventsRoute } from './dashboard-events.js';
@@ -25,6 +27,8 @@ export interface DashboardOptions {
   readonly hub: Hub;
   /** For "send test event" (a `webhook.test` delivery to one webhook); without it the route is absent. */
   readonly testEvents?: TestEventOptions;
+  /** The server's clock (a sign-in cookie's times); the system's by default. */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 export interface DashboardRoutes {
@@ -179,7 +183,7 @@ export function dashboardRoutes(options: DashboardOptions): DashboardRoutes {
         throw new AppError('VALIDATION_FAILED', `sign in from the dashboard page: the Origin header (${origin ?? 'none'}) must be this server's`, { field: 'origin' });
       }
       const path = cookiePath(request.body, basePath === null ? '/' : `${basePath}/`);
-      const now = Date.now();
+      const now = (options.clock ?? systemClock).now();
       const token = mintDashboardToken(key, origin, now);
       const flags = `Path=${path}; HttpOnly; SameSite=Strict; Max-Age=${DASHBOARD_COOKIE_TTL_MS / 1000}${origin.startsWith('https:') ? '; Secure' : ''}`;
       return reply.header('set-cookie', `${DASHBOARD_COOKIE}=${token}; ${flags}`).code(201).send({ signedIn: true, expiresAt: now + DASHBOARD_COOKIE_TTL_MS });
