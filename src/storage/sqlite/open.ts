@@ -5,6 +5,7 @@ import type { Storage } from '../storage.js';
 import { createSqliteAuthStores } from './auth.js';
 import { startCheckpointer } from './checkpointer.js';
 import { migrateSqlite, openSqliteDatabase } from './database.js';
+import { createGroupCommit } from './group-commit.js';
 import { createSqliteHistoryStore } from './history.js';
 import { createSqliteLeaseStore } from './leases.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -32,17 +33,19 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     throw error;
   }
   const checkpointer = await startCheckpointer(db, options.logger === undefined ? {} : { logger: options.logger });
+  // One for the database: the presence puts and the outbox's writes of a turn share a commit.
+  const grouped = createGroupCommit(db);
   let closed: Promise<void> | null = null;
   return {
     backend: 'sqlite',
     sessions: createSqliteSessionStore(db),
     auth: createSqliteAuthStores(db),
-    presence: createSqlitePresenceStore(db),
+    presence: createSqlitePresenceStore(db, grouped),
     subscriptions: createSqliteSubscriptionStore(db),
     settings: createSqliteSettingsStore(db),
     leases: createSqliteLeaseStore(db, options.clock ?? systemClock),
     statuses: createSqliteStatusStore(db),
-    outbox: createSqliteOutboxStore(db),
+    outbox: createSqliteOutboxStore(db, grouped),
     history: createSqliteHistoryStore(db),
     close: () => {
       closed ??= (async () => {

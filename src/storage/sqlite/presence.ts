@@ -3,6 +3,8 @@ import type { PresenceStore, SubscriptionStore } from '../presence.js';
 import { decodePresenceStatus, groupByChat } from '../decode.js';
 import type { SqliteDatabase } from './database.js';
 import { settle } from './database.js';
+import type { GroupCommit } from './group-commit.js';
+import { createGroupCommit } from './group-commit.js';
 
 interface PresenceRow {
   chat_id: string;
@@ -22,7 +24,12 @@ function toParticipant(row: PresenceRow): ParticipantPresence {
 }
 
 
-export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
+/**
+ * `grouped`: the database's group commit (open.ts), so that a put shares its transaction with the
+ * other puts and the outbox's writes of the same turn: a transaction of its own per put was a
+ * commit per presence update.
+ */
+export function createSqlitePresenceStore(db: SqliteDatabase, grouped: GroupCommit = createGroupCommit(db)): PresenceStore {
   const columns = 'chat_id, participant, last_known_presence, last_seen, last_seen_hidden';
   const get = db.prepare<[string, string], PresenceRow>(
     `SELECT ${columns} FROM presences WHERE session = ? AND chat_id = ? ORDER BY participant`,
@@ -36,7 +43,8 @@ export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
      DO UPDATE SET last_known_presence = excluded.last_known_presence, last_seen = excluded.last_seen, last_seen_hidden = excluded.last_seen_hidden`,
   );
   const clear = db.prepare<[string]>('DELETE FROM presences WHERE session = ?');
-  const put = db.transaction((session: string, chatId: string, presences: readonly ParticipantPresence[]) => {
+  // Runs inside the group's transaction: all of one chat's rows, or (the batch failed) none.
+  const put = grouped((session: string, chatId: string, presences: readonly ParticipantPresence[]) => {
     for (const presence of presences) {
       upsert.run(session, chatId, presence.participant, presence.lastKnownPresence, presence.lastSeen, presence.lastSeenHidden === true ? 1 : 0);
     }
@@ -49,10 +57,7 @@ export function createSqlitePresenceStore(db: SqliteDatabase): PresenceStore {
         return groupByChat(rows, toParticipant)[0] ?? null;
       }),
     list: (session) => settle(() => groupByChat(list.all(session), toParticipant)),
-    put: (session, chatId, presences) =>
-      settle(() => {
-        if (presences.length > 0) put.immediate(session, chatId, presences);
-      }),
+    put: (session, chatId, presences) => (presences.length > 0 ? put(session, chatId, presences) : Promise.resolve()),
     clear: (session) =>
       settle(() => {
         clear.run(session);
