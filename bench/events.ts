@@ -18,7 +18,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import type { Config } from '../src/config.js';
@@ -28,15 +27,16 @@ import { wahaEnvironment } from '../src/events/environment.js';
 import type { Storage } from '../src/storage/index.js';
 import { openStorage } from '../src/storage/index.js';
 
-const now = (): number => performance.timeOrigin + performance.now();
+// The system-wide monotonic clock, read the same way in the receiver's process (each process's
+// `performance.timeOrigin` is its own estimate of the wall clock and they differ by milliseconds).
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 // ---- receiver thread -------------------------------------------------------------------------
 // Plain JavaScript evaluated in a worker thread (its own event loop), so it needs no TypeScript loader.
 const RECEIVER_SOURCE = `
 const { createServer } = require('node:http');
 const { parentPort, workerData } = require('node:worker_threads');
-const { performance } = require('node:perf_hooks');
-const now = () => performance.timeOrigin + performance.now();
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 const received = new Map();
 const server = createServer((req, res) => {
   const chunks = [];

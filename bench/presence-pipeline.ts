@@ -48,7 +48,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import type { SessionConfig } from '../src/presence/sessions.js';
@@ -157,7 +156,10 @@ if (process.argv.includes('--history-compare')) {
   await compareHistory();
   process.exit(0);
 }
-const now = (): number => performance.timeOrigin + performance.now();
+// The system-wide monotonic clock (CLOCK_MONOTONIC on Linux), read the same way in the receiver's
+// process: `performance.timeOrigin` is each process's own estimate of its start on the wall clock,
+// and two processes' estimates were seen to differ by milliseconds (negative latencies).
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`;
 
 // ---- receiver (child process) ----------------------------------------------------------------------
@@ -165,8 +167,7 @@ const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).jo
 // `lastSeen` and reports when each arrived.
 const RECEIVER_SOURCE = `
 const { createServer } = require('node:http');
-const { performance } = require('node:perf_hooks');
-const now = () => performance.timeOrigin + performance.now();
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 const seqs = [];
 const times = [];
 const server = createServer((req, res) => {
@@ -189,7 +190,7 @@ process.on('message', (message) => {
 
 interface Receiver {
   readonly url: string;
-  /** Sequence number → arrival time (ms since the epoch) of everything received since the last report. */
+  /** Sequence number → arrival time (ms on the monotonic clock) of everything received since the last report. */
   report(): Promise<Map<number, number>>;
   stop(): Promise<void>;
 }

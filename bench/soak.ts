@@ -22,7 +22,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
@@ -55,7 +54,9 @@ const contacts = option('--contacts', 20);
 const failEvery = option('--fail-every', 20);
 const everySeconds = option('--every', 10);
 
-const now = (): number => performance.timeOrigin + performance.now();
+// The system-wide monotonic clock, read the same way in the receiver's process (each process's
+// `performance.timeOrigin` is its own estimate of the wall clock and they differ by milliseconds).
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 const load = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`;
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -63,8 +64,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 // ---- receiver (child process): 500 to one request in N, reports the sequence numbers it accepted ----
 const RECEIVER_SOURCE = `
 const { createServer } = require('node:http');
-const { performance } = require('node:perf_hooks');
-const now = () => performance.timeOrigin + performance.now();
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 const failEvery = Number(process.argv[1]);
 let requests = 0;
 let seqs = [];
