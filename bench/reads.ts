@@ -11,7 +11,8 @@
  * same response schema. Both listen on 127.0.0.1 in this process; Debian's `wrk` loads them in
  * another process, alternately (ours, bare, ours, … with the order swapped every round), for
  * `--seconds` each, `--rounds` times; prints req/s of each run and the ratio ours ÷ bare per route
- * (median of the rounds).
+ * (median of the rounds), and beside it the ratio by this process's CPU time a request (bare ÷ ours:
+ * the same sense), which a neighbour stealing the core moves less than req/s.
  *
  *   npx tsx bench/reads.ts [--chats 200] [--seconds 5] [--rounds 3] [--connections 32] [--threads 1] [--pin]
  *
@@ -98,13 +99,22 @@ bare.get(paths.list, { schema: { response: { 200: Type.Array(ChatPresenceSchema)
 const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
 
 // ---- load ------------------------------------------------------------------------------------------
-async function wrk(url: string): Promise<number> {
+interface Load {
+  readonly rps: number;
+  /** This process's CPU time (user + system) a request, µs: what another process on the same core does not move. */
+  readonly cpuUs: number;
+}
+
+async function wrk(url: string): Promise<Load> {
+  const cpu = process.cpuUsage();
   const { stdout } = await run(WRK, [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '-H', `X-Api-Key: ${API_KEY}`, url]);
+  const used = process.cpuUsage(cpu);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  const total = /(\d+) requests in/.exec(stdout);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
   if (errors !== null) throw new Error(`wrk ${url}: ${errors[1]} responses were not 2xx:\n${stdout}`);
-  if (rps?.[1] === undefined) throw new Error(`wrk printed no Requests/sec:\n${stdout}`);
-  return Number(rps[1]);
+  if (rps?.[1] === undefined || total?.[1] === undefined) throw new Error(`wrk printed no Requests/sec:\n${stdout}`);
+  return { rps: Number(rps[1]), cpuUs: (used.user + used.system) / Number(total[1]) };
 }
 
 const median = (values: readonly number[]): number => {
@@ -119,14 +129,24 @@ try {
     await run(WRK, ['-t1', '-c8', '-d2s', '-H', `X-Api-Key: ${API_KEY}`, `${ours}${path}`]);
     await run(WRK, ['-t1', '-c8', '-d2s', `${bareUrl}${path}`]);
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let round = 0; round < rounds; round += 1) {
       const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const);
-      const rps = { ours: 0, bare: 0 };
-      for (const who of order) rps[who] = await wrk(`${who === 'ours' ? ours : bareUrl}${path}`);
-      ratios.push(rps.ours / rps.bare);
-      console.log(`  GET ${path}: ours ${rps.ours.toFixed(0)} req/s, bare Fastify ${rps.bare.toFixed(0)} req/s, ratio ${(rps.ours / rps.bare).toFixed(2)}`);
+      const loads: Partial<Record<'ours' | 'bare', Load>> = {};
+      for (const who of order) loads[who] = await wrk(`${who === 'ours' ? ours : bareUrl}${path}`);
+      const { ours: mine, bare: theirs } = loads;
+      if (mine === undefined || theirs === undefined) throw new Error('a round lost a run');
+      ratios.push(mine.rps / theirs.rps);
+      cpuRatios.push(theirs.cpuUs / mine.cpuUs);
+      console.log(
+        `  GET ${path}: ours ${mine.rps.toFixed(0)} req/s (${mine.cpuUs.toFixed(1)} µs CPU a request), bare Fastify ${theirs.rps.toFixed(0)} req/s (${theirs.cpuUs.toFixed(1)} µs), ratio ${(mine.rps / theirs.rps).toFixed(2)}`,
+      );
     }
-    console.log(`${name === 'one' ? 'one chat' : `all ${chats} chats`}: ratio ours ÷ bare ${median(ratios).toFixed(2)} (median of ${rounds}; ${ratios.map((r) => r.toFixed(2)).join(', ')}); ${load()}`);
+    const list = (values: readonly number[]): string => values.map((r) => r.toFixed(2)).join(', ');
+    console.log(
+      `${name === 'one' ? 'one chat' : `all ${chats} chats`}: ratio ours ÷ bare ${median(ratios).toFixed(2)} (median of ${rounds}; ${list(ratios)}); ` +
+        `by CPU a request, bare ÷ ours ${median(cpuRatios).toFixed(2)} (${list(cpuRatios)}); ${load()}`,
+    );
   }
 } finally {
   await bare.close();
