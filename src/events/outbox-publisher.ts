@@ -7,6 +7,7 @@ import type { WebhookTarget } from './webhooks.js';
 import { orderKeyOf, targetOfGlobalHook, targetOfWebhook, webhookKey, webhookWants } from './webhooks.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
+import type { DeliveryWorker } from './worker.js';
 
 /** What a delivery stores of its webhook, the same for every event it gets. */
 interface PreparedWebhook {
@@ -26,6 +27,12 @@ export interface OutboxPublisherOptions {
   readonly globalHook: GlobalHookConfig | null;
   /** Called after an enqueue, so the worker sends at once instead of at its next poll. */
   readonly wake: () => void;
+  /**
+   * The worker's hand-off (src/events/worker.ts): with an outbox that has `enqueueAndClaim`, the
+   * deliveries it has free slots for are claimed by the accept itself and handed to it, so they
+   * are sent without waiting for a claim pass.
+   */
+  readonly handOff?: Pick<DeliveryWorker, 'reserve' | 'adopt'>;
   readonly clock?: Pick<Clock, 'now'>;
 }
 
@@ -53,6 +60,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
     }
     return entry;
   }
+  const enqueueAndClaim = options.outbox.enqueueAndClaim;
   return {
     async publish(envelope, webhooks) {
       const body = JSON.stringify(envelope);
@@ -69,12 +77,24 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
         deliveries.push({ url: target.url, webhookKey: key, orderKey: orderKeyOf(target, envelope), target: serialised });
       }
       if (deliveries.length > 0) {
+        const event = { id: envelope.id, session: envelope.session, event: envelope.event, body };
+        const keys = deliveries.map((d) => d.webhookKey);
+        const handOff = enqueueAndClaim === undefined ? null : (options.handOff?.reserve(keys) ?? null);
         try {
-          await options.outbox.enqueue({ id: envelope.id, session: envelope.session, event: envelope.event, body }, deliveries, clock.now());
+          if (handOff === null || enqueueAndClaim === undefined) {
+            await options.outbox.enqueue(event, deliveries, clock.now());
+            options.wake();
+          } else {
+            let claimed = null;
+            try {
+              claimed = (await enqueueAndClaim(event, deliveries, clock.now(), handOff)).claimed;
+            } finally {
+              options.handOff?.adopt(handOff, keys, claimed);
+            }
+          }
         } catch (cause) {
           throw new Error(`could not accept event ${envelope.id} into the webhook outbox`, { cause });
         }
-        options.wake();
       }
       options.hub?.publish(envelope.session, envelope.event, body);
     },

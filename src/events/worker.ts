@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import type { AttemptOutcome, ClaimedDelivery, OutboxStore } from '../storage/outbox.js';
+import type { AttemptOutcome, ClaimedDelivery, HandOffClaim, OutboxStore } from '../storage/outbox.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { DeliveryResult } from './delivery.js';
 import { deliver, describeFailure } from './delivery.js';
+import { createMaintenance } from './maintenance.js';
 import type { RetryBounds } from './retry.js';
 import { DEFAULT_RETRY_BOUNDS, nextDelay, retryPolicyOf } from './retry.js';
 import { parseTarget } from './target.js';
@@ -16,14 +17,34 @@ import type { WebhookTarget } from './webhooks.js';
  * due, a publish wakes it, or `pollMs` passes (other servers on PostgreSQL enqueue without waking
  * us). It keeps nothing but the deliveries in flight in memory: a backlog of any size stays in
  * storage and is paged through, oldest due first.
+ *
+ * With an outbox that hands off (`enqueueAndClaim`, `completeAndClaim`: SQLite), the common case
+ * needs no claim pass at all: an accept claims the deliveries the worker has free slots for
+ * (`reserve`, `adopt`), and a final outcome claims its chat's next delivery onto the same slot.
+ * Only while storage may hold due deliveries nobody claimed (a saturated webhook, a retry come
+ * due, a restart) does it fall back to passes, which take those oldest first; hand-off resumes
+ * once a pass finds fewer than it had room for.
  */
 export interface DeliveryWorker {
   /** Releases claims a previous run of this server left behind, then starts the loop. */
   start(): Promise<void>;
   /** Stops claiming and waits for the deliveries in flight to finish. Idempotent. */
   stop(): Promise<void>;
-  /** Something was enqueued or a slot freed: look for due deliveries now. */
+  /** Something was enqueued (or replayed, or made due) that nobody claimed: look for due deliveries now. */
   wake(): void;
+  /**
+   * Hand-off (with an outbox that has `enqueueAndClaim`): slots for an event's deliveries about to
+   * be accepted, one per webhook key given (same order), or null when the worker takes none: it is
+   * stopped, or storage may hold due deliveries nobody claimed (those go first: a pass claims them
+   * oldest first, and new events must not overtake them for the free slots). Every reservation
+   * must be followed by `adopt`, whether the accept succeeded or not.
+   */
+  reserve(webhookKeys: readonly string[]): HandOffClaim | null;
+  /**
+   * What the accept of a reservation claimed (null when it failed): sends those, frees the slots of
+   * the rest, and looks at the outbox when it left due deliveries unclaimed.
+   */
+  adopt(handOff: HandOffClaim, webhookKeys: readonly string[], claimed: readonly (ClaimedDelivery | null)[] | null): void;
   stats(): WorkerStats;
 }
 
@@ -78,8 +99,6 @@ export const WORKER_DEFAULTS = {
 /** Parsed webhook targets kept (one per webhook in practice; cleared when full). */
 const TARGET_CACHE_SIZE = 256;
 
-/** Finished deliveries deleted per transaction when pruning. */
-const PRUNE_BATCH = 2000;
 
 export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
@@ -87,25 +106,48 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const timeoutMs = options.timeoutMs ?? WORKER_DEFAULTS.timeoutMs;
   const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
   const pollMs = options.pollMs ?? WORKER_DEFAULTS.pollMs;
-  const capCheckMs = options.capCheckMs ?? WORKER_DEFAULTS.capCheckMs;
-  const retentionMs = options.retentionMs ?? WORKER_DEFAULTS.retentionMs;
-  const pruneEveryMs = options.pruneEveryMs ?? WORKER_DEFAULTS.pruneEveryMs;
   const bounds = options.retryBounds ?? DEFAULT_RETRY_BOUNDS;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const { outbox, owner, logger } = options;
+  const maintenance = createMaintenance({
+    outbox,
+    logger,
+    maxPending: options.maxPending,
+    capCheckMs: options.capCheckMs ?? WORKER_DEFAULTS.capCheckMs,
+    retentionMs: options.retentionMs ?? WORKER_DEFAULTS.retentionMs,
+    pruneEveryMs: options.pruneEveryMs ?? WORKER_DEFAULTS.pruneEveryMs,
+    running: () => running,
+  });
 
   const inFlight = new Set<Promise<void>>();
   const perKey = new Map<string, number>();
-  const counters = { delivered: 0, retried: 0, failed: 0, dropped: 0 };
+  const counters = { delivered: 0, retried: 0, failed: 0 };
   let running = false;
+  // Hand-off bookkeeping. `backlog`: storage may hold due deliveries nobody claimed (at start, after
+  // a wake, while a webhook is saturated), so reservations and successor claims wait for a pass to
+  // take them oldest first; a pass that found fewer than it had room for clears it, unless a wake
+  // came while it ran (\`wakes\` counts them). `reserved`: slots reserved and not yet adopted.
+  const handsOff = outbox.enqueueAndClaim !== undefined && outbox.completeAndClaim !== undefined;
+  let backlog = true;
+  let wakes = 0;
+  let reserved = 0;
   let loopDone: Promise<void> = Promise.resolve();
   let woken = false;
   let wakeSleeper: (() => void) | null = null;
-  let nextCapCheck = 0;
-  let nextPrune = 0;
 
   function wake(): void {
+    backlog = true;
+    wakes += 1;
+    rouse();
+  }
+
+  /** A slot freed: a pass is worth it only while storage may hold due deliveries nobody claimed. */
+  function slotFreed(): void {
+    if (backlog || !handsOff) rouse();
+  }
+
+  function rouse(): void {
     woken = true;
     const sleeper = wakeSleeper;
     wakeSleeper = null;
@@ -150,11 +192,43 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   }
 
   /** The receiver has answered (or the attempt ended): its webhook's slot is free for the next one. */
-  function freeSlot(delivery: ClaimedDelivery): void {
-    const left = (perKey.get(delivery.webhookKey) ?? 1) - 1;
-    if (left === 0) perKey.delete(delivery.webhookKey);
-    else perKey.set(delivery.webhookKey, left);
-    wake();
+  function freeSlot(webhookKey: string): void {
+    const left = (perKey.get(webhookKey) ?? 1) - 1;
+    if (left === 0) perKey.delete(webhookKey);
+    else perKey.set(webhookKey, left);
+    slotFreed();
+  }
+
+  /**
+   * Records the outcome. A final one may make the order key's next delivery due: with hand-off and
+   * no backlog it is claimed in the same transaction and sent on this webhook slot, which is held
+   * until then; otherwise the slot is freed at once and a pass looks for it.
+   */
+  async function record(delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
+    const chain = handsOff && running && !backlog && outcome.kind !== 'retry';
+    if (!chain || outbox.completeAndClaim === undefined) {
+      // The per-webhook bound protects the receiver, which is done with this request: its next one
+      // need not wait for this outcome's commit (a database round trip or more). The global bound
+      // still counts the delivery until the outcome is recorded.
+      freeSlot(delivery.webhookKey);
+      const recorded = await outbox.complete(delivery.id, owner, outcome, clock.now());
+      if (outcome.kind !== 'retry') wake();
+      return recorded;
+    }
+    let result;
+    try {
+      result = await outbox.completeAndClaim(delivery.id, owner, outcome, clock.now(), leaseMs);
+    } catch (error) {
+      freeSlot(delivery.webhookKey);
+      throw error;
+    }
+    if (result.successor === null || !running) {
+      freeSlot(delivery.webhookKey);
+      if (result.successor !== null) await outbox.release([result.successor.id], owner);
+    } else {
+      dispatch(result.successor, true);
+    }
+    return result.recorded;
   }
 
   async function send(delivery: ClaimedDelivery): Promise<void> {
@@ -174,13 +248,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       // Only a corrupt stored target gets here (deliver never rejects): retrying cannot fix it.
       outcome = { kind: 'failed', error: `cannot send: ${error instanceof Error ? error.message : String(error)}`, status: null };
     }
-    // The per-webhook bound protects the receiver, which is done with this request: its next one
-    // need not wait for this outcome's commit (a database round trip or more). The global bound
-    // still counts the delivery until the outcome is recorded, and the order key's next delivery
-    // becomes due only with it.
-    freeSlot(delivery);
     try {
-      const recorded = await outbox.complete(delivery.id, owner, outcome, clock.now());
+      const recorded = await record(delivery, outcome);
       if (!recorded) log().warn({ outcome: outcome.kind }, 'delivery claim was lost (lease ran out) before its outcome was recorded');
     } catch (error) {
       // The claim's lease runs out and the delivery is sent again: at least once, never lost.
@@ -203,45 +272,64 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     options.onAttempt?.(delivery, outcome);
   }
 
-  function dispatch(delivery: ClaimedDelivery): void {
-    perKey.set(delivery.webhookKey, (perKey.get(delivery.webhookKey) ?? 0) + 1);
+  /** `counted`: its webhook slot is taken already (a reservation, or the predecessor's slot). */
+  function dispatch(delivery: ClaimedDelivery, counted = false): void {
+    if (!counted) perKey.set(delivery.webhookKey, (perKey.get(delivery.webhookKey) ?? 0) + 1);
     const task = send(delivery).finally(() => {
       inFlight.delete(task);
-      wake();
+      slotFreed();
     });
     inFlight.add(task);
   }
 
-  async function maintain(now: number): Promise<void> {
-    if (options.maxPending !== undefined && now >= nextCapCheck) {
-      nextCapCheck = now + capCheckMs;
-      const dropped = await outbox.enforceCap(options.maxPending, now);
-      if (dropped > 0) {
-        counters.dropped += dropped;
-        logger.warn({ dropped, droppedTotal: counters.dropped, maxPending: options.maxPending }, 'outbox over its cap: dropped the oldest pending deliveries');
+  function reserve(webhookKeys: readonly string[]): HandOffClaim | null {
+    if (!handsOff || !running || backlog) return null;
+    const take = webhookKeys.map((key) => {
+      const used = perKey.get(key) ?? 0;
+      if (inFlight.size + reserved >= concurrency || used >= perWebhook) return false;
+      perKey.set(key, used + 1);
+      reserved += 1;
+      return true;
+    });
+    return { owner, leaseMs, take };
+  }
+
+  function adopt(handOff: HandOffClaim, webhookKeys: readonly string[], claimed: readonly (ClaimedDelivery | null)[] | null): void {
+    const unclaimed: number[] = [];
+    let left = false;
+    handOff.take.forEach((taken, index) => {
+      const delivery = claimed?.[index] ?? null;
+      if (!taken) {
+        // Enqueued without a slot: possibly due, and nobody claimed it.
+        if (claimed !== null) left = true;
+        return;
       }
-    }
-    if (now >= nextPrune) {
-      nextPrune = now + pruneEveryMs;
-      let pruned = 0;
-      for (;;) {
-        const deleted = await outbox.prune(now - retentionMs, PRUNE_BATCH);
-        pruned += deleted;
-        if (deleted < PRUNE_BATCH || !running) break;
-        // Let deliveries and publishes in between the batches.
-        await new Promise((resolve) => setImmediate(resolve));
+      reserved -= 1;
+      if (delivery !== null && running) dispatch(delivery, true);
+      else {
+        // Behind its order key (its predecessor's outcome makes it due), the accept failed, or stopping.
+        if (delivery !== null) unclaimed.push(delivery.id);
+        freeSlot(webhookKeys[index] ?? '');
       }
-      if (pruned > 0) logger.debug({ pruned }, 'pruned finished deliveries');
+    });
+    if (unclaimed.length > 0) {
+      outbox.release(unclaimed, owner).catch((error: unknown) => logger.error({ err: error }, 'could not release handed-off deliveries while stopping; their lease runs out'));
     }
+    if (left) wake();
   }
 
   /** One pass: claim what there are slots for; returns how long to sleep (0: look again at once). */
   async function pass(): Promise<number> {
     woken = false;
+    const wakesBefore = wakes;
     const now = clock.now();
-    await maintain(now);
-    const free = concurrency - inFlight.size;
-    if (free <= 0) return pollMs;
+    await maintenance.run(now);
+    const free = concurrency - inFlight.size - reserved;
+    if (free <= 0) {
+      // Whether something came due meanwhile (a retry) is unknown: reservations wait for a pass.
+      backlog = true;
+      return pollMs;
+    }
     const saturated = [...perKey].filter(([, count]) => count >= perWebhook).map(([key]) => key);
     const claimed = await outbox.claim({
       owner,
@@ -253,10 +341,18 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     });
     const over: number[] = [];
     for (const delivery of claimed) {
-      if (!running || (perKey.get(delivery.webhookKey) ?? 0) >= perWebhook) over.push(delivery.id);
+      // Reservations made while the claim ran took slots too.
+      const full = inFlight.size + reserved >= concurrency || (perKey.get(delivery.webhookKey) ?? 0) >= perWebhook;
+      if (!running || full) over.push(delivery.id);
       else dispatch(delivery);
     }
     if (over.length > 0) await outbox.release(over, owner);
+    // Fewer than there was room for means storage has no more due, unless a webhook's slots were
+    // what limited the claim (it was excluded, or is full now): then more of its deliveries may be due.
+    const drained =
+      claimed.length < free && over.length === 0 && saturated.length === 0 && claimed.every((d) => (perKey.get(d.webhookKey) ?? 0) < perWebhook);
+    if (drained && wakes === wakesBefore) backlog = false;
+    else backlog = true;
     // A full batch: more may be due right now.
     if (claimed.length === free && over.length === 0) return 0;
     // What was claimed wakes the loop when it finishes, and the pass after that looks again; the
@@ -298,8 +394,10 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       await Promise.allSettled([...inFlight]);
     },
     wake,
+    reserve,
+    adopt,
     stats() {
-      return { inFlight: inFlight.size, ...counters };
+      return { inFlight: inFlight.size, ...counters, dropped: maintenance.dropped() };
     },
   };
 }

@@ -32,6 +32,23 @@ export interface OutboxStore {
   enqueue(event: OutboxEvent, deliveries: readonly NewDelivery[], now: number): Promise<boolean>;
 
   /**
+   * Hand-off (optional; SQLite has it): `enqueue`, and in the same transaction a claim for
+   * `handOff.owner` of each delivery `handOff.take` marks that is due at once (not behind an older
+   * pending one of its order key), so a caller with free slots sends it without a claim pass.
+   * `claimed` has one entry per delivery, null where nothing was claimed (not taken, behind its
+   * order key, or the event was a duplicate: `accepted` false). Same durability and order as
+   * `enqueue`; a claim made here is a claim like `claim`'s (its lease, `complete`, `release`).
+   */
+  readonly enqueueAndClaim?: (event: OutboxEvent, deliveries: readonly NewDelivery[], now: number, handOff: HandOffClaim) => Promise<EnqueueClaimed>;
+
+  /**
+   * Hand-off (optional, with `enqueueAndClaim`): `complete`, and when the outcome is final and
+   * let a successor of the order key become due, that successor claimed for `owner` until
+   * `now + leaseMs` in the same transaction (so the chat's next event is sent without a claim pass).
+   */
+  readonly completeAndClaim?: (id: number, owner: string, outcome: AttemptOutcome, now: number, leaseMs: number) => Promise<CompleteClaimed>;
+
+  /**
    * Claims up to `limit` due deliveries for `owner`, oldest `nextAttemptAt` first: pending, the
    * oldest pending of their order key, `nextAttemptAt <= now`, not claimed by a live lease, and not
    * to one of `excludeWebhookKeys` (webhooks the caller has no free slot for). With `slots`, of
@@ -137,6 +154,27 @@ export interface ClaimRequest {
    * claim (and write) a whole batch of its deliveries, then have to release most of them.
    */
   readonly slots?: { readonly perWebhook: number; readonly inFlight: Readonly<Record<string, number>> };
+}
+
+export interface HandOffClaim {
+  readonly owner: string;
+  readonly leaseMs: number;
+  /** Per delivery (same index): whether the caller has a slot for it. */
+  readonly take: readonly boolean[];
+}
+
+export interface EnqueueClaimed {
+  /** `enqueue`'s result. */
+  readonly accepted: boolean;
+  /** Per delivery (same index): claimed for the caller, or null. */
+  readonly claimed: readonly (ClaimedDelivery | null)[];
+}
+
+export interface CompleteClaimed {
+  /** `complete`'s result. */
+  readonly recorded: boolean;
+  /** The order key's next delivery, claimed for the caller, or null (none, not final, not recorded). */
+  readonly successor: ClaimedDelivery | null;
 }
 
 export interface ClaimedDelivery {

@@ -10,8 +10,10 @@ import { createSqliteOutboxStore } from '../../src/storage/sqlite/outbox.js';
 import { createSqlitePresenceStore } from '../../src/storage/sqlite/presence.js';
 import type { ParticipantPresence } from '../../src/presence/types.js';
 import { delivery, describeOutbox, event } from './outbox-conformance.js';
+import type { OutboxFixture } from './outbox-conformance.js';
+import { describeOutboxHandOff } from './outbox-handoff-conformance.js';
 
-describeOutbox('sqlite', async () => {
+async function sqliteFixture(): Promise<OutboxFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'wa-presence-outbox-'));
   const dbs: SqliteDatabase[] = [];
   return {
@@ -27,7 +29,10 @@ describeOutbox('sqlite', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+}
+
+describeOutbox('sqlite', sqliteFixture);
+describeOutboxHandOff('sqlite', sqliteFixture);
 
 describe('sqlite outbox group commit', () => {
   let dir: string;

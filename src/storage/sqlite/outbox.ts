@@ -2,8 +2,11 @@ import type {
   AttemptOutcome,
   ClaimedDelivery,
   ClaimRequest,
+  CompleteClaimed,
   DeliveryRecord,
   DeliveryStatus,
+  EnqueueClaimed,
+  HandOffClaim,
   OutboxStore,
   ReplayResult,
 } from '../outbox.js';
@@ -67,6 +70,21 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
   const insertDelivery = db.prepare<[string, string, string, string, string, string, string, number | null, number, number]>(
     `INSERT INTO outbox_deliveries (event_id, session, event, url, webhook_key, order_key, target, status, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+  );
+  // Hand-off: the same row, claimed as it is written (it is due: nothing of its order key is pending).
+  const insertClaimed = db.prepare<[string, string, string, string, string, string, string, number, string, number, number, number]>(
+    `INSERT INTO outbox_deliveries (event_id, session, event, url, webhook_key, order_key, target, status, next_attempt_at, claimed_by, claim_until, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
+  );
+  // Hand-off: the successor of a finished head becomes due now and is claimed by the caller.
+  const promoteClaimed = db.prepare<
+    [{ now: number; key: string; owner: string; until: number }],
+    Pick<DeliveryRow, 'id' | 'event_id' | 'session' | 'event' | 'url' | 'webhook_key' | 'order_key' | 'target' | 'attempts'> & { body: string }
+  >(
+    `UPDATE outbox_deliveries SET next_attempt_at = @now, claimed_by = @owner, claim_until = @until
+     WHERE id = (SELECT MIN(id) FROM outbox_deliveries WHERE order_key = @key AND status = 'pending') AND next_attempt_at IS NULL
+     RETURNING id, event_id, session, event, url, webhook_key, order_key, target, attempts,
+       (SELECT body FROM outbox_events e WHERE e.id = event_id) AS body`,
   );
   // The successor of a finished head becomes due now.
   const promoteHead = db.prepare<[number, string]>(
@@ -159,6 +177,30 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
     return true;
   };
 
+  const enqueueAndClaim = (
+    event: Parameters<OutboxStore['enqueue']>[0],
+    deliveries: Parameters<OutboxStore['enqueue']>[1],
+    now: number,
+    handOff: HandOffClaim,
+  ): EnqueueClaimed => {
+    if (insertEvent.run(event.id, event.session, event.event, event.body, now).changes === 0) return { accepted: false, claimed: deliveries.map(() => null) };
+    const claimed = deliveries.map((d, index): ClaimedDelivery | null => {
+      const behind = hasPending.get(d.orderKey) !== undefined;
+      if (behind || handOff.take[index] !== true) {
+        insertDelivery.run(event.id, event.session, event.event, d.url, d.webhookKey, d.orderKey, d.target, behind ? null : now, now, now);
+        return null;
+      }
+      const { lastInsertRowid } = insertClaimed.run(
+        event.id, event.session, event.event, d.url, d.webhookKey, d.orderKey, d.target, now, handOff.owner, now + handOff.leaseMs, now, now,
+      );
+      return {
+        id: Number(lastInsertRowid), eventId: event.id, session: event.session, event: event.event, url: d.url,
+        webhookKey: d.webhookKey, orderKey: d.orderKey, target: d.target, attempts: 0, body: event.body,
+      };
+    });
+    return { accepted: true, claimed };
+  };
+
   // Read and claim in one immediate transaction (the group's): no other process on the file can claim in between.
   // The per-webhook slots are counted here rather than in SQL (a window over the candidates cost
   // more than the whole claim).
@@ -190,6 +232,17 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
     if (finished === undefined) return false;
     promoteHead.run(now, finished.order_key);
     return true;
+  };
+
+  const completeAndClaim = (id: number, owner: string, outcome: AttemptOutcome, now: number, leaseMs: number): CompleteClaimed => {
+    if (outcome.kind === 'retry') return { recorded: complete(id, owner, outcome, now), successor: null };
+    const finished =
+      outcome.kind === 'delivered'
+        ? markDelivered.get({ status: outcome.status, now, id, owner })
+        : markFailed.get({ error: outcome.error, status: outcome.status, now, id, owner });
+    if (finished === undefined) return { recorded: false, successor: null };
+    const successor = promoteClaimed.get({ now, key: finished.order_key, owner, until: now + leaseMs });
+    return { recorded: true, successor: successor === undefined ? null : toClaimed(successor) };
   };
 
   const enforceCap = db.transaction((maxPending: number, now: number): number => {
@@ -248,6 +301,8 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
 
   return {
     enqueue: grouped(enqueue),
+    enqueueAndClaim: grouped(enqueueAndClaim),
+    completeAndClaim: grouped(completeAndClaim),
     claim: claimGrouped,
     complete: grouped(complete),
     release: (ids, owner) => (ids.length > 0 ? releaseGrouped(ids, owner) : Promise.resolve()),
