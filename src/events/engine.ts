@@ -47,7 +47,7 @@ export function createEvents(options: EventsOptions): Events {
     maxPending: options.config.outboxMaxPending,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
-  const publisher = createOutboxPublisher({ outbox: options.outbox, hub, globalHook: options.config.hook, wake: () => worker.wake(), handOff: worker, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const publisher = createOutboxPublisher({ outbox: options.outbox, hub, globalHook: options.config.hook, wake: (keys) => worker.wake(keys), handOff: worker, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const environment = wahaEnvironment(SERVER_VERSION, options.config.serverId);
   return { publisher, hub, worker, environment, start: () => worker.start(), stop: () => worker.stop() };
 }

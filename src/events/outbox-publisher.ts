@@ -25,8 +25,8 @@ export interface OutboxPublisherOptions {
   readonly hub: Hub | null;
   /** `config.hook` (WHATSAPP_HOOK_URL …): added to every session's webhooks. */
   readonly globalHook: GlobalHookConfig | null;
-  /** Called after an enqueue, so the worker sends at once instead of at its next poll. */
-  readonly wake: () => void;
+  /** Called after an enqueue with its deliveries' webhook keys, so the worker sends at once instead of at its next poll. */
+  readonly wake: (webhookKeys: readonly string[]) => void;
   /**
    * The worker's hand-off (src/events/worker.ts): with an outbox that has `enqueueAndClaim`, the
    * deliveries it has free slots for are claimed by the accept itself and handed to it, so they
@@ -83,7 +83,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
         try {
           if (handOff === null || enqueueAndClaim === undefined) {
             await options.outbox.enqueue(event, deliveries, clock.now());
-            options.wake();
+            options.wake(keys);
           } else {
             let claimed = null;
             try {

@@ -30,8 +30,12 @@ export interface DeliveryWorker {
   start(): Promise<void>;
   /** Stops claiming and waits for the deliveries in flight to finish. Idempotent. */
   stop(): Promise<void>;
-  /** Something was enqueued (or replayed, or made due) that nobody claimed: look for due deliveries now. */
-  wake(): void;
+  /**
+   * Something was enqueued (or replayed, or made due) that nobody claimed: look for due deliveries
+   * now. `webhookKeys`: only theirs; when none of them has a free slot, the next answer's freed
+   * slot looks instead (a pass now would find nothing to claim, after reading every due delivery).
+   */
+  wake(webhookKeys?: readonly string[]): void;
   /**
    * Hand-off (with an outbox that has `enqueueAndClaim`): slots for an event's deliveries about to
    * be accepted, one per webhook key given (same order), or null when the worker takes none: it is
@@ -135,16 +139,29 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   let loopDone: Promise<void> = Promise.resolve();
   let woken = false;
   let wakeSleeper: (() => void) | null = null;
+  // What the next pass is for: the webhooks that got work or a free slot since the last one, or
+  // every webhook (null: at start, after the poll timer, a wake without keys, a freed global slot).
+  // A pass none of whose webhooks has a free slot would claim nothing after reading every due
+  // delivery (the claim skips excluded webhooks by reading past them): it is skipped.
+  let asked: Set<string> | null = null;
 
-  function wake(): void {
+  function ask(webhookKeys: readonly string[] | undefined): void {
+    if (webhookKeys === undefined) asked = null;
+    else if (asked !== null) for (const key of webhookKeys) asked.add(key);
+  }
+
+  function wake(webhookKeys?: readonly string[]): void {
     backlog = true;
     wakes += 1;
+    ask(webhookKeys);
     rouse();
   }
 
-  /** A slot freed: a pass is worth it only while storage may hold due deliveries nobody claimed. */
-  function slotFreed(): void {
-    if (backlog || !handsOff) rouse();
+  /** A slot freed (its webhook's, or without a key the global bound's): a pass is worth it only while storage may hold due deliveries nobody claimed. */
+  function slotFreed(webhookKey?: string): void {
+    if (!backlog && handsOff) return;
+    ask(webhookKey === undefined ? undefined : [webhookKey]);
+    rouse();
   }
 
   function rouse(): void {
@@ -159,6 +176,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     return new Promise((resolve) => {
       const handle = clock.setTimeout(() => {
         wakeSleeper = null;
+        asked = null;
         resolve();
       }, ms);
       wakeSleeper = () => {
@@ -196,7 +214,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     const left = (perKey.get(webhookKey) ?? 1) - 1;
     if (left === 0) perKey.delete(webhookKey);
     else perKey.set(webhookKey, left);
-    slotFreed();
+    slotFreed(webhookKey);
   }
 
   /**
@@ -212,7 +230,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       // still counts the delivery until the outcome is recorded.
       freeSlot(delivery.webhookKey);
       const recorded = await outbox.complete(delivery.id, owner, outcome, clock.now());
-      if (outcome.kind !== 'retry') wake();
+      // A final outcome may have made the chat's next delivery due, unclaimed (it is this webhook's).
+      if (outcome.kind !== 'retry') wake([delivery.webhookKey]);
       return recorded;
     }
     let result;
@@ -276,8 +295,11 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   function dispatch(delivery: ClaimedDelivery, counted = false): void {
     if (!counted) perKey.set(delivery.webhookKey, (perKey.get(delivery.webhookKey) ?? 0) + 1);
     const task = send(delivery).finally(() => {
+      // The global bound held a pass back only when it was full; else its webhook's slot, freed
+      // at the answer, already asked for one (a pass for nothing scans every due delivery).
+      const wasFull = inFlight.size + reserved >= concurrency;
       inFlight.delete(task);
-      slotFreed();
+      if (wasFull) slotFreed();
     });
     inFlight.add(task);
   }
@@ -296,12 +318,12 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   function adopt(handOff: HandOffClaim, webhookKeys: readonly string[], claimed: readonly (ClaimedDelivery | null)[] | null): void {
     const unclaimed: number[] = [];
-    let left = false;
+    const left: string[] = [];
     handOff.take.forEach((taken, index) => {
       const delivery = claimed?.[index] ?? null;
       if (!taken) {
         // Enqueued without a slot: possibly due, and nobody claimed it.
-        if (claimed !== null) left = true;
+        if (claimed !== null) left.push(webhookKeys[index] ?? '');
         return;
       }
       reserved -= 1;
@@ -315,13 +337,15 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     if (unclaimed.length > 0) {
       outbox.release(unclaimed, owner).catch((error: unknown) => logger.error({ err: error }, 'could not release handed-off deliveries while stopping; their lease runs out'));
     }
-    if (left) wake();
+    if (left.length > 0) wake(left);
   }
 
   /** One pass: claim what there are slots for; returns how long to sleep (0: look again at once). */
   async function pass(): Promise<number> {
     woken = false;
     const wakesBefore = wakes;
+    const lookingAt = asked;
+    asked = new Set();
     const now = clock.now();
     await maintenance.run(now);
     const free = concurrency - inFlight.size - reserved;
@@ -330,6 +354,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       backlog = true;
       return pollMs;
     }
+    // Each of those webhooks' next freed slot asks again.
+    if (lookingAt !== null && [...lookingAt].every((key) => (perKey.get(key) ?? 0) >= perWebhook)) return pollMs;
     const saturated = [...perKey].filter(([, count]) => count >= perWebhook).map(([key]) => key);
     const claimed = await outbox.claim({
       owner,
@@ -353,8 +379,11 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       claimed.length < free && over.length === 0 && saturated.length === 0 && claimed.every((d) => (perKey.get(d.webhookKey) ?? 0) < perWebhook);
     if (drained && wakes === wakesBefore) backlog = false;
     else backlog = true;
-    // A full batch: more may be due right now.
-    if (claimed.length === free && over.length === 0) return 0;
+    // A full batch: more may be due right now, of any webhook.
+    if (claimed.length === free && over.length === 0) {
+      asked = null;
+      return 0;
+    }
     // What was claimed wakes the loop when it finishes, and the pass after that looks again; the
     // next due time would cost a query per pass, and passes are what bounds throughput on
     // PostgreSQL (each waits for a round trip). A later retry is at most `pollMs` late.

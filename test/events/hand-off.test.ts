@@ -80,7 +80,7 @@ async function harness(extra: Partial<WorkerOptions>) {
   };
   // A long poll: every pass in these tests is one the worker asked for, none a timer's.
   const worker = createDeliveryWorker({ outbox, owner: 'test-server', logger, pollMs: 60_000, ...extra });
-  const publisher = createOutboxPublisher({ outbox, hub: null, globalHook: null, wake: () => worker.wake(), handOff: worker });
+  const publisher = createOutboxPublisher({ outbox, hub: null, globalHook: null, wake: (keys) => worker.wake(keys), handOff: worker });
   await worker.start();
   teardown.push(() => worker.stop());
   // The start's pass finds the outbox empty: from then on nothing due waits in storage.
@@ -127,12 +127,16 @@ describe('webhook hand-off (an accept claims what the worker has slots for)', ()
     r.hold = true;
     await h.publish(presence('1@c.us'), r.url);
     await r.waitFor(1);
+    const claimsWhileFull = h.claims.started;
     // No slot: accepted unclaimed, and the worker now knows storage holds due deliveries.
     await h.publish(presence('2@c.us'), r.url);
     await h.publish(presence('3@c.us'), r.url);
     const refused = h.worker.reserve(['any-webhook']);
     expect(refused).toBeNull();
     await h.publish(presence('4@c.us'), r.url);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Their webhook has no free slot: no pass looked (it would have claimed nothing); its next answer's does.
+    expect(h.claims.started).toBe(claimsWhileFull);
     r.hold = false;
     r.release();
     await r.waitFor(4);
