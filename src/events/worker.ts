@@ -18,9 +18,10 @@ import type { WebhookTarget } from './webhooks.js';
  * us). It keeps nothing but the deliveries in flight in memory: a backlog of any size stays in
  * storage and is paged through, oldest due first.
  *
- * With an outbox that hands off (`enqueueAndClaim`, `completeAndClaim`: SQLite), the common case
- * needs no claim pass at all: an accept claims the deliveries the worker has free slots for
- * (`reserve`, `adopt`), and a final outcome claims its chat's next delivery onto the same slot.
+ * With an outbox that hands off, the common case needs no claim pass: an accept claims the
+ * deliveries the worker has free slots for (`reserve`, `adopt`; `enqueueAndClaim`, SQLite and
+ * PostgreSQL), and a final outcome claims its chat's next delivery onto the same slot
+ * (`completeAndClaim`, SQLite).
  * Only while storage may hold due deliveries nobody claimed (a saturated webhook, a retry come
  * due, a restart) does it fall back to passes, which take those oldest first; hand-off resumes
  * once a pass finds fewer than it had room for.
@@ -132,7 +133,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   // a wake, while a webhook is saturated), so reservations and successor claims wait for a pass to
   // take them oldest first; a pass that found fewer than it had room for clears it, unless a wake
   // came while it ran (\`wakes\` counts them). `reserved`: slots reserved and not yet adopted.
-  const handsOff = outbox.enqueueAndClaim !== undefined && outbox.completeAndClaim !== undefined;
+  const acceptsHandOff = outbox.enqueueAndClaim !== undefined;
+  const chains = outbox.completeAndClaim !== undefined;
   let backlog = true;
   let wakes = 0;
   let reserved = 0;
@@ -159,7 +161,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   /** A slot freed (its webhook's, or without a key the global bound's): a pass is worth it only while storage may hold due deliveries nobody claimed. */
   function slotFreed(webhookKey?: string): void {
-    if (!backlog && handsOff) return;
+    if (!backlog && acceptsHandOff) return;
     ask(webhookKey === undefined ? undefined : [webhookKey]);
     rouse();
   }
@@ -223,7 +225,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
    * until then; otherwise the slot is freed at once and a pass looks for it.
    */
   async function record(delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
-    const chain = handsOff && running && !backlog && outcome.kind !== 'retry';
+    const chain = chains && running && !backlog && outcome.kind !== 'retry';
     if (!chain || outbox.completeAndClaim === undefined) {
       // The per-webhook bound protects the receiver, which is done with this request: its next one
       // need not wait for this outcome's commit (a database round trip or more). The global bound
@@ -305,7 +307,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   }
 
   function reserve(webhookKeys: readonly string[]): HandOffClaim | null {
-    if (!handsOff || !running || backlog) return null;
+    if (!acceptsHandOff || !running || backlog) return null;
     const take = webhookKeys.map((key) => {
       const used = perKey.get(key) ?? 0;
       if (inFlight.size + reserved >= concurrency || used >= perWebhook) return false;

@@ -7,15 +7,18 @@ const T0 = 1_700_000_000_000;
 const LEASE = 30_000;
 const handOff = (take: boolean[], owner = 'srv') => ({ owner, leaseMs: LEASE, take });
 
-type HandOffStore = OutboxStore & Required<Pick<OutboxStore, 'enqueueAndClaim' | 'completeAndClaim'>>;
+type HandOffStore = OutboxStore & Required<Pick<OutboxStore, 'enqueueAndClaim'>>;
 
 function withHandOff(store: OutboxStore): HandOffStore {
-  const { enqueueAndClaim, completeAndClaim } = store;
-  if (enqueueAndClaim === undefined || completeAndClaim === undefined) throw new Error('this backend has no hand-off');
-  return { ...store, enqueueAndClaim, completeAndClaim };
+  const { enqueueAndClaim } = store;
+  if (enqueueAndClaim === undefined) throw new Error('this backend has no hand-off at accept');
+  return { ...store, enqueueAndClaim };
 }
 
-/** The hand-off's conformance suite (`OutboxStore.enqueueAndClaim`, `completeAndClaim`): every backend that has it passes exactly this. */
+/**
+ * The hand-off's conformance suite: `OutboxStore.enqueueAndClaim` for every backend that has it,
+ * and `completeAndClaim` for those that have it too (SQLite; PostgreSQL does not: see its store).
+ */
 export function describeOutboxHandOff(name: string, createFixture: () => Promise<OutboxFixture>): void {
   describe(`outbox hand-off conformance: ${name}`, () => {
     let fixture: OutboxFixture;
@@ -51,6 +54,31 @@ export function describeOutboxHandOff(name: string, createFixture: () => Promise
       expect(await store.complete(taken?.id ?? 0, 'srv', { kind: 'delivered', status: 200 }, T0 + 3)).toBe(false);
     });
 
+    it('accepts made together (one group commit) each get their own claims, in call order', async () => {
+      const results = await Promise.all([
+        store.enqueueAndClaim(event('e1'), [delivery('a', 'c1'), delivery('b', 'c1')], T0, handOff([true, false])),
+        store.enqueueAndClaim(event('e2'), [delivery('a', 'c2'), delivery('b', 'c2')], T0, handOff([false, true])),
+        store.enqueueAndClaim(event('e1'), [delivery('a', 'c9')], T0, handOff([true])),
+        // Behind e1's delivery to a (same order key, accepted before it in the batch): not due.
+        store.enqueueAndClaim(event('e3'), [delivery('a', 'c1'), delivery('b', 'c3')], T0, handOff([true, true])),
+      ]);
+      expect(results.map((r) => [r.accepted, r.claimed.map((d) => (d === null ? null : `${d.eventId}>${d.orderKey}`))])).toEqual([
+        [true, ['e1>a|c1', null]],
+        [true, [null, 'e2>b|c2']],
+        [false, [null]],
+        [true, [null, 'e3>b|c3']],
+      ]);
+      // Each claimed id is that delivery's row: claimable by nobody else, and completing it frees its key.
+      const ids = results.flatMap((r) => r.claimed.flatMap((d) => (d === null ? [] : [d.id])));
+      expect(new Set(ids).size).toBe(3);
+      const others = await store.claim({ owner: 'other', now: T0 + 1, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [] });
+      expect(others.map((d) => `${d.eventId}>${d.orderKey}`).sort()).toEqual(['e1>b|c1', 'e2>a|c2']);
+      const e1a = results[0]?.claimed[0];
+      expect(await store.complete(e1a?.id ?? 0, 'srv', { kind: 'delivered', status: 200 }, T0 + 2)).toBe(true);
+      const next = await store.claim({ owner: 'other', now: T0 + 3, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [] });
+      expect(next.map((d) => `${d.eventId}>${d.orderKey}`)).toEqual(['e3>a|c1']);
+    });
+
     it('a duplicate event id accepts nothing and claims nothing', async () => {
       expect((await store.enqueueAndClaim(event('e1'), [delivery('a', 'c1')], T0, handOff([true]))).accepted).toBe(true);
       const again = await store.enqueueAndClaim(event('e1'), [delivery('a', 'c2')], T0, handOff([true]));
@@ -58,26 +86,31 @@ export function describeOutboxHandOff(name: string, createFixture: () => Promise
       expect(await store.countPending()).toBe(1);
     });
 
-    it("a final outcome claims the order key's next delivery for its owner; a retry or a lost claim claims nothing", async () => {
+    it("a final outcome claims the order key's next delivery for its owner; a retry or a lost claim claims nothing", async (context) => {
+      const { completeAndClaim } = store;
+      if (completeAndClaim === undefined) {
+        context.skip();
+        return;
+      }
       const first = (await store.enqueueAndClaim(event('e1'), [delivery('a', 'c1')], T0, handOff([true]))).claimed[0];
       await store.enqueue(event('e2'), [delivery('a', 'c1')], T0 + 1);
       await store.enqueue(event('e3'), [delivery('a', 'c1')], T0 + 2);
       if (first === null || first === undefined) throw new Error('e1 was not claimed');
       // Another owner's outcome is not recorded and takes nothing.
-      expect(await store.completeAndClaim(first.id, 'other', { kind: 'delivered', status: 200 }, T0 + 3, LEASE)).toEqual({ recorded: false, successor: null });
+      expect(await completeAndClaim(first.id, 'other', { kind: 'delivered', status: 200 }, T0 + 3, LEASE)).toEqual({ recorded: false, successor: null });
       // A retry keeps the head: its successor stays behind it.
-      const retried = await store.completeAndClaim(first.id, 'srv', { kind: 'retry', nextAttemptAt: T0 + 10, error: 'HTTP 503', status: 503 }, T0 + 4, LEASE);
+      const retried = await completeAndClaim(first.id, 'srv', { kind: 'retry', nextAttemptAt: T0 + 10, error: 'HTTP 503', status: 503 }, T0 + 4, LEASE);
       expect(retried).toEqual({ recorded: true, successor: null });
       const [again] = await store.claim({ owner: 'srv', now: T0 + 10, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [] });
       expect(again).toMatchObject({ id: first.id, attempts: 1 });
-      const delivered = await store.completeAndClaim(first.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 11, LEASE);
+      const delivered = await completeAndClaim(first.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 11, LEASE);
       expect(delivered.recorded).toBe(true);
       expect(delivered.successor).toMatchObject({ eventId: 'e2', orderKey: 'a|c1', attempts: 0, body: event('e2').body });
       // Claimed: nobody else gets it, and only it (e3 is still behind it).
       expect(await store.claim({ owner: 'other', now: T0 + 12, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [] })).toEqual([]);
-      const failed = await store.completeAndClaim(delivered.successor?.id ?? 0, 'srv', { kind: 'failed', error: 'HTTP 410', status: 410 }, T0 + 13, LEASE);
+      const failed = await completeAndClaim(delivered.successor?.id ?? 0, 'srv', { kind: 'failed', error: 'HTTP 410', status: 410 }, T0 + 13, LEASE);
       expect(failed.successor).toMatchObject({ eventId: 'e3' });
-      const last = await store.completeAndClaim(failed.successor?.id ?? 0, 'srv', { kind: 'delivered', status: 200 }, T0 + 14, LEASE);
+      const last = await completeAndClaim(failed.successor?.id ?? 0, 'srv', { kind: 'delivered', status: 200 }, T0 + 14, LEASE);
       expect(last).toEqual({ recorded: true, successor: null });
       expect(await store.countPending()).toBe(0);
       const statuses = (await store.list('s1', { status: null, limit: 10, before: null })).map((d) => [d.eventId, d.status]);
