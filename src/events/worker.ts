@@ -19,9 +19,9 @@ import type { WebhookTarget } from './webhooks.js';
  * storage and is paged through, oldest due first.
  *
  * With an outbox that hands off, the common case needs no claim pass: an accept claims the
- * deliveries the worker has free slots for (`reserve`, `adopt`; `enqueueAndClaim`, SQLite and
- * PostgreSQL), and a final outcome claims its chat's next delivery onto the same slot
- * (`completeAndClaim`, SQLite).
+ * deliveries the worker has free slots for (`reserve`, `adopt`; `enqueueAndClaim`), and a final
+ * outcome claims its chat's next delivery onto the same slot (`completeAndClaim`). SQLite has
+ * both; PostgreSQL neither (tried at accept alone: no gain, since every outcome still needs a pass).
  * Only while storage may hold due deliveries nobody claimed (a saturated webhook, a retry come
  * due, a restart) does it fall back to passes, which take those oldest first; hand-off resumes
  * once a pass finds fewer than it had room for.

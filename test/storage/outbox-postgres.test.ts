@@ -7,8 +7,6 @@ import { POSTGRES_OUTBOX_CANCELLED_MIGRATION, POSTGRES_OUTBOX_MIGRATION } from '
 import { createPostgresOutboxStore } from '../../src/storage/postgres/outbox.js';
 import type { OutboxStore } from '../../src/storage/outbox.js';
 import { delivery, describeOutbox, event } from './outbox-conformance.js';
-import type { OutboxFixture } from './outbox-conformance.js';
-import { describeOutboxHandOff } from './outbox-handoff-conformance.js';
 import { POSTGRES_AVAILABLE, TEST_DATABASE_URL, describePostgres } from '../support/postgres.js';
 
 const URL = TEST_DATABASE_URL;
@@ -23,7 +21,7 @@ async function dropSchema(schema: string): Promise<void> {
   }
 }
 
-function postgresFixture(): Promise<OutboxFixture> {
+if (POSTGRES_AVAILABLE) describeOutbox('postgres', () => {
   // A fresh schema per test, dropped afterwards.
   const schema = `outbox_${randomBytes(6).toString('hex')}`;
   const pools: PgPool[] = [];
@@ -40,10 +38,7 @@ function postgresFixture(): Promise<OutboxFixture> {
       await dropSchema(schema);
     },
   });
-}
-
-if (POSTGRES_AVAILABLE) describeOutbox('postgres', postgresFixture);
-if (POSTGRES_AVAILABLE) describeOutboxHandOff('postgres', postgresFixture);
+});
 
 describePostgres('outbox on PostgreSQL: group commit', () => {
   const T0 = 1_700_000_000_000;

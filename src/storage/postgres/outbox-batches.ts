@@ -1,4 +1,4 @@
-import type { AttemptOutcome, ClaimedDelivery, EnqueueClaimed, HandOffClaim, NewDelivery, OutboxEvent } from '../outbox.js';
+import type { AttemptOutcome, NewDelivery, OutboxEvent } from '../outbox.js';
 import type { PgClient } from './database.js';
 import { lockOrderKeys, lockOrderKeysOf } from './outbox-locks.js';
 
@@ -7,8 +7,6 @@ export interface EnqueueItem {
   readonly event: OutboxEvent;
   readonly deliveries: readonly NewDelivery[];
   readonly now: number;
-  /** `enqueueAndClaim`'s: the deliveries to claim for the caller when they are due. */
-  readonly handOff?: HandOffClaim;
 }
 
 /** One `OutboxStore.complete` call, likewise. */
@@ -32,41 +30,34 @@ function firstIndexes<K>(keys: readonly K[]): Map<K, number> {
  * Events and their deliveries, many calls at once: the keys' locks, then one statement. A
  * delivery is the head of its order key (due now) when no delivery of that key is pending already
  * and none comes before it in this batch; ids follow the callers' order (`ORDER BY ord`), so the
- * oldest pending delivery of a key is still its head. A head its caller's hand-off takes is
- * written claimed (`claimed_by`, `claim_until`), in the same statement.
+ * oldest pending delivery of a key is still its head.
  */
-export async function enqueueBatch(client: PgClient, items: readonly EnqueueItem[]): Promise<EnqueueClaimed[]> {
+export async function enqueueBatch(client: PgClient, items: readonly EnqueueItem[]): Promise<boolean[]> {
   const firsts = firstIndexes(items.map((item) => item.event.id));
   const candidates = items.filter((item, index) => firsts.get(item.event.id) === index);
-  const rows = candidates.flatMap((item) => item.deliveries.map((d, index) => ({ item, d, index, take: item.handOff?.take[index] === true })));
+  const rows = candidates.flatMap((item) => item.deliveries.map((d) => ({ item, d })));
   // Before the event rows: a transaction never waits for another's event row while holding keys.
   await lockOrderKeys(client, rows.map(({ d }) => d.orderKey));
-  const inserted = await client.query<{ id: string | null; delivery_id: string | null; claimed: boolean | null }>(
+  const inserted = await client.query<{ id: string }>(
     `WITH new_events AS (
        INSERT INTO outbox_events (id, session, event, body, created_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
        ON CONFLICT (id) DO NOTHING
        RETURNING id),
      input AS (
-       SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[],
-           $14::text[], $15::bigint[])
-         WITH ORDINALITY AS t(event_id, session, event, url, webhook_key, order_key, target, now, claim_by, claim_until, ord)
+       SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])
+         WITH ORDINALITY AS t(event_id, session, event, url, webhook_key, order_key, target, now, ord)
        WHERE t.event_id IN (SELECT id FROM new_events)),
-     heads AS (
-       SELECT input.*, (row_number() OVER (PARTITION BY order_key ORDER BY ord) = 1
-           AND NOT EXISTS (SELECT 1 FROM outbox_deliveries p WHERE p.order_key = input.order_key AND p.status = 'pending')) AS head
-       FROM input),
      deliveries AS (
-       INSERT INTO outbox_deliveries (event_id, session, event, url, webhook_key, order_key, target, status, next_attempt_at,
-         claimed_by, claim_until, created_at, updated_at)
-       SELECT event_id, session, event, url, webhook_key, order_key, target, 'pending', CASE WHEN head THEN now END,
-         CASE WHEN head THEN claim_by END, CASE WHEN head AND claim_by IS NOT NULL THEN claim_until ELSE 0 END,
+       INSERT INTO outbox_deliveries (event_id, session, event, url, webhook_key, order_key, target, status, next_attempt_at, created_at, updated_at)
+       SELECT event_id, session, event, url, webhook_key, order_key, target, 'pending',
+         CASE WHEN row_number() OVER (PARTITION BY order_key ORDER BY ord) = 1
+               AND NOT EXISTS (SELECT 1 FROM outbox_deliveries p WHERE p.order_key = input.order_key AND p.status = 'pending')
+              THEN now END,
          now, now
-       FROM heads ORDER BY ord
-       RETURNING id, claimed_by IS NOT NULL AS claimed)
-     SELECT id, NULL::bigint AS delivery_id, NULL::boolean AS claimed FROM new_events
-     UNION ALL
-     SELECT NULL, id, claimed FROM deliveries`,
+       FROM input ORDER BY ord
+       RETURNING 1)
+     SELECT id FROM new_events`,
     [
       candidates.map((item) => item.event.id),
       candidates.map((item) => item.event.session),
@@ -81,37 +72,10 @@ export async function enqueueBatch(client: PgClient, items: readonly EnqueueItem
       rows.map(({ d }) => d.orderKey),
       rows.map(({ d }) => d.target),
       rows.map(({ item }) => item.now),
-      rows.map(({ item, take }) => (take ? (item.handOff?.owner ?? null) : null)),
-      rows.map(({ item, take }) => (take ? item.now + (item.handOff?.leaseMs ?? 0) : 0)),
     ],
   );
-  const created = new Set<string>();
-  const written: { id: number; claimed: boolean }[] = [];
-  for (const row of inserted.rows) {
-    if (row.delivery_id === null) created.add(row.id ?? '');
-    else written.push({ id: Number(row.delivery_id), claimed: row.claimed === true });
-  }
-  // Ids follow `ord`: the n-th delivery written (by id) is the n-th of the rows whose event was new.
-  written.sort((a, b) => a.id - b.id);
-  const claims = new Map<EnqueueItem, (ClaimedDelivery | null)[]>();
-  let next = 0;
-  for (const { item, d, index } of rows) {
-    if (!created.has(item.event.id)) continue;
-    const row = written[next];
-    next += 1;
-    let claimed = claims.get(item);
-    if (claimed === undefined) {
-      claimed = item.deliveries.map(() => null);
-      claims.set(item, claimed);
-    }
-    if (row?.claimed === true) {
-      claimed[index] = { id: row.id, eventId: item.event.id, session: item.event.session, event: item.event.event, url: d.url, webhookKey: d.webhookKey, orderKey: d.orderKey, target: d.target, attempts: 0, body: item.event.body };
-    }
-  }
-  return items.map((item, index) => {
-    const accepted = firsts.get(item.event.id) === index && created.has(item.event.id);
-    return { accepted, claimed: (accepted ? claims.get(item) : undefined) ?? item.deliveries.map(() => null) };
-  });
+  const created = new Set(inserted.rows.map((row) => row.id));
+  return items.map((item, index) => firsts.get(item.event.id) === index && created.has(item.event.id));
 }
 
 /**

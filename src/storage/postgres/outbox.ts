@@ -1,4 +1,4 @@
-import type { ClaimedDelivery, DeliveryRecord, DeliveryStatus, EnqueueClaimed, OutboxStore, ReplayResult } from '../outbox.js';
+import type { ClaimedDelivery, DeliveryRecord, DeliveryStatus, OutboxStore, ReplayResult } from '../outbox.js';
 import type { PgClient, PgPool } from './database.js';
 import { inTransaction } from './database.js';
 import { createGroupCommit } from './group-commit.js';
@@ -110,7 +110,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
     return num(id);
   }
 
-  const enqueue = createGroupCommit<EnqueueItem, EnqueueClaimed>({
+  const enqueue = createGroupCommit<EnqueueItem, boolean>({
     runBatch: (items) => inTransaction(pool, (client) => enqueueBatch(client, items)),
     weight: (item) => Math.max(1, item.deliveries.length),
     maxWeight: MAX_BATCH_WEIGHT,
@@ -130,10 +130,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
   });
 
   const store: OutboxStore = {
-    enqueue: async (event, deliveries, now) => (await enqueue({ event, deliveries, now })).accepted,
-    // Hand-off at accept only: an outcome's commit does not wait for the disk (see above), and a
-    // claim must (a claim a database crash lost would let another server send it at once).
-    enqueueAndClaim: (event, deliveries, now, handOff) => enqueue({ event, deliveries, now, handOff }),
+    enqueue: (event, deliveries, now) => enqueue({ event, deliveries, now }),
 
     claim: async (request) => {
       const { rows } = await pool.query<DeliveryRow & { body: string }>(
