@@ -79,7 +79,8 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
       if (deliveries.length > 0) {
         const event = { id: envelope.id, session: envelope.session, event: envelope.event, body };
         const keys = deliveries.map((d) => d.webhookKey);
-        const handOff = enqueueAndClaim === undefined ? null : (options.handOff?.reserve(keys) ?? null);
+        // Null unless the outbox hands off (the worker reserves nothing otherwise).
+        const handOff = options.handOff?.reserve(keys) ?? null;
         try {
           if (handOff === null || enqueueAndClaim === undefined) {
             await options.outbox.enqueue(event, deliveries, clock.now());

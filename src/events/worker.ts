@@ -134,7 +134,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   // take them oldest first; a pass that found fewer than it had room for clears it, unless a wake
   // came while it ran (\`wakes\` counts them). `reserved`: slots reserved and not yet adopted.
   const acceptsHandOff = outbox.enqueueAndClaim !== undefined;
-  const chains = outbox.completeAndClaim !== undefined;
+  const completeAndClaim = outbox.completeAndClaim;
   let backlog = true;
   let wakes = 0;
   let reserved = 0;
@@ -225,8 +225,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
    * until then; otherwise the slot is freed at once and a pass looks for it.
    */
   async function record(delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
-    const chain = chains && running && !backlog && outcome.kind !== 'retry';
-    if (!chain || outbox.completeAndClaim === undefined) {
+    if (completeAndClaim === undefined || !running || backlog || outcome.kind === 'retry') {
       // The per-webhook bound protects the receiver, which is done with this request: its next one
       // need not wait for this outcome's commit (a database round trip or more). The global bound
       // still counts the delivery until the outcome is recorded.
@@ -238,7 +237,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     }
     let result;
     try {
-      result = await outbox.completeAndClaim(delivery.id, owner, outcome, clock.now(), leaseMs);
+      result = await completeAndClaim(delivery.id, owner, outcome, clock.now(), leaseMs);
     } catch (error) {
       freeSlot(delivery.webhookKey);
       throw error;

@@ -7,18 +7,15 @@ const T0 = 1_700_000_000_000;
 const LEASE = 30_000;
 const handOff = (take: boolean[], owner = 'srv') => ({ owner, leaseMs: LEASE, take });
 
-type HandOffStore = OutboxStore & Required<Pick<OutboxStore, 'enqueueAndClaim'>>;
+type HandOffStore = OutboxStore & Required<Pick<OutboxStore, 'enqueueAndClaim' | 'completeAndClaim'>>;
 
 function withHandOff(store: OutboxStore): HandOffStore {
-  const { enqueueAndClaim } = store;
-  if (enqueueAndClaim === undefined) throw new Error('this backend has no hand-off at accept');
-  return { ...store, enqueueAndClaim };
+  const { enqueueAndClaim, completeAndClaim } = store;
+  if (enqueueAndClaim === undefined || completeAndClaim === undefined) throw new Error('this backend has no hand-off');
+  return { ...store, enqueueAndClaim, completeAndClaim };
 }
 
-/**
- * The hand-off's conformance suite: `OutboxStore.enqueueAndClaim` for every backend that has it,
- * and `completeAndClaim` for those that have it too (SQLite; PostgreSQL does not: see its store).
- */
+/** The hand-off's conformance suite (`OutboxStore.enqueueAndClaim`, `completeAndClaim`): every backend that has it passes exactly this. */
 export function describeOutboxHandOff(name: string, createFixture: () => Promise<OutboxFixture>): void {
   describe(`outbox hand-off conformance: ${name}`, () => {
     let fixture: OutboxFixture;
@@ -86,31 +83,26 @@ export function describeOutboxHandOff(name: string, createFixture: () => Promise
       expect(await store.countPending()).toBe(1);
     });
 
-    it("a final outcome claims the order key's next delivery for its owner; a retry or a lost claim claims nothing", async (context) => {
-      const { completeAndClaim } = store;
-      if (completeAndClaim === undefined) {
-        context.skip();
-        return;
-      }
+    it("a final outcome claims the order key's next delivery for its owner; a retry or a lost claim claims nothing", async () => {
       const first = (await store.enqueueAndClaim(event('e1'), [delivery('a', 'c1')], T0, handOff([true]))).claimed[0];
       await store.enqueue(event('e2'), [delivery('a', 'c1')], T0 + 1);
       await store.enqueue(event('e3'), [delivery('a', 'c1')], T0 + 2);
       if (first === null || first === undefined) throw new Error('e1 was not claimed');
       // Another owner's outcome is not recorded and takes nothing.
-      expect(await completeAndClaim(first.id, 'other', { kind: 'delivered', status: 200 }, T0 + 3, LEASE)).toEqual({ recorded: false, successor: null });
+      expect(await store.completeAndClaim(first.id, 'other', { kind: 'delivered', status: 200 }, T0 + 3, LEASE)).toEqual({ recorded: false, successor: null });
       // A retry keeps the head: its successor stays behind it.
-      const retried = await completeAndClaim(first.id, 'srv', { kind: 'retry', nextAttemptAt: T0 + 10, error: 'HTTP 503', status: 503 }, T0 + 4, LEASE);
+      const retried = await store.completeAndClaim(first.id, 'srv', { kind: 'retry', nextAttemptAt: T0 + 10, error: 'HTTP 503', status: 503 }, T0 + 4, LEASE);
       expect(retried).toEqual({ recorded: true, successor: null });
       const [again] = await store.claim({ owner: 'srv', now: T0 + 10, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [] });
       expect(again).toMatchObject({ id: first.id, attempts: 1 });
-      const delivered = await completeAndClaim(first.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 11, LEASE);
+      const delivered = await store.completeAndClaim(first.id, 'srv', { kind: 'delivered', status: 200 }, T0 + 11, LEASE);
       expect(delivered.recorded).toBe(true);
       expect(delivered.successor).toMatchObject({ eventId: 'e2', orderKey: 'a|c1', attempts: 0, body: event('e2').body });
       // Claimed: nobody else gets it, and only it (e3 is still behind it).
       expect(await store.claim({ owner: 'other', now: T0 + 12, leaseMs: LEASE, limit: 10, excludeWebhookKeys: [] })).toEqual([]);
-      const failed = await completeAndClaim(delivered.successor?.id ?? 0, 'srv', { kind: 'failed', error: 'HTTP 410', status: 410 }, T0 + 13, LEASE);
+      const failed = await store.completeAndClaim(delivered.successor?.id ?? 0, 'srv', { kind: 'failed', error: 'HTTP 410', status: 410 }, T0 + 13, LEASE);
       expect(failed.successor).toMatchObject({ eventId: 'e3' });
-      const last = await completeAndClaim(failed.successor?.id ?? 0, 'srv', { kind: 'delivered', status: 200 }, T0 + 14, LEASE);
+      const last = await store.completeAndClaim(failed.successor?.id ?? 0, 'srv', { kind: 'delivered', status: 200 }, T0 + 14, LEASE);
       expect(last).toEqual({ recorded: true, successor: null });
       expect(await store.countPending()).toBe(0);
       const statuses = (await store.list('s1', { status: null, limit: 10, before: null })).map((d) => [d.eventId, d.status]);

@@ -168,25 +168,17 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
   );
 
   // These run inside the group commit's transaction (see createGroupCommit).
-  const enqueue = (event: Parameters<OutboxStore['enqueue']>[0], deliveries: Parameters<OutboxStore['enqueue']>[1], now: number): boolean => {
-    if (insertEvent.run(event.id, event.session, event.event, event.body, now).changes === 0) return false;
-    for (const d of deliveries) {
-      const behind = hasPending.get(d.orderKey) !== undefined;
-      insertDelivery.run(event.id, event.session, event.event, d.url, d.webhookKey, d.orderKey, d.target, behind ? null : now, now, now);
-    }
-    return true;
-  };
-
+  // `enqueue` is this without a hand-off (nothing claimed).
   const enqueueAndClaim = (
     event: Parameters<OutboxStore['enqueue']>[0],
     deliveries: Parameters<OutboxStore['enqueue']>[1],
     now: number,
-    handOff: HandOffClaim,
+    handOff: HandOffClaim | null,
   ): EnqueueClaimed => {
     if (insertEvent.run(event.id, event.session, event.event, event.body, now).changes === 0) return { accepted: false, claimed: deliveries.map(() => null) };
     const claimed = deliveries.map((d, index): ClaimedDelivery | null => {
       const behind = hasPending.get(d.orderKey) !== undefined;
-      if (behind || handOff.take[index] !== true) {
+      if (behind || handOff?.take[index] !== true) {
         insertDelivery.run(event.id, event.session, event.event, d.url, d.webhookKey, d.orderKey, d.target, behind ? null : now, now, now);
         return null;
       }
@@ -220,27 +212,22 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
     return ids.length === 0 ? [] : claimIds.all({ owner: request.owner, until: request.now + request.leaseMs, ids: JSON.stringify(ids) });
   };
 
-  const complete = (id: number, owner: string, outcome: AttemptOutcome, now: number): boolean => {
+  // `complete` is this with `leaseMs` null: the successor is made due, not claimed.
+  const completeAndClaim = (id: number, owner: string, outcome: AttemptOutcome, now: number, leaseMs: number | null): CompleteClaimed => {
     if (outcome.kind === 'retry') {
       // The head stays the head: nothing to promote.
-      return markRetry.run({ at: outcome.nextAttemptAt, error: outcome.error, status: outcome.status, now, id, owner }).changes === 1;
+      const recorded = markRetry.run({ at: outcome.nextAttemptAt, error: outcome.error, status: outcome.status, now, id, owner }).changes === 1;
+      return { recorded, successor: null };
     }
     const finished =
       outcome.kind === 'delivered'
         ? markDelivered.get({ status: outcome.status, now, id, owner })
         : markFailed.get({ error: outcome.error, status: outcome.status, now, id, owner });
-    if (finished === undefined) return false;
-    promoteHead.run(now, finished.order_key);
-    return true;
-  };
-
-  const completeAndClaim = (id: number, owner: string, outcome: AttemptOutcome, now: number, leaseMs: number): CompleteClaimed => {
-    if (outcome.kind === 'retry') return { recorded: complete(id, owner, outcome, now), successor: null };
-    const finished =
-      outcome.kind === 'delivered'
-        ? markDelivered.get({ status: outcome.status, now, id, owner })
-        : markFailed.get({ error: outcome.error, status: outcome.status, now, id, owner });
     if (finished === undefined) return { recorded: false, successor: null };
+    if (leaseMs === null) {
+      promoteHead.run(now, finished.order_key);
+      return { recorded: true, successor: null };
+    }
     const successor = promoteClaimed.get({ now, key: finished.order_key, owner, until: now + leaseMs });
     return { recorded: true, successor: successor === undefined ? null : toClaimed(successor) };
   };
@@ -300,11 +287,11 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
   const releaseGrouped = grouped((ids: readonly number[], owner: string) => releaseMany(ids, owner));
 
   return {
-    enqueue: grouped(enqueue),
+    enqueue: grouped((event, deliveries, now: number) => enqueueAndClaim(event, deliveries, now, null).accepted),
     enqueueAndClaim: grouped(enqueueAndClaim),
     completeAndClaim: grouped(completeAndClaim),
     claim: claimGrouped,
-    complete: grouped(complete),
+    complete: grouped((id: number, owner: string, outcome: AttemptOutcome, now: number) => completeAndClaim(id, owner, outcome, now, null).recorded),
     release: (ids, owner) => (ids.length > 0 ? releaseGrouped(ids, owner) : Promise.resolve()),
     // One server per SQLite file: at startup nothing can be in flight, whoever claimed it.
     recoverClaims: () => settle(() => releaseAll.run().changes),
