@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { getGlobalDispatcher, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { DeliveryFailure } from './retry.js';
 import { parseRetryAfter } from './retry.js';
 import type { WebhookTarget } from './webhooks.js';
@@ -64,6 +64,18 @@ function originAndPath(url: string): { readonly origin: string; readonly path: s
 }
 
 /**
+ * Deliveries go through an Agent of our own undici, never the process's global dispatcher: that
+ * one is shared by every copy of undici in the process, and when Node's own `fetch` runs first
+ * (Node 20 and 22 bundle undici 6) it installs an Agent that refuses this handler API, and every
+ * webhook would fail with "invalid onError method".
+ */
+let ownDispatcher: Dispatcher | undefined;
+function deliveryDispatcher(): Dispatcher {
+  ownDispatcher ??= new Agent();
+  return ownDispatcher;
+}
+
+/**
  * POSTs the body; rejects on network errors and with `DeliveryTimeoutError` when the receiver
  * takes longer than `timeoutMs` to answer (headers, then between body chunks; connecting has the
  * dispatcher's own connect timeout, 10 s by default).
@@ -77,7 +89,7 @@ export function send(
   headers: Record<string, string>,
   body: string,
   timeoutMs: number,
-  dispatcher: Dispatcher = getGlobalDispatcher(),
+  dispatcher: Dispatcher = deliveryDispatcher(),
 ): Promise<SendResult> {
   const { origin, path } = originAndPath(url);
   return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deliver, signBody } from '../../src/events/delivery.js';
 import type { WebhookTarget } from '../../src/events/webhooks.js';
@@ -96,5 +97,26 @@ describe('deliver', () => {
 
   it('signBody is hex SHA-512 (128 hex characters)', () => {
     expect(signBody('k', '{}')).toMatch(/^[0-9a-f]{128}$/);
+  });
+
+  it('does not depend on the global dispatcher, which Node\'s own fetch may have installed with an older handler API', async () => {
+    // A test double of Node 20's bundled undici 6 Agent: it accepts only handlers with onConnect
+    // and onError, and throws "invalid onError method" for the handler API deliver uses.
+    class OlderHandlerApiDouble extends Dispatcher {
+      override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+        if (typeof (handler as { onError?: unknown }).onError !== 'function') throw new Error('invalid onError method');
+        throw new Error('the double only refuses');
+      }
+    }
+    const r = await receiver();
+    const previous = getGlobalDispatcher();
+    setGlobalDispatcher(new OlderHandlerApiDouble());
+    try {
+      const result = await deliver(target(r.url), body, { timeoutMs: 5000, now: () => Date.now() });
+      expect(result).toEqual({ ok: true, status: 200 });
+      expect(r.requests).toHaveLength(1);
+    } finally {
+      setGlobalDispatcher(previous);
+    }
   });
 });
