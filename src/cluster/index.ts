@@ -94,6 +94,9 @@ export function createCluster(options: ClusterOptions): Cluster {
   const sharedStatuses = createSharedStatuses(stores.lookups);
   let advertised: string | null = null;
   const relays: EventRelay[] = [];
+  // Whether the registry listed another live server at the last heartbeat; until the first, and
+  // whenever the look fails, assume so (a needless NOTIFY costs less than a missed event).
+  let othersLive = true;
   // Heartbeats (the only callers of `local`) run from `start` on, when the session manager is known.
   let local: LocalSessions | null = null;
   const started = (): LocalSessions => {
@@ -119,6 +122,13 @@ export function createCluster(options: ClusterOptions): Cluster {
     clock,
     onHeartbeat: async () => {
       if (advertised !== null) await registry.announce({ id: config.serverId, url: advertised }, config.leaseTtlMs);
+      try {
+        const live = await registry.live();
+        othersLive = live.some((server) => server.id !== config.serverId);
+      } catch (error) {
+        othersLive = true;
+        throw error;
+      }
     },
     // Servers that start together spread the sessions instead of the first one taking them all.
     share: async () => {
@@ -154,6 +164,9 @@ export function createCluster(options: ClusterOptions): Cluster {
         channel: stores.relayChannel(logger.child({ area: 'cluster-events' })),
         hub,
         logger,
+        othersLive: () => othersLive,
+        helloMs: config.leaseTtlMs,
+        now: () => clock.now(),
         ...(observer === undefined ? {} : { onRelayed: (eventId: string) => observer.relayed(eventId) }),
       });
       relays.push(relay);

@@ -33,6 +33,15 @@ export interface RelayOptions {
   readonly logger: Logger;
   /** Each event handed to the local hub (metrics: relay lag from the event id's time). */
   readonly onRelayed?: (eventId: string) => void;
+  /**
+   * Whether another server is live (the cluster's last look at the registry). While none is and
+   * no hello was heard within `helloMs`, events are not sent: a NOTIFY per few events is a
+   * transaction on a database a lone server shares its CPU with. Absent: always sent.
+   */
+  readonly othersLive?: () => boolean;
+  /** How long a hello (another server starting to listen) counts as a live server; the lease TTL. */
+  readonly helloMs?: number;
+  readonly now?: () => number;
 }
 
 export interface EventRelay {
@@ -67,7 +76,19 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     options.onRelayed?.(message.id);
   }
 
+  // A server that starts listening says so with an empty batch (a no-op for any version), so that
+  // the others relay to it before their next look at the registry finds it.
+  const HELLO = '[]';
+  const now = options.now ?? Date.now;
+  let heardUntil = -Infinity;
+  const anyoneListening = (): boolean => options.othersLive === undefined || options.othersLive() || now() < heardUntil;
+
   function receive(payload: string): void {
+    if (payload === HELLO) {
+      // Our own hello too: it costs a few seconds of relaying at start.
+      heardUntil = now() + (options.helloMs ?? 4000);
+      return;
+    }
     let parsed: RelayMessage | RelayMessage[];
     try {
       parsed = JSON.parse(payload) as RelayMessage | RelayMessage[];
@@ -129,6 +150,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
       return {
         async publish(envelope, webhooks) {
           await publisher.publish(envelope, webhooks);
+          if (!anyoneListening()) return;
           const byId: RelayMessage = { from: options.serverId, session: envelope.session, event: envelope.event, id: envelope.id };
           const inline = JSON.stringify({ ...byId, body: JSON.stringify(envelope) });
           // Measured as sent: the body's quotes are escaped inside the message.
@@ -138,6 +160,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     },
     async start() {
       await channel.listen(receive);
+      await channel.notify(HELLO);
     },
     async close() {
       await sending;

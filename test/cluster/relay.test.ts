@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { RelayChannel } from '../../src/storage/relay.js';
 import { MAX_INLINE_BYTES, createEventRelay } from '../../src/cluster/relay.js';
 import { makeEnvelope } from '../../src/events/envelope.js';
 import { TEST_ENVIRONMENT } from '../support/recording-publisher.js';
@@ -32,13 +33,13 @@ class RecordingClient implements HubClient {
   }
 }
 
-async function server(schema: string, serverId: string): Promise<{ publisher: EventPublisher; client: RecordingClient }> {
+async function server(schema: string, serverId: string, othersLive?: () => boolean): Promise<{ publisher: EventPublisher; client: RecordingClient }> {
   const pool = createPool({ url: DATABASE_URL, schema, max: 2 });
   const hub = createHub();
   const client = new RecordingClient();
   hub.subscribe({ session: '*', events: ['*'] }, client);
   const channel = createPostgresRelayChannel({ url: DATABASE_URL, schema, pool, logger: silentLogger });
-  const relay = createEventRelay({ serverId, channel, hub, logger: silentLogger });
+  const relay = createEventRelay({ serverId, channel, hub, logger: silentLogger, ...(othersLive === undefined ? {} : { othersLive }) });
   await relay.start();
   onTestFinished(async () => {
     await relay.close();
@@ -112,5 +113,94 @@ describePostgres('event relay between servers (LISTEN/NOTIFY)', () => {
     expect(b.client.received).toEqual(envelopes.map((envelope) => JSON.stringify(envelope)));
     expect(notifications).toBeGreaterThan(0);
     expect(notifications).toBeLessThan(300 / 10);
+  });
+
+  it('a lone server sends no NOTIFY until another server starts listening, whose hello makes it relay before the registry lists it', async () => {
+    const { schema } = await freshSchema();
+    const counter = new pg.Client({ connectionString: DATABASE_URL });
+    await counter.connect();
+    onTestFinished(() => counter.end());
+    const events: string[] = [];
+    counter.on('notification', (notification) => {
+      if (notification.payload !== '[]') events.push(notification.payload ?? '');
+    });
+    await counter.query(`LISTEN "${relayChannel(schema)}"`);
+    const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
+    const envelope = (i: number) => makeEnvelope('session.status', { name: 's1', status: 'WORKING', statuses: [] }, source, TEST_ENVIRONMENT, i);
+
+    // The registry (othersLive) never lists another server here: only the hello can.
+    const a = await server(schema, 'a', () => false);
+    await a.publisher.publish(envelope(1), []);
+    await a.client.next(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(events).toEqual([]);
+
+    const b = await server(schema, 'b');
+    let i = 2;
+    await expect
+      .poll(async () => {
+        await a.publisher.publish(envelope(i++), []);
+        return b.client.received.length;
+      }, { timeout: 5000, interval: 50 })
+      .toBeGreaterThan(0);
+  });
+});
+
+/** Test double of the relay's channel: records what is sent, and lets a test deliver payloads. */
+function recordingChannel() {
+  const sent: string[] = [];
+  let deliver: (payload: string) => void = () => undefined;
+  const channel: RelayChannel = {
+    notify: (payload) => {
+      sent.push(payload);
+      return Promise.resolve();
+    },
+    listen: (onPayload) => {
+      deliver = onPayload;
+      return Promise.resolve();
+    },
+    eventBody: () => Promise.resolve(undefined),
+    close: () => Promise.resolve(),
+  };
+  return { channel, sent, deliver: (payload: string) => deliver(payload) };
+}
+
+describe('event relay, whether anyone listens', () => {
+  const source = { session: 's1', metadata: null, me: null, engine: 'NOWEB' as const };
+  const envelope = (i: number) => makeEnvelope('session.status', { name: 's1', status: 'WORKING', statuses: [] }, source, TEST_ENVIRONMENT, i);
+  const local: EventPublisher = { publish: () => Promise.resolve() };
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('sends events only while another server is live or a hello was heard within helloMs', async () => {
+    const { channel, sent, deliver } = recordingChannel();
+    let others = false;
+    let now = 1000;
+    const relay = createEventRelay({ serverId: 'a', channel, hub: createHub(), logger: silentLogger, othersLive: () => others, helloMs: 4000, now: () => now });
+    await relay.start();
+    expect(sent).toEqual(['[]']);
+    const publisher = relay.wrap(local);
+
+    await publisher.publish(envelope(1), []);
+    await settle();
+    expect(sent).toHaveLength(1);
+
+    deliver('[]');
+    const second = envelope(2);
+    await publisher.publish(second, []);
+    await settle();
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toContain(second.id);
+
+    now += 4000;
+    await publisher.publish(envelope(3), []);
+    await settle();
+    expect(sent).toHaveLength(2);
+
+    others = true;
+    const fourth = envelope(4);
+    await publisher.publish(fourth, []);
+    await settle();
+    expect(sent).toHaveLength(3);
+    expect(sent[2]).toContain(fourth.id);
   });
 });

@@ -74,7 +74,9 @@ export function startLeaseRenewer(options: RenewerOptions): LeaseRenewer {
   let worker = spawn();
 
   function spawn(): Worker {
-    const thread = new Worker(workerUrl(), { workerData: data });
+    // No inherited preloads (`node --import …`): the thread runs only its own code (tsx it registers
+    // itself), so a preload that cannot load in a worker, or slows it, cannot cost the server its leases.
+    const thread = new Worker(workerUrl(), { workerData: data, execArgv: [] });
     thread.on('message', (message: FromRenewer) => {
       switch (message.type) {
         case 'renewed':
