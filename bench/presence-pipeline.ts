@@ -221,7 +221,7 @@ async function startReceiver(): Promise<Receiver> {
 
 // ---- the server side ---------------------------------------------------------------------------------
 const BASE_SEQ = 1_700_000_000;
-const silent = pino({ level: 'silent' });
+const silent = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
 const dataDir = await mkdtemp(join(tmpdir(), 'wa-presence-bench-pipeline-'));
 const pgUrl = process.argv.includes('--pg') ? (process.argv[process.argv.indexOf('--pg') + 1] ?? '') : null;
 if (pgUrl !== null && !/^postgres(ql)?:\/\//.test(pgUrl)) throw new Error(`--pg: "${pgUrl}" is not a postgres:// URL`);
