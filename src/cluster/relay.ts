@@ -76,8 +76,8 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     options.onRelayed?.(message.id);
   }
 
-  // A server that starts listening says so with an empty batch (a no-op for any version), so that
-  // the others relay to it before their next look at the registry finds it.
+  // A server that starts listening says hello (the channel's empty batch, a no-op for any
+  // version), so that the others relay to it before their next look at the registry finds it.
   const HELLO = '[]';
   const now = options.now ?? Date.now;
   let heardUntil = -Infinity;
@@ -85,7 +85,6 @@ export function createEventRelay(options: RelayOptions): EventRelay {
 
   function receive(payload: string): void {
     if (payload === HELLO) {
-      // Our own hello too: it costs a few seconds of relaying at start.
       heardUntil = now() + (options.helloMs ?? 4000);
       return;
     }
@@ -160,7 +159,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
     },
     async start() {
       await channel.listen(receive);
-      await channel.notify(HELLO);
+      await channel.hello();
     },
     async close() {
       await sending;

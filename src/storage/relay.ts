@@ -10,6 +10,11 @@ export interface RelayChannel {
    * reconnected by the channel itself until `close` (payloads sent meanwhile are missed).
    */
   listen(onPayload: (payload: string) => void): Promise<void>;
+  /**
+   * After `listen`: tells every other listener that this one listens now; they get the payload
+   * `[]` (an empty batch, which any version ignores), this listener does not.
+   */
+  hello(): Promise<void>;
   /** An accepted event's envelope JSON by id, read back from the outbox; undefined when not there. */
   eventBody(id: string): Promise<string | undefined>;
   close(): Promise<void>;

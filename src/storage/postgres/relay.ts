@@ -27,8 +27,11 @@ export function createPostgresRelayChannel(options: PostgresRelayOptions): Relay
 
   async function listen(): Promise<void> {
     const client = new pg.Client({ connectionString: options.url });
+    let ownPid: number | null = null;
     client.on('notification', (notification) => {
       if (notification.channel !== channel || notification.payload === undefined) return;
+      // Sent on this very connection: only the hello is, and it is for the others.
+      if (notification.processId === ownPid) return;
       handler?.(notification.payload);
     });
     client.on('error', (error) => {
@@ -38,6 +41,7 @@ export function createPostgresRelayChannel(options: PostgresRelayOptions): Relay
       schedule();
     });
     await client.connect();
+    ownPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? null;
     await client.query(`LISTEN "${channel}"`);
     listener = client;
   }
@@ -60,6 +64,10 @@ export function createPostgresRelayChannel(options: PostgresRelayOptions): Relay
     async listen(onPayload) {
       handler = onPayload;
       await listen();
+    },
+    async hello() {
+      // On the listening connection, so that its own notification can be told apart (by backend pid).
+      await listener?.query(`NOTIFY "${channel}", '[]'`);
     },
     async eventBody(id) {
       const { rows } = await options.pool.query<{ body: string }>('SELECT body FROM outbox_events WHERE id = $1', [id]);
