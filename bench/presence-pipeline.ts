@@ -45,6 +45,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -374,6 +375,8 @@ interface PhaseResult {
   readonly systemMsPerUpdate: number;
   /** CPU in the history store's writes (SQLite), per update. */
   readonly historyMsPerUpdate: number;
+  /** Busy CPU of the whole machine (all processes) per update; null off Linux. */
+  readonly machineMsPerUpdate: number | null;
   readonly p50: number;
   readonly p99: number;
 }
@@ -398,6 +401,7 @@ async function sustained(durationMs: number): Promise<PhaseResult> {
   const startFinished = finished;
   const startEmitted = sequence;
   const cpu = process.cpuUsage();
+  const machine = machineBusyMs();
   const historyUs = historyStoreUs;
   const started = now();
   let stopEmitting = false;
@@ -417,13 +421,31 @@ async function sustained(durationMs: number): Promise<PhaseResult> {
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   stopEmitting = true;
   const total = sequence - startEmitted;
-  return measured({ firstSeq, total, until: startFinished + total, started, cpu, historyUs });
+  return measured({ firstSeq, total, until: startFinished + total, started, cpu, historyUs, machine });
+}
+
+/**
+ * The whole machine's busy CPU time in ms (every process: this server, the receiver and, with
+ * --pg, PostgreSQL's backends), from /proc/stat; null where there is none (not Linux).
+ */
+function machineBusyMs(): number | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return null;
+  }
+  // cpu  user nice system idle iowait irq softirq steal …, in clock ticks (USER_HZ, 100 on Linux).
+  const fields = (text.split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const busy = fields.reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0);
+  return busy * 10;
 }
 
 /** Waits for the phase's last update to reach the receiver, then sums the phase up. */
-async function measured(phase: { firstSeq: number; total: number; until: number; started: number; cpu: NodeJS.CpuUsage; historyUs: number }): Promise<PhaseResult> {
+async function measured(phase: { firstSeq: number; total: number; until: number; started: number; cpu: NodeJS.CpuUsage; historyUs: number; machine: number | null }): Promise<PhaseResult> {
   const { firstSeq, total } = phase;
   await waitFinished(phase.until);
+  const machine = machineBusyMs();
   // History is written in the background: its writes for this phase's updates are part of their cost.
   if (withHistory) await server.history.flush();
   const elapsed = now() - phase.started;
@@ -435,6 +457,7 @@ async function measured(phase: { firstSeq: number; total: number; until: number;
     cpuMsPerUpdate: (used.user + used.system) / 1000 / total,
     systemMsPerUpdate: used.system / 1000 / total,
     historyMsPerUpdate: (historyStoreUs - phase.historyUs) / 1000 / total,
+    machineMsPerUpdate: machine === null || phase.machine === null ? null : (machine - phase.machine) / total,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
   };
@@ -447,6 +470,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
   const startEmitted = sequence;
   const total = Math.round((perSecond * durationMs) / 1000);
   const cpu = process.cpuUsage();
+  const machine = machineBusyMs();
   const historyUs = historyStoreUs;
   const started = now();
   await new Promise<void>((resolve) => {
@@ -459,7 +483,7 @@ async function paced(perSecond: number, durationMs: number): Promise<PhaseResult
       }
     }, 5);
   });
-  return measured({ firstSeq, total, until: startFinished + total, started, cpu, historyUs });
+  return measured({ firstSeq, total, until: startFinished + total, started, cpu, historyUs, machine });
 }
 
 const path = withWebhook ? `to the webhook${withHmac ? ' (HMAC)' : ''}` : 'to the publisher (no webhook)';
@@ -469,7 +493,8 @@ await sustained(Math.min(2000, seconds * 1000));
 global.gc?.();
 const lines: string[] = [];
 const describe = (name: string, r: PhaseResult): string =>
-  `${name}: ${r.updates} updates, ${r.rate.toFixed(0)} updates/s, CPU ${r.cpuMsPerUpdate.toFixed(3)} ms/update (system ${r.systemMsPerUpdate.toFixed(3)}), ` +
+  `${name}: ${r.updates} updates, ${r.rate.toFixed(0)} updates/s, CPU ${r.cpuMsPerUpdate.toFixed(3)} ms/update (system ${r.systemMsPerUpdate.toFixed(3)}` +
+  `${r.machineMsPerUpdate === null ? '' : `; the machine's ${r.machineMsPerUpdate.toFixed(3)}`}), ` +
   `engine event → ${withWebhook ? 'webhook received' : 'accepted'} p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms` +
   (withHistory && pgUrl === null ? `; history store writes ${r.historyMsPerUpdate.toFixed(3)} ms an update (${((r.historyMsPerUpdate / r.cpuMsPerUpdate) * 100).toFixed(1)} % of it)` : '');
 if (!process.argv.includes('--skip-sustained')) {
