@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { PgPool } from '../../src/storage/postgres/database.js';
 import { createPool, migratePostgres } from '../../src/storage/postgres/database.js';
-import { POSTGRES_OUTBOX_CANCELLED_MIGRATION, POSTGRES_OUTBOX_MIGRATION } from '../../src/storage/postgres/outbox-migration.js';
+import { POSTGRES_OUTBOX_MIGRATIONS } from '../../src/storage/postgres/outbox-migration.js';
 import { createPostgresOutboxStore } from '../../src/storage/postgres/outbox.js';
 import type { OutboxStore } from '../../src/storage/outbox.js';
 import { delivery, describeOutbox, event } from './outbox-conformance.js';
@@ -30,7 +30,7 @@ if (POSTGRES_AVAILABLE) describeOutbox('postgres', () => {
       const pool = createPool({ url: URL, schema, max: 4 });
       pools.push(pool);
       // The outbox's own tables are all it needs (the full list is exercised by openStorage's tests).
-      await migratePostgres(pool, schema, [POSTGRES_OUTBOX_MIGRATION, POSTGRES_OUTBOX_CANCELLED_MIGRATION]);
+      await migratePostgres(pool, schema, POSTGRES_OUTBOX_MIGRATIONS);
       return createPostgresOutboxStore(pool);
     },
     dispose: async () => {
@@ -49,7 +49,7 @@ describePostgres('outbox on PostgreSQL: group commit', () => {
   beforeEach(async () => {
     schema = `outbox_${randomBytes(6).toString('hex')}`;
     pool = createPool({ url: URL, schema, max: 4 });
-    await migratePostgres(pool, schema, [POSTGRES_OUTBOX_MIGRATION, POSTGRES_OUTBOX_CANCELLED_MIGRATION]);
+    await migratePostgres(pool, schema, POSTGRES_OUTBOX_MIGRATIONS);
     store = createPostgresOutboxStore(pool);
     transactions = 0;
     // Every transaction and every lone statement checks a connection out of the pool.

@@ -65,17 +65,8 @@ export function createPool(options: PoolOptions): PgPool {
   return pool;
 }
 
-export interface TransactionOptions {
-  /**
-   * false: this transaction's COMMIT returns without waiting for the WAL to reach disk (set in the
-   * same round trip as BEGIN). A database crash may then lose it, never half of it; a later
-   * synchronous commit flushes it too (the WAL is written in order).
-   */
-  readonly synchronousCommit?: boolean;
-}
-
 /** Runs `work` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when not. */
-export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // A checked-out connection that the server ends between two statements (idle-in-transaction
@@ -86,8 +77,7 @@ export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) =>
   };
   client.on('error', onError);
   try {
-    // No parameters: both statements travel in one simple query, one round trip.
-    await client.query(options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN');
+    await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;

@@ -1,5 +1,5 @@
 import type { Migration } from '../migration.js';
-import { POSTGRES_OUTBOX_CANCELLED_MIGRATION, POSTGRES_OUTBOX_MIGRATION } from './outbox-migration.js';
+import { POSTGRES_OUTBOX_MIGRATIONS } from './outbox-migration.js';
 import { POSTGRES_HISTORY_COVERING_MIGRATION, POSTGRES_HISTORY_MIGRATION } from './history-migration.js';
 
 /**
@@ -107,8 +107,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     name: 'presences: last_seen_hidden (WhatsApp said the person hides their last seen)',
     sql: `ALTER TABLE presences ADD COLUMN last_seen_hidden boolean NOT NULL DEFAULT false;`,
   },
-  POSTGRES_OUTBOX_MIGRATION,
-  POSTGRES_OUTBOX_CANCELLED_MIGRATION,
+  ...POSTGRES_OUTBOX_MIGRATIONS,
   {
     version: 200,
     name: 'servers (several servers: who is alive and where to forward requests, src/cluster)',

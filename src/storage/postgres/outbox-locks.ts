@@ -16,14 +16,3 @@ export async function lockOrderKeys(client: PgClient, keys: Iterable<string>): P
     [unique],
   );
 }
-
-/** The same locks as `lockOrderKeys`, for the order keys of pending deliveries known by id (one round trip). */
-export async function lockOrderKeysOf(client: PgClient, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
-  await client.query(
-    `SELECT pg_advisory_xact_lock(h) FROM (
-       SELECT DISTINCT hashtextextended(order_key, 0) AS h FROM outbox_deliveries WHERE id = ANY ($1::bigint[]) AND status = 'pending' ORDER BY h
-     ) AS sorted`,
-    [ids],
-  );
-}

@@ -111,7 +111,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
   }
 
   const enqueue = createGroupCommit<EnqueueItem, boolean>({
-    runBatch: (items) => inTransaction(pool, (client) => enqueueBatch(client, items)),
+    runBatch: (items) => enqueueBatch(pool, items),
     weight: (item) => Math.max(1, item.deliveries.length),
     maxWeight: MAX_BATCH_WEIGHT,
     // Publishes of one session are awaited one by one: a microtask adds no wait to them, and the
@@ -124,7 +124,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
     // and claimed, so it is sent again once the lease runs out (at least once, never lost). The
     // WAL is written in order, so the claim of a successor this outcome let go (a synchronous
     // commit) cannot survive a crash without it: order per key holds.
-    runBatch: (items) => inTransaction(pool, (client) => completeBatch(client, items), { synchronousCommit: false }),
+    runBatch: (items) => completeBatch(pool, items),
     maxWeight: MAX_BATCH_WEIGHT,
     schedule: setImmediate,
   });
