@@ -6,7 +6,9 @@ import { createPool, migratePostgres } from '../../src/storage/postgres/database
 import { POSTGRES_OUTBOX_MIGRATIONS } from '../../src/storage/postgres/outbox-migration.js';
 import { createPostgresOutboxStore } from '../../src/storage/postgres/outbox.js';
 import type { OutboxStore } from '../../src/storage/outbox.js';
+import type { OutboxFixture } from './outbox-conformance.js';
 import { delivery, describeOutbox, event } from './outbox-conformance.js';
+import { describeOutboxHandOff } from './outbox-handoff-conformance.js';
 import { POSTGRES_AVAILABLE, TEST_DATABASE_URL, describePostgres } from '../support/postgres.js';
 
 const URL = TEST_DATABASE_URL;
@@ -21,7 +23,7 @@ async function dropSchema(schema: string): Promise<void> {
   }
 }
 
-if (POSTGRES_AVAILABLE) describeOutbox('postgres', () => {
+function postgresFixture(): Promise<OutboxFixture> {
   // A fresh schema per test, dropped afterwards.
   const schema = `outbox_${randomBytes(6).toString('hex')}`;
   const pools: PgPool[] = [];
@@ -38,7 +40,12 @@ if (POSTGRES_AVAILABLE) describeOutbox('postgres', () => {
       await dropSchema(schema);
     },
   });
-});
+}
+
+if (POSTGRES_AVAILABLE) {
+  describeOutbox('postgres', postgresFixture);
+  describeOutboxHandOff('postgres', postgresFixture);
+}
 
 describePostgres('outbox on PostgreSQL: group commit', () => {
   const T0 = 1_700_000_000_000;

@@ -7,6 +7,7 @@ import type { PgClient } from '../../src/storage/postgres/database.js';
 import { createPool, inTransaction, migratePostgres } from '../../src/storage/postgres/database.js';
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStorage } from '../../src/storage/postgres/open.js';
+import { createPostgresOutboxStore } from '../../src/storage/postgres/outbox.js';
 import { describeStorage, session } from './conformance.js';
 import { POSTGRES_AVAILABLE, TEST_DATABASE_URL, describePostgres } from '../support/postgres.js';
 
@@ -242,24 +243,34 @@ describePostgres('postgres leases with a frozen writer', () => {
     }
   });
 
-  it('the outcome batch function relaxes its own transaction’s commit only; the connection’s next transaction is durable again', async () => {
+  it('an outcome batch commits without waiting for the disk unless it claimed a successor; the connection’s next transaction is durable again', async () => {
     schema = freshSchema();
     const pool = createPool({ url: TEST_DATABASE_URL, schema, max: 1 });
     try {
       await migratePostgres(pool, schema, POSTGRES_MIGRATIONS);
+      const outbox = createPostgresOutboxStore(pool);
       const show = async (client: PgClient): Promise<string | undefined> =>
         (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]?.synchronous_commit;
-      const noOutcomes = "SELECT * FROM outbox_complete_batch('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')";
-      expect(
-        await inTransaction(pool, async (client) => {
-          await client.query(noOutcomes);
-          return show(client);
-        }),
-      ).toBe('off');
+      const batch = (client: PgClient, ids: number[], claimBy: string | null) =>
+        client.query<{ result: { done: number[]; successors: { id: number }[] } }>(
+          `SELECT outbox_complete_batch($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[], $1::bigint[], $8::text[], $9::bigint[]) AS result`,
+          [ids, ids.map(() => 'srv'), ids.map(() => 'delivered'), ids.map(() => 200), ids.map(() => null), ids.map(() => null), ids.map(() => 2), ids.map(() => claimBy), ids.map(() => (claimBy === null ? null : 30_000))],
+        );
+      const hook = { url: 'http://a.test/hook', webhookKey: 'a', orderKey: 'a|c1', target: '{}' };
+      for (const id of ['e1', 'e2', 'e3']) expect(await outbox.enqueue({ id, session: 's1', event: 'presence.update', body: '{}' }, [hook], 1)).toBe(true);
+      const [first] = await outbox.claim({ owner: 'srv', now: 1, leaseMs: 30_000, limit: 10, excludeWebhookKeys: [] });
+      // No successor claimed (none asked for): relaxed.
+      const relaxed = await inTransaction(pool, async (client) => ({ result: (await batch(client, [first?.id ?? 0], null)).rows[0]?.result, commit: await show(client) }));
+      expect(relaxed.result?.done).toEqual([first?.id]);
+      expect(relaxed.result?.successors).toEqual([]);
+      expect(relaxed.commit).toBe('off');
       // set_config(…, true) ends with its transaction: the pooled connection (max 1: the same one) is back to durable commits.
       expect(await inTransaction(pool, show)).toBe('on');
-      await pool.query(noOutcomes);
-      expect(await inTransaction(pool, show)).toBe('on');
+      // A successor claimed: the commit waits for the disk.
+      const [second] = await outbox.claim({ owner: 'srv', now: 3, leaseMs: 30_000, limit: 10, excludeWebhookKeys: [] });
+      const durable = await inTransaction(pool, async (client) => ({ result: (await batch(client, [second?.id ?? 0], 'srv')).rows[0]?.result, commit: await show(client) }));
+      expect(durable.result?.successors.map((row) => row.id)).toEqual([(second?.id ?? 0) + 1]);
+      expect(durable.commit).toBe('on');
     } finally {
       await pool.end();
     }

@@ -1,4 +1,4 @@
-import type { ClaimedDelivery, DeliveryRecord, DeliveryStatus, OutboxStore, ReplayResult } from '../outbox.js';
+import type { ClaimedDelivery, CompleteClaimed, DeliveryRecord, DeliveryStatus, EnqueueClaimed, OutboxStore, ReplayResult } from '../outbox.js';
 import type { PgClient, PgPool } from './database.js';
 import { inTransaction } from './database.js';
 import { createGroupCommit } from './group-commit.js';
@@ -63,7 +63,9 @@ function toRecord(row: DeliveryRow): DeliveryRecord {
  * are committed without waiting for the disk: an outcome written a moment later than its answer
  * arrived, or lost in a database crash, is at worst sent again (at least once, as always). Claims
  * stay synchronous: a claim lost in a database crash could let a second server send a delivery
- * the first is still sending.
+ * the first is still sending. So an outcome batch that claims a successor for its caller
+ * (`completeAndClaim`) waits for the disk, and an accept that claims (`enqueueAndClaim`) does as
+ * every accept. Both batches are one round trip each (functions of outbox-migration.ts).
  */
 export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
   async function promoteHead(client: PgClient, orderKey: string, now: number): Promise<void> {
@@ -110,7 +112,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
     return num(id);
   }
 
-  const enqueue = createGroupCommit<EnqueueItem, boolean>({
+  const enqueue = createGroupCommit<EnqueueItem, EnqueueClaimed>({
     runBatch: (items) => enqueueBatch(pool, items),
     weight: (item) => Math.max(1, item.deliveries.length),
     maxWeight: MAX_BATCH_WEIGHT,
@@ -119,18 +121,19 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
     schedule: queueMicrotask,
   });
 
-  const complete = createGroupCommit<CompleteItem, boolean>({
-    // Without waiting for the disk: an outcome a database crash loses leaves its delivery pending
-    // and claimed, so it is sent again once the lease runs out (at least once, never lost). The
-    // WAL is written in order, so the claim of a successor this outcome let go (a synchronous
-    // commit) cannot survive a crash without it: order per key holds.
+  const complete = createGroupCommit<CompleteItem, CompleteClaimed>({
+    // Without waiting for the disk unless a successor was claimed: an outcome a database crash
+    // loses leaves its delivery pending and claimed, so it is sent again once the lease runs out
+    // (at least once, never lost). The WAL is written in order, so the claim of a successor this
+    // outcome let go (a synchronous commit) cannot survive a crash without it: order per key holds.
     runBatch: (items) => completeBatch(pool, items),
     maxWeight: MAX_BATCH_WEIGHT,
     schedule: setImmediate,
   });
 
   const store: OutboxStore = {
-    enqueue: (event, deliveries, now) => enqueue({ event, deliveries, now }),
+    enqueue: async (event, deliveries, now) => (await enqueue({ event, deliveries, now })).accepted,
+    enqueueAndClaim: (event, deliveries, now, handOff) => enqueue({ event, deliveries, now, handOff }),
 
     claim: async (request) => {
       const { rows } = await pool.query<DeliveryRow & { body: string }>(
@@ -175,7 +178,8 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
         .sort((a, b) => a.id - b.id);
     },
 
-    complete: (id, owner, outcome, now) => complete({ id, owner, outcome, now }),
+    complete: async (id, owner, outcome, now) => (await complete({ id, owner, outcome, now })).recorded,
+    completeAndClaim: (id, owner, outcome, now, leaseMs) => complete({ id, owner, outcome, now, leaseMs }),
 
     release: async (ids, owner) => {
       if (ids.length === 0) return;
