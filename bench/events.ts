@@ -109,6 +109,7 @@ function envelope() {
     { id: chat, presences: [{ participant: chat, lastKnownPresence: sequence % 2 === 0 ? 'online' : 'offline', lastSeen: 1_700_000_000 + sequence }] },
     { session: 'bench', metadata: null, me: { id: '123@c.us', pushName: 'Bench' }, engine: 'NOWEB' },
     BENCH_ENVIRONMENT,
+    Date.now(),
   );
 }
 

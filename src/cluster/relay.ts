@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { systemClock } from '../clock.js';
 import type { Hub } from '../events/hub.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { RelayChannel } from '../storage/relay.js';
@@ -79,7 +80,7 @@ export function createEventRelay(options: RelayOptions): EventRelay {
   // A server that starts listening says hello (the channel's empty batch, a no-op for any
   // version), so that the others relay to it before their next look at the registry finds it.
   const HELLO = '[]';
-  const now = options.now ?? Date.now;
+  const now = options.now ?? ((): number => systemClock.now());
   let heardUntil = -Infinity;
   const anyoneListening = (): boolean => options.othersLive === undefined || options.othersLive() || now() < heardUntil;
 

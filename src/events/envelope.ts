@@ -62,7 +62,7 @@ function incremented(bytes: Uint8Array): Uint8Array {
  * creation time, and within one millisecond of this process they are strictly increasing (the
  * random part is incremented), so receivers can de-duplicate on `id` and order by it.
  */
-export function newEventId(now: number = Date.now()): string {
+export function newEventId(now: number): string {
   if (now > lastTime) {
     lastTime = now;
     lastRandom = new Uint8Array(randomBytes(10));
@@ -82,7 +82,7 @@ export function makeEnvelope<E extends EventName>(
   payload: EventPayloads[E],
   source: EnvelopeSource,
   environment: EventEnvironment,
-  now: number = Date.now(),
+  now: number,
 ): EventEnvelope<E> {
   return {
     id: newEventId(now),

@@ -66,7 +66,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * The Origin must be the signed one; it may be missing only on a safe method (a browser sends it
  * on every cross-origin request, on every POST and on every WebSocket handshake).
  */
-export async function dashboardCookieAuth(request: FastifyRequest, reply: FastifyReply, apiKey: string, now: number = Date.now()): Promise<'absent' | 'accepted' | 'refused'> {
+export async function dashboardCookieAuth(request: FastifyRequest, reply: FastifyReply, apiKey: string, now: number): Promise<'absent' | 'accepted' | 'refused'> {
   const token = readCookie(request.headers.cookie, DASHBOARD_COOKIE);
   if (token === null) return 'absent';
   const checked = checkDashboardToken(apiKey, token, now);

@@ -96,6 +96,7 @@ function presence(chat: string): AnyEventEnvelope {
     { id: chat, presences: [{ participant: chat, lastKnownPresence: 'online', lastSeen: counter }] },
     { session: 's1', metadata: {}, me: { id: '1@c.us', pushName: 'Me' }, engine: 'NOWEB' },
     TEST_ENVIRONMENT,
+    Date.now(),
   );
 }
 

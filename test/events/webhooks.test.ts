@@ -98,6 +98,7 @@ function presence(chat: string, session = 's1'): AnyEventEnvelope {
     { id: chat, presences: [{ participant: chat, lastKnownPresence: counter % 2 === 0 ? 'online' : 'typing', lastSeen: counter }] },
     { session, metadata: { n: String(counter) }, me: { id: '1@c.us', pushName: 'Zoë' }, engine: 'NOWEB' },
     TEST_ENVIRONMENT,
+    Date.now(),
   );
 }
 
