@@ -19,7 +19,6 @@ import { handlePresence } from './presence.js';
 import { SERVER_JID } from './jid.js';
 import type { Account, Device, Peer } from './state.js';
 
-export type { ConnectionHost, PairingWait } from './connection-host.js';
 
 let nextConnectionId = 1;
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;

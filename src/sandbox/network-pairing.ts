@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { PairingWait } from './connection.js';
+import type { PairingWait } from './connection-host.js';
 import { generateKeyPair, sharedKey } from './crypto.js';
 import { deviceJid } from './jid.js';
 import { deriveAdvSecret, normaliseLinkCode, openKeyBundle, primaryHelloNode, unwrapEphemeral, wrapEphemeral } from './linkcode.js';

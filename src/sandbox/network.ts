@@ -3,7 +3,7 @@ import { binaryNodeToString } from 'baileys';
 import type { ChatState, ChatStates } from './chatstate.js';
 import { createChatStates } from './chatstate.js';
 import { replacedNode } from './closes.js';
-import type { ConnectionHost, PairingWait } from './connection.js';
+import type { ConnectionHost, PairingWait } from './connection-host.js';
 import { generateKeyPair } from './crypto.js';
 import { groupJid, parseJid, pnJid } from './jid.js';
 import { peerClosed, presenceNode, resolveUser, setOnline } from './presence.js';
