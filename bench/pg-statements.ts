@@ -9,15 +9,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import pg from 'pg';
-
-const totals = new Map<string, { calls: number; ns: number }>();
-
-function record(key: string, since: bigint): void {
-  const entry = totals.get(key) ?? { calls: 0, ns: 0 };
-  entry.calls += 1;
-  entry.ns += Number(process.hrtime.bigint() - since);
-  totals.set(key, entry);
-}
+import { record, report } from './statement-totals.js';
 
 function keyOf(query: unknown): string {
   const text = typeof query === 'string' ? query : typeof query === 'object' && query !== null && 'text' in query ? String(query.text) : '?';
@@ -53,11 +45,4 @@ function timedQuery(this: pg.Client, ...args: unknown[]): unknown {
 if (isMainThread) {
   (pg.Client.prototype as unknown as { query: Query }).query = timedQuery;
   process.on('exit', report);
-}
-
-function report(): void {
-  const rows = [...totals].sort((a, b) => b[1].ns - a[1].ns).slice(0, 30);
-  for (const [key, { calls, ns }] of rows) {
-    process.stderr.write(`${(ns / 1e6).toFixed(0).padStart(7)} ms ${String(calls).padStart(8)} calls ${(ns / calls / 1e3).toFixed(1).padStart(7)} µs  ${key}\n`);
-  }
 }

@@ -8,15 +8,7 @@
  * runs made with it, not with runs made without.
  */
 import Database from 'better-sqlite3';
-
-const totals = new Map<string, { calls: number; ns: number }>();
-
-function record(key: string, since: bigint): void {
-  const entry = totals.get(key) ?? { calls: 0, ns: 0 };
-  entry.calls += 1;
-  entry.ns += Number(process.hrtime.bigint() - since);
-  totals.set(key, entry);
-}
+import { record, report } from './statement-totals.js';
 
 function timed<A extends unknown[], R>(key: string, work: (...args: A) => R): (...args: A) => R {
   return (...args) => {
@@ -54,9 +46,4 @@ Database.prototype.transaction = function (this: Database.Database, fn: (...args
   });
 } as typeof Database.prototype.transaction;
 
-process.on('exit', () => {
-  const rows = [...totals].sort((a, b) => b[1].ns - a[1].ns).slice(0, 30);
-  for (const [key, { calls, ns }] of rows) {
-    process.stderr.write(`${(ns / 1e6).toFixed(0).padStart(7)} ms ${String(calls).padStart(8)} calls ${(ns / calls / 1e3).toFixed(1).padStart(7)} µs  ${key}\n`);
-  }
-});
+process.on('exit', report);

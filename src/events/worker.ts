@@ -20,8 +20,9 @@ import type { WebhookTarget } from './webhooks.js';
  *
  * With an outbox that hands off, the common case needs no claim pass: an accept claims the
  * deliveries the worker has free slots for (`reserve`, `adopt`; `enqueueAndClaim`), and a final
- * outcome claims its chat's next delivery onto the same slot (`completeAndClaim`). SQLite has
- * both; PostgreSQL neither (tried at accept alone: no gain, since every outcome still needs a pass).
+ * outcome claims its chat's next delivery onto the same slot (`completeAndClaim`). Both
+ * backends have both (an outcome alone can make the chat's next delivery due: hand-off at accept
+ * without it saved nothing on PostgreSQL).
  * Only while storage may hold due deliveries nobody claimed (a saturated webhook, a retry come
  * due, a restart) does it fall back to passes, which take those oldest first; hand-off resumes
  * once a pass finds fewer than it had room for.
@@ -378,8 +379,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     // what limited the claim (it was excluded, or is full now): then more of its deliveries may be due.
     const drained =
       claimed.length < free && over.length === 0 && saturated.length === 0 && claimed.every((d) => (perKey.get(d.webhookKey) ?? 0) < perWebhook);
-    if (drained && wakes === wakesBefore) backlog = false;
-    else backlog = true;
+    backlog = !drained || wakes !== wakesBefore;
     // A full batch: more may be due right now, of any webhook.
     if (claimed.length === free && over.length === 0) {
       asked = null;

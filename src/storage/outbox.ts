@@ -191,6 +191,35 @@ export interface ClaimedDelivery {
   readonly body: string;
 }
 
+/** A claimed delivery as both backends' SQL returns it (PostgreSQL's bigint id comes as text). */
+export interface ClaimedRow {
+  readonly id: number | string;
+  readonly event_id: string;
+  readonly session: string;
+  readonly event: string;
+  readonly url: string;
+  readonly webhook_key: string;
+  readonly order_key: string;
+  readonly target: string;
+  readonly attempts: number;
+  readonly body: string;
+}
+
+export function claimedFromRow(row: ClaimedRow): ClaimedDelivery {
+  return {
+    id: Number(row.id),
+    eventId: row.event_id,
+    session: row.session,
+    event: row.event,
+    url: row.url,
+    webhookKey: row.webhook_key,
+    orderKey: row.order_key,
+    target: row.target,
+    attempts: row.attempts,
+    body: row.body,
+  };
+}
+
 export type AttemptOutcome =
   | { readonly kind: 'delivered'; readonly status: number }
   | { readonly kind: 'retry'; readonly nextAttemptAt: number; readonly error: string; readonly status: number | null }

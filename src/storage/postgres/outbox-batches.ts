@@ -1,4 +1,5 @@
-import type { AttemptOutcome, ClaimedDelivery, CompleteClaimed, EnqueueClaimed, HandOffClaim, NewDelivery, OutboxEvent } from '../outbox.js';
+import type { AttemptOutcome, ClaimedDelivery, ClaimedRow, CompleteClaimed, EnqueueClaimed, HandOffClaim, NewDelivery, OutboxEvent } from '../outbox.js';
+import { claimedFromRow } from '../outbox.js';
 import type { PgPool } from './database.js';
 
 /** One `OutboxStore.enqueue` call, waiting for the group commit (group-commit.ts) to take its batch. */
@@ -96,18 +97,8 @@ export async function enqueueBatch(pool: PgPool, items: readonly EnqueueItem[]):
   });
 }
 
-interface SuccessorRow {
+interface SuccessorRow extends ClaimedRow {
   readonly done_id: number;
-  readonly id: number;
-  readonly event_id: string;
-  readonly session: string;
-  readonly event: string;
-  readonly url: string;
-  readonly webhook_key: string;
-  readonly order_key: string;
-  readonly target: string;
-  readonly attempts: number;
-  readonly body: string;
 }
 
 /**
@@ -140,21 +131,7 @@ export async function completeBatch(pool: PgPool, items: readonly CompleteItem[]
   const result = answer.rows[0]?.result ?? { done: [], successors: [] };
   const recorded = new Set(result.done);
   const successors = new Map(
-    result.successors.map((row): [number, ClaimedDelivery] => [
-      row.done_id,
-      {
-        id: row.id,
-        eventId: row.event_id,
-        session: row.session,
-        event: row.event,
-        url: row.url,
-        webhookKey: row.webhook_key,
-        orderKey: row.order_key,
-        target: row.target,
-        attempts: row.attempts,
-        body: row.body,
-      },
-    ]),
+    result.successors.map((row): [number, ClaimedDelivery] => [row.done_id, claimedFromRow(row)]),
   );
   return items.map((item, index) => {
     const own = firsts.get(item.id) === index;

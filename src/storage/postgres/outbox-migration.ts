@@ -71,6 +71,14 @@ export const POSTGRES_OUTBOX_CANCELLED_MIGRATION: Migration = {
  * whose caller has a slot for it is written claimed, and a finished head's successor is claimed
  * for the caller that asked, so neither waits for a claim pass. Each answers one jsonb value.
  */
+/** What both batch functions are: plpgsql answering one jsonb `result`, custom plans, the schema's search path. */
+const BATCH_FUNCTION_HEAD = `RETURNS jsonb LANGUAGE plpgsql VOLATILE
+    SET search_path FROM CURRENT SET plan_cache_mode = force_custom_plan
+    AS $fn$
+    DECLARE
+      result jsonb;
+    BEGIN`;
+
 export const POSTGRES_OUTBOX_BATCH_FUNCTIONS_MIGRATION: Migration = {
   version: 102,
   name: 'webhook outbox: accept and outcome batches as functions (one round trip each), with hand-off',
@@ -80,12 +88,7 @@ export const POSTGRES_OUTBOX_BATCH_FUNCTIONS_MIGRATION: Migration = {
       p_event_ids text[], p_event_sessions text[], p_event_names text[], p_bodies text[], p_event_now bigint[],
       p_d_event_ids text[], p_d_sessions text[], p_d_events text[], p_urls text[], p_webhook_keys text[],
       p_order_keys text[], p_targets text[], p_d_now bigint[], p_claim_by text[], p_claim_until bigint[])
-    RETURNS jsonb LANGUAGE plpgsql VOLATILE
-    SET search_path FROM CURRENT SET plan_cache_mode = force_custom_plan
-    AS $fn$
-    DECLARE
-      result jsonb;
-    BEGIN
+    ${BATCH_FUNCTION_HEAD}
       -- Before the event rows: a transaction never waits for another's event row while holding keys.
       PERFORM pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(p_order_keys) AS k ORDER BY h) AS sorted;
       WITH new_events AS (
@@ -126,12 +129,7 @@ export const POSTGRES_OUTBOX_BATCH_FUNCTIONS_MIGRATION: Migration = {
     CREATE FUNCTION outbox_complete_batch(
       p_ids bigint[], p_owners text[], p_kinds text[], p_statuses integer[], p_errors text[], p_next_at bigint[], p_now bigint[],
       p_final_ids bigint[], p_claim_by text[], p_claim_until bigint[])
-    RETURNS jsonb LANGUAGE plpgsql VOLATILE
-    SET search_path FROM CURRENT SET plan_cache_mode = force_custom_plan
-    AS $fn$
-    DECLARE
-      result jsonb;
-    BEGIN
+    ${BATCH_FUNCTION_HEAD}
       -- A retried head stays the head: only final outcomes change which delivery heads a key.
       PERFORM pg_advisory_xact_lock(h) FROM (
         SELECT DISTINCT hashtextextended(order_key, 0) AS h FROM outbox_deliveries WHERE id = ANY (p_final_ids) AND status = 'pending' ORDER BY h

@@ -1,4 +1,5 @@
-import type { ClaimedDelivery, CompleteClaimed, DeliveryRecord, DeliveryStatus, EnqueueClaimed, OutboxStore, ReplayResult } from '../outbox.js';
+import type { CompleteClaimed, DeliveryRecord, DeliveryStatus, EnqueueClaimed, OutboxStore, ReplayResult } from '../outbox.js';
+import { claimedFromRow } from '../outbox.js';
 import type { PgClient, PgPool } from './database.js';
 import { inTransaction } from './database.js';
 import { createGroupCommit } from './group-commit.js';
@@ -160,22 +161,7 @@ export function createPostgresOutboxStore(pool: PgPool): OutboxStore {
           JSON.stringify(request.slots?.inFlight ?? {}),
         ],
       );
-      return rows
-        .map(
-          (row): ClaimedDelivery => ({
-            id: num(row.id),
-            eventId: row.event_id,
-            session: row.session,
-            event: row.event,
-            url: row.url,
-            webhookKey: row.webhook_key,
-            orderKey: row.order_key,
-            target: row.target,
-            attempts: row.attempts,
-            body: row.body,
-          }),
-        )
-        .sort((a, b) => a.id - b.id);
+      return rows.map(claimedFromRow).sort((a, b) => a.id - b.id);
     },
 
     complete: async (id, owner, outcome, now) => (await complete({ id, owner, outcome, now })).recorded,

@@ -10,6 +10,7 @@ import type {
   OutboxStore,
   ReplayResult,
 } from '../outbox.js';
+import { claimedFromRow } from '../outbox.js';
 import { CANCELLED_ERROR } from '../outbox.js';
 import type { SqliteDatabase } from './database.js';
 import { settle } from './database.js';
@@ -229,7 +230,7 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
       return { recorded: true, successor: null };
     }
     const successor = promoteClaimed.get({ now, key: finished.order_key, owner, until: now + leaseMs });
-    return { recorded: true, successor: successor === undefined ? null : toClaimed(successor) };
+    return { recorded: true, successor: successor === undefined ? null : claimedFromRow(successor) };
   };
 
   const enforceCap = db.transaction((maxPending: number, now: number): number => {
@@ -271,19 +272,7 @@ export function createSqliteOutboxStore(db: SqliteDatabase, grouped: GroupCommit
     return deleted.length;
   });
 
-  const toClaimed = (row: ReturnType<typeof claim>[number]): ClaimedDelivery => ({
-    id: row.id,
-    eventId: row.event_id,
-    session: row.session,
-    event: row.event,
-    url: row.url,
-    webhookKey: row.webhook_key,
-    orderKey: row.order_key,
-    target: row.target,
-    attempts: row.attempts,
-    body: row.body,
-  });
-  const claimGrouped = grouped((request: ClaimRequest) => claim(request).map(toClaimed).sort((a, b) => a.id - b.id));
+  const claimGrouped = grouped((request: ClaimRequest) => claim(request).map(claimedFromRow).sort((a, b) => a.id - b.id));
   const releaseGrouped = grouped((ids: readonly number[], owner: string) => releaseMany(ids, owner));
 
   return {
