@@ -3,13 +3,10 @@ import type { Dispatcher } from 'undici';
 import type { AttemptOutcome, ClaimedDelivery, HandOffClaim, OutboxStore } from '../storage/outbox.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import type { DeliveryResult } from './delivery.js';
-import { deliver, describeFailure } from './delivery.js';
+import { createAttempt, deliveryLog, logOutcome } from './attempt.js';
 import { createMaintenance } from './maintenance.js';
 import type { RetryBounds } from './retry.js';
-import { DEFAULT_RETRY_BOUNDS, nextDelay, retryPolicyOf } from './retry.js';
-import { parseTarget } from './target.js';
-import type { WebhookTarget } from './webhooks.js';
+import { DEFAULT_RETRY_BOUNDS } from './retry.js';
 
 /**
  * Sends what the outbox holds. One loop claims due deliveries (never more than it has free slots
@@ -102,19 +99,20 @@ export const WORKER_DEFAULTS = {
   pruneEveryMs: 60_000,
 } as const;
 
-/** Parsed webhook targets kept (one per webhook in practice; cleared when full). */
-const TARGET_CACHE_SIZE = 256;
-
-
 export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
   const perWebhook = options.perWebhookConcurrency ?? WORKER_DEFAULTS.perWebhookConcurrency;
   const timeoutMs = options.timeoutMs ?? WORKER_DEFAULTS.timeoutMs;
   const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
   const pollMs = options.pollMs ?? WORKER_DEFAULTS.pollMs;
-  const bounds = options.retryBounds ?? DEFAULT_RETRY_BOUNDS;
   const clock = options.clock ?? systemClock;
-  const random = options.random ?? Math.random;
+  const attempt = createAttempt({
+    timeoutMs,
+    retryBounds: options.retryBounds ?? DEFAULT_RETRY_BOUNDS,
+    clock,
+    random: options.random ?? Math.random,
+    ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+  });
   const { outbox, owner, logger } = options;
   const maintenance = createMaintenance({
     outbox,
@@ -128,7 +126,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   const inFlight = new Set<Promise<void>>();
   const perKey = new Map<string, number>();
-  const counters = { delivered: 0, retried: 0, failed: 0 };
+  const counters: Record<AttemptOutcome['kind'], number> = { delivered: 0, retry: 0, failed: 0 };
   let running = false;
   // Hand-off bookkeeping. `backlog`: storage may hold due deliveries nobody claimed (at start, after
   // a wake, while a webhook is saturated), so reservations and successor claims wait for a pass to
@@ -191,27 +189,6 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     });
   }
 
-  function outcomeOf(delivery: ClaimedDelivery, result: DeliveryResult, retries: Parameters<typeof retryPolicyOf>[0], now: number): AttemptOutcome {
-    if (result.ok) return { kind: 'delivered', status: result.status };
-    const status = result.failure.kind === 'status' ? result.failure.status : null;
-    const error = describeFailure(result.failure);
-    const delay = nextDelay(retryPolicyOf(retries, bounds), delivery.attempts + 1, result.failure, random);
-    if (delay === null) return { kind: 'failed', error, status };
-    return { kind: 'retry', nextAttemptAt: now + delay, error, status };
-  }
-
-  /** A few webhooks' targets, parsed once: every delivery to one webhook stores the same text. */
-  const targets = new Map<string, WebhookTarget>();
-  function targetOf(text: string): WebhookTarget {
-    let target = targets.get(text);
-    if (target === undefined) {
-      target = parseTarget(text);
-      if (targets.size >= TARGET_CACHE_SIZE) targets.clear();
-      targets.set(text, target);
-    }
-    return target;
-  }
-
   /** The receiver has answered (or the attempt ended): its webhook's slot is free for the next one. */
   function freeSlot(webhookKey: string): void {
     const left = (perKey.get(webhookKey) ?? 1) - 1;
@@ -253,22 +230,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   }
 
   async function send(delivery: ClaimedDelivery): Promise<void> {
-    // Built only when something is logged: a child logger per delivery costs more than the rest of
-    // the worker's own work on the way to a 2xx.
-    const log = (): Logger => logger.child({ deliveryId: delivery.id, eventId: delivery.eventId, url: delivery.url, session: delivery.session });
-    let outcome: AttemptOutcome;
-    try {
-      const target = targetOf(delivery.target);
-      const result = await deliver(target, delivery.body, {
-        timeoutMs,
-        now: () => clock.now(),
-        ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
-      });
-      outcome = outcomeOf(delivery, result, target.retries, clock.now());
-    } catch (error) {
-      // Only a corrupt stored target gets here (deliver never rejects): retrying cannot fix it.
-      outcome = { kind: 'failed', error: `cannot send: ${error instanceof Error ? error.message : String(error)}`, status: null };
-    }
+    const log = deliveryLog(logger, delivery);
+    const outcome = await attempt(delivery);
     try {
       const recorded = await record(delivery, outcome);
       if (!recorded) log().warn({ outcome: outcome.kind }, 'delivery claim was lost (lease ran out) before its outcome was recorded');
@@ -276,20 +239,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       // The claim's lease runs out and the delivery is sent again: at least once, never lost.
       log().error({ err: error, outcome: outcome.kind }, 'could not record a delivery outcome; it will be retried after its lease');
     }
-    switch (outcome.kind) {
-      case 'delivered':
-        counters.delivered += 1;
-        if (logger.isLevelEnabled('debug')) log().debug({ status: outcome.status, attempts: delivery.attempts + 1 }, 'webhook delivered');
-        break;
-      case 'retry':
-        counters.retried += 1;
-        log().info({ error: outcome.error, attempts: delivery.attempts + 1, nextAttemptAt: outcome.nextAttemptAt }, 'webhook delivery failed; will retry');
-        break;
-      case 'failed':
-        counters.failed += 1;
-        log().warn({ error: outcome.error, attempts: delivery.attempts + 1 }, 'webhook delivery failed for good');
-        break;
-    }
+    counters[outcome.kind] += 1;
+    logOutcome(log, outcome.kind === 'delivered' && logger.isLevelEnabled('debug'), delivery, outcome);
     options.onAttempt?.(delivery, outcome);
   }
 
@@ -427,7 +378,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     reserve,
     adopt,
     stats() {
-      return { inFlight: inFlight.size, ...counters, dropped: maintenance.dropped() };
+      return { inFlight: inFlight.size, delivered: counters.delivered, retried: counters.retry, failed: counters.failed, dropped: maintenance.dropped() };
     },
   };
 }
