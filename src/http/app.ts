@@ -1,4 +1,4 @@
-import { deferredChildLogger } from './deferred-logger.js';
+import { deferringLogger } from './deferred-logger.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import swagger from '@fastify/swagger';
@@ -75,7 +75,8 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
 
   const httpLogger: FastifyBaseLogger = redactingLogger(logger.child({ area: 'http' }));
   const server: FastifyInstance = Fastify({
-    loggerInstance: httpLogger,
+    // Each request's logger becomes a pino child only once written to (src/http/deferred-logger.ts).
+    loggerInstance: deferringLogger(httpLogger),
     // Fastify's validator silently drops fields a schema does not declare; a misspelt optional field
     // (`durationMS`) would then be ignored without a word. Refuse it with a 400 naming it instead. The
     // schemas declare WAHA's fields that we accept without using (`config.proxy`, …).
@@ -84,7 +85,6 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     logController: new LogController({ disableRequestLogging: true }),
     ...httpServerOptions(config.http),
     genReqId: requestId,
-    childLoggerFactory: deferredChildLogger,
   });
   registerRequestLogging(server);
 

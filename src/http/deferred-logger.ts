@@ -17,7 +17,9 @@ type PinoChild = FastifyBaseLogger & { setBindings?: (bindings: Bindings) => voi
  */
 class DeferredChild {
   #real: PinoChild | null = null;
-  #bindings: Bindings;
+  readonly #bindings: Bindings;
+  /** What `setBindings` added before the real child exists. */
+  #added: Bindings | null = null;
   readonly #parent: FastifyBaseLogger;
   readonly #options: ChildLoggerOptions;
 
@@ -68,17 +70,24 @@ class DeferredChild {
 
   setBindings(bindings: Bindings): void {
     const real = this.#real;
-    if (real === null) this.#bindings = { ...this.#bindings, ...bindings };
-    else if (typeof real.setBindings === 'function') real.setBindings(bindings);
+    if (real !== null) {
+      if (typeof real.setBindings === 'function') real.setBindings(bindings);
+    } else if (this.#added === null) this.#added = bindings;
+    else this.#added = { ...this.#added, ...bindings };
   }
 
   bindings(): Bindings {
     const real = this.#real;
-    return real === null ? this.#bindings : (real.bindings?.() ?? this.#bindings);
+    return real === null ? this.#allBindings() : (real.bindings?.() ?? this.#allBindings());
+  }
+
+  /** Merged only when asked for: most requests set their session's binding and never log. */
+  #allBindings(): Bindings {
+    return this.#added === null ? this.#bindings : { ...this.#bindings, ...this.#added };
   }
 
   #materialise(): PinoChild {
-    this.#real ??= this.#parent.child(this.#bindings, this.#options);
+    this.#real ??= this.#parent.child(this.#allBindings(), this.#options);
     return this.#real;
   }
 
@@ -90,7 +99,19 @@ class DeferredChild {
   }
 }
 
-/** Fastify's `childLoggerFactory`: request loggers made when first written to. */
+/** Request loggers made when first written to (the shape of Fastify's `childLoggerFactory`). */
 export function deferredChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
   return new DeferredChild(logger, bindings, options);
+}
+
+/**
+ * `logger` for Fastify's `loggerInstance`, its `child` deferred: Fastify then makes each request's
+ * logger with its own default factory, which it trusts, instead of checking every child a custom
+ * `childLoggerFactory` returns for its seven methods (an array and a closure per request). Every
+ * other call goes to `logger` itself.
+ */
+export function deferringLogger(logger: FastifyBaseLogger): FastifyBaseLogger {
+  const deferring = Object.create(logger) as FastifyBaseLogger;
+  deferring.child = (bindings: Bindings, options?: ChildLoggerOptions) => new DeferredChild(logger, bindings, options ?? {});
+  return deferring;
 }

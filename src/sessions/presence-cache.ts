@@ -47,11 +47,14 @@ export function createPresenceCache(maxChats: number = DEFAULT_PRESENCE_CACHE_CH
   /** Whether every chat of the store is in `chats`. */
   let complete = false;
   let listed: readonly ChatPresence[] | null = null;
+  /** The chat last moved to the most recent end of `chats` (null: none, or it may be gone). */
+  let newest: string | null = null;
 
   /** Whether it forgot a chat to make room. */
   function put(chatId: string, presence: ChatPresence | null): boolean {
     chats.delete(chatId);
     chats.set(chatId, presence);
+    newest = chatId;
     listed = null;
     if (chats.size <= maxChats) return false;
     const oldest = chats.keys().next();
@@ -64,8 +67,13 @@ export function createPresenceCache(maxChats: number = DEFAULT_PRESENCE_CACHE_CH
     get(chatId) {
       const presence = chats.get(chatId);
       if (presence === undefined) return undefined;
-      chats.delete(chatId);
-      chats.set(chatId, presence);
+      // Moved to the most recent end, unless it is there: a chat read again and again (a bot
+      // polling its one chat) then costs one lookup a read.
+      if (chatId !== newest) {
+        chats.delete(chatId);
+        chats.set(chatId, presence);
+        newest = chatId;
+      }
       return presence;
     },
     set(chatId, presence) {
@@ -77,12 +85,14 @@ export function createPresenceCache(maxChats: number = DEFAULT_PRESENCE_CACHE_CH
       complete = false;
       listed = null;
       chats.delete(chatId);
+      if (chatId === newest) newest = null;
     },
     clear() {
       changes += 1;
       complete = false;
       listed = null;
       chats.clear();
+      newest = null;
     },
     list() {
       if (!complete) return undefined;

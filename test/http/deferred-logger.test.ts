@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { deferredChildLogger } from '../../src/http/deferred-logger.js';
+import { deferredChildLogger, deferringLogger } from '../../src/http/deferred-logger.js';
 
 function capture(level: string): { logger: FastifyBaseLogger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -40,5 +40,23 @@ describe('deferred request logger', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines.map((l) => l['msg'])).toEqual(['route debug']);
     expect(child.level).toBe('debug');
+  });
+
+  it('as Fastify\'s logger instance: its children are deferred, its own lines are the parent\'s', async () => {
+    const { logger, lines } = capture('info');
+    const deferring = deferringLogger(logger);
+    const child = deferring.child({ reqId: 'r3' }) as FastifyBaseLogger & { setBindings(b: object): void; bindings(): object };
+    expect(child.constructor.name).toBe('DeferredChild');
+    child.setBindings({ session: 'one' });
+    child.setBindings({ extra: 2 });
+    expect(child.bindings()).toEqual({ reqId: 'r3', session: 'one', extra: 2 });
+    deferring.info('from the server');
+    child.info('from a request');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.map((l) => [l['msg'], l['reqId'], l['session'], l['extra']])).toEqual([
+      ['from the server', undefined, undefined, undefined],
+      ['from a request', 'r3', 'one', 2],
+    ]);
+    expect(deferring.level).toBe('info');
   });
 });

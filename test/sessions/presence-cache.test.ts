@@ -28,6 +28,26 @@ describe('presence cache', () => {
     expect(cache.get('a')).toBeUndefined();
   });
 
+  it('keeps the order of use through repeated reads of one chat, a delete and a re-add', () => {
+    const cache = createPresenceCache(3);
+    cache.set('a', chat('a'));
+    cache.set('b', chat('b'));
+    cache.set('c', chat('c'));
+    cache.get('a');
+    cache.get('a');
+    cache.delete('a');
+    cache.set('d', chat('d'));
+    // a is gone; b is the least recently used of b, c, d.
+    cache.set('a', chat('a'));
+    expect(cache.get('b')).toBeUndefined();
+    cache.get('c');
+    cache.get('c');
+    cache.set('e', chat('e'));
+    // Order of use: c (read twice), a, then d forgotten for e.
+    expect(cache.get('d')).toBeUndefined();
+    expect([cache.get('c'), cache.get('a'), cache.get('e')]).toEqual([chat('c'), chat('a'), chat('e')]);
+  });
+
   it('lists from memory only once filled with the whole store, in chat id order, until a chat is forgotten', () => {
     const cache = createPresenceCache(4);
     cache.set('b', chat('b'));
