@@ -77,11 +77,11 @@ export function deliveryLog(logger: Logger, delivery: ClaimedDelivery): () => Lo
 }
 
 /** The line an attempt's outcome is worth: a retry at info, a final failure at warn, a success at debug. */
-export function logOutcome(log: () => Logger, debug: boolean, delivery: ClaimedDelivery, outcome: AttemptOutcome): void {
+export function logOutcome(logger: Logger, log: () => Logger, delivery: ClaimedDelivery, outcome: AttemptOutcome): void {
   const attempts = delivery.attempts + 1;
   switch (outcome.kind) {
     case 'delivered':
-      if (debug) log().debug({ status: outcome.status, attempts }, 'webhook delivered');
+      if (logger.isLevelEnabled('debug')) log().debug({ status: outcome.status, attempts }, 'webhook delivered');
       break;
     case 'retry':
       log().info({ error: outcome.error, attempts, nextAttemptAt: outcome.nextAttemptAt }, 'webhook delivery failed; will retry');

@@ -240,7 +240,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       log().error({ err: error, outcome: outcome.kind }, 'could not record a delivery outcome; it will be retried after its lease');
     }
     counters[outcome.kind] += 1;
-    logOutcome(log, outcome.kind === 'delivered' && logger.isLevelEnabled('debug'), delivery, outcome);
+    logOutcome(logger, log, delivery, outcome);
     options.onAttempt?.(delivery, outcome);
   }
 

@@ -99,11 +99,6 @@ class DeferredChild {
   }
 }
 
-/** Request loggers made when first written to (the shape of Fastify's `childLoggerFactory`). */
-export function deferredChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  return new DeferredChild(logger, bindings, options);
-}
-
 /**
  * `logger` for Fastify's `loggerInstance`, its `child` deferred: Fastify then makes each request's
  * logger with its own default factory, which it trusts, instead of checking every child a custom

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { deferredChildLogger, deferringLogger } from '../../src/http/deferred-logger.js';
+import { deferringLogger } from '../../src/http/deferred-logger.js';
 
 function capture(level: string): { logger: FastifyBaseLogger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -18,7 +18,7 @@ function capture(level: string): { logger: FastifyBaseLogger; lines: Record<stri
 describe('deferred request logger', () => {
   it('writes lines with the bindings, including ones set before the first line', async () => {
     const { logger, lines } = capture('info');
-    const child = deferredChildLogger(logger, { reqId: 'r1' }, {}) as FastifyBaseLogger & { setBindings(b: object): void };
+    const child = deferringLogger(logger).child({ reqId: 'r1' }, {}) as FastifyBaseLogger & { setBindings(b: object): void };
     child.setBindings({ session: 'default' });
     child.debug('hidden');
     child.info({ extra: 1 }, 'shown');
@@ -35,7 +35,7 @@ describe('deferred request logger', () => {
 
   it('follows a route level given to it', async () => {
     const { logger, lines } = capture('info');
-    const child = deferredChildLogger(logger, { reqId: 'r2' }, { level: 'debug' });
+    const child = deferringLogger(logger).child({ reqId: 'r2' }, { level: 'debug' });
     child.debug('route debug');
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines.map((l) => l['msg'])).toEqual(['route debug']);
