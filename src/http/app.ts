@@ -2,7 +2,6 @@ import { deferringLogger } from './deferred-logger.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import swagger from '@fastify/swagger';
-import websocket from '@fastify/websocket';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -14,7 +13,6 @@ import { requireApiKey, resolveApiKey } from './api-key.js';
 import { registerDocsUi } from './docs.js';
 import { registerErrorHandling } from './errors.js';
 import { redactingLogger } from './redact.js';
-import { WEBSOCKET_OPTIONS } from './routes/ws.js';
 import { httpServerOptions, registerBodyParsing } from './server-options.js';
 import { ErrorSchema } from './schemas.js';
 import { authRoutes } from './routes/auth.js';
@@ -130,9 +128,6 @@ export async function buildHttp(deps: HttpDeps): Promise<Http> {
     },
   });
   await registerDocsUi(server, DOCS_PATH);
-  // At the root, before the API-key hook: @fastify/websocket then sees every upgrade request first
-  // and destroys the socket of one answered with plain HTTP (401, 404), which it would leak otherwise.
-  await server.register(websocket, WEBSOCKET_OPTIONS);
   server.get(OPENAPI_PATH, { schema: { hide: true } }, () => Promise.resolve(server.swagger()));
   const network = config.sandbox.kind === 'off' ? 'whatsapp' : 'sandbox';
   healthRoutes(server, { network, storage: storage.backend, ...(deps.readiness === undefined ? {} : { readiness: deps.readiness }) });

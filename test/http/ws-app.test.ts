@@ -4,9 +4,9 @@ import WebSocket from 'ws';
 import { API_KEY, httpHarness } from '../support/http.js';
 
 /** Resolves with the HTTP status of a refused upgrade. */
-function refusal(url: string): Promise<number> {
+function refusal(url: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, { headers });
     // Terminating a refused socket reports "closed before the connection was established": expected.
     socket.on('error', () => undefined);
     socket.once('unexpected-response', (request, response) => {
@@ -30,6 +30,13 @@ describe('GET /ws in the real app', () => {
 
     expect(await refusal(`${base}/ws?session=*`)).toBe(401);
     expect(await refusal(`${base}/no-such-path?x-api-key=${API_KEY}`)).toBe(404);
+    expect(await refusal(`${base}/ws/?x-api-key=${API_KEY}`)).toBe(404);
+    // An upgrade anywhere else is the plain request it also is (the server may ignore Upgrade),
+    // answered on a connection that is then closed.
+    expect(await refusal(`${base}/api/sessions`)).toBe(401);
+    expect(await refusal(`${base}/api/sessions?x-api-key=${API_KEY}`)).toBe(401);
+    expect(await refusal(`${base}/api/sessions`, { 'x-api-key': API_KEY })).toBe(200);
+    expect(await refusal(`${base}/health`)).toBe(200);
 
     const client = new WebSocket(`${base}/ws?events=session.status&x-api-key=${API_KEY}`);
     await new Promise<void>((resolve, reject) => {
@@ -40,6 +47,10 @@ describe('GET /ws in the real app', () => {
     hub.publish('default', 'session.status', '{"event":"session.status"}');
     expect(await message).toBe('{"event":"session.status"}');
     client.close();
+
+    const plain = await fetch(`${base.replace('ws:', 'http:')}/ws`, { headers: { 'x-api-key': API_KEY } });
+    expect(plain.status).toBe(404);
+    await plain.body?.cancel();
 
     // A leaked upgrade socket would keep close() waiting for ever (the test would time out).
     await harness.server.close();

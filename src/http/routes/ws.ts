@@ -5,6 +5,9 @@ import type { WebSocket } from 'ws';
 import type { Hub, HubFilter } from '../../events/hub.js';
 import { EVENT_NAMES, isEventName } from '../../presence/events.js';
 import { isValidSessionName } from '../../presence/sessions.js';
+import { routeUpgrades } from '../upgrades.js';
+
+const WS_PATH = '/ws';
 
 /** Bad query parameters (an HTTP 400 as a WebSocket close code, in the application range). */
 export const CLOSE_BAD_PARAMS = 4400;
@@ -27,10 +30,10 @@ function onClientError(error: Error, socket: WebSocket, request: FastifyRequest)
 }
 
 /**
- * Options of @fastify/websocket wherever it is registered: client messages are ignored by our
+ * Options of @fastify/websocket: client messages are ignored by our
  * routes, so a small frame limit keeps a client from making us buffer.
  */
-export const WEBSOCKET_OPTIONS: WebsocketPluginOptions = { options: { maxPayload: 4096 }, errorHandler: onClientError };
+const WEBSOCKET_OPTIONS: WebsocketPluginOptions = { options: { maxPayload: 4096 }, errorHandler: onClientError };
 
 export interface WsRouteOptions {
   readonly hub: Hub;
@@ -70,43 +73,47 @@ export function parseWsQuery(query: Readonly<Record<string, unknown>>): WsQuery 
 export function wsRoutes(options: WsRouteOptions): (scope: FastifyInstance) => Promise<void> {
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   return async (scope) => {
-    if (!scope.hasDecorator('websocketServer')) {
-      await scope.register(websocket, WEBSOCKET_OPTIONS);
-      // @fastify/websocket destroys the socket of an upgrade answered with plain HTTP only when its
-      // own onRequest hook ran; registered here, below an earlier hook that answers first (the API
-      // key check's 401), it is skipped, and the raw socket, outside the HTTP server's bookkeeping,
-      // would stay open for ever (one leaked descriptor per refused client, and a server.close()
-      // that never returns). Registered at the root before every other hook (src/http/app.ts), its
-      // own hooks cover it, and every request is spared this one.
-      scope.addHook('onResponse', (request, _reply, done) => {
+    const path = `${scope.prefix}${WS_PATH}`;
+    const upgrades = routeUpgrades(scope, new Set([path]));
+    // A scope of its own: the plugin's hooks and handler wrapper are on this route only.
+    await scope.register(async (child) => {
+      await child.register(websocket, { ...WEBSOCKET_OPTIONS, options: { ...WEBSOCKET_OPTIONS.options, server: upgrades } });
+      // The plugin destroys the socket of an upgrade answered with plain HTTP only when its own
+      // onRequest hook ran; the API key check above it answers a refused client first (its 401),
+      // and the raw socket, outside the HTTP server's bookkeeping, would stay open for ever.
+      child.addHook('onResponse', (request, _reply, done) => {
         if (request.headers.upgrade?.toLowerCase() === 'websocket') request.raw.socket.destroy();
         done();
       });
+      registerWsRoute(child, options.hub, heartbeatMs);
+    });
+}
+
+function registerWsRoute(scope: FastifyInstance, hub: Hub, heartbeatMs: number): void {
+  scope.get(WS_PATH, { websocket: true, schema: { hide: true } }, (socket: WebSocket, request) => {
+    const parsed = parseWsQuery(request.query as Record<string, unknown>);
+    if (!parsed.ok) {
+      socket.close(CLOSE_BAD_PARAMS, parsed.reason);
+      return;
     }
-    scope.get('/ws', { websocket: true, schema: { hide: true } }, (socket: WebSocket, request) => {
-      const parsed = parseWsQuery(request.query as Record<string, unknown>);
-      if (!parsed.ok) {
-        socket.close(CLOSE_BAD_PARAMS, parsed.reason);
+    const unsubscribe = hub.subscribe(parsed.filter, socket);
+    let alive = true;
+    socket.on('pong', () => {
+      alive = true;
+    });
+    const heartbeat = setInterval(() => {
+      if (!alive) {
+        // No pong since the last ping: the peer is gone without a close frame (network cut).
+        socket.terminate();
         return;
       }
-      const unsubscribe = options.hub.subscribe(parsed.filter, socket);
-      let alive = true;
-      socket.on('pong', () => {
-        alive = true;
-      });
-      const heartbeat = setInterval(() => {
-        if (!alive) {
-          // No pong since the last ping: the peer is gone without a close frame (network cut).
-          socket.terminate();
-          return;
-        }
-        alive = false;
-        socket.ping();
-      }, heartbeatMs);
-      socket.on('close', () => {
-        clearInterval(heartbeat);
-        unsubscribe();
-      });
+      alive = false;
+      socket.ping();
+    }, heartbeatMs);
+    socket.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
     });
-  };
+  });
+}
 }
