@@ -9,16 +9,16 @@ import type { FastifyInstance } from 'fastify';
  * see every upgrade, but also put two hooks and a handler wrapper on every route of the app, run
  * by every plain request for nothing. Registered in the scope of its own routes instead, it is
  * handed `source` (an HTTP server that never listens) to take its upgrades from, and only upgrades
- * to `paths` reach it there. Any other upgrade is answered as the plain HTTP request it also is
+ * to `path` reach it there. Any other upgrade is answered as the plain HTTP request it also is
  * (RFC 9110 lets a server ignore Upgrade: the API key's 401, a 404, or the route's answer), on a
  * connection closed once the answer is out: the socket of an upgrade request has left the HTTP
  * server's bookkeeping, so one left open would be a descriptor leaked per such request and a
  * `server.close()` that never returns.
  */
-export function routeUpgrades(server: FastifyInstance, paths: ReadonlySet<string>): Server {
+export function routeUpgrades(server: FastifyInstance, path: string): Server {
   const source = createServer();
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (paths.has(pathOf(request.url ?? '/'))) {
+    if (pathOf(request.url ?? '/') === path) {
       source.emit('upgrade', request, socket, head);
       return;
     }

@@ -30,8 +30,8 @@ function onClientError(error: Error, socket: WebSocket, request: FastifyRequest)
 }
 
 /**
- * Options of @fastify/websocket: client messages are ignored by our
- * routes, so a small frame limit keeps a client from making us buffer.
+ * Options of @fastify/websocket: client messages are ignored by our routes, so a small frame limit
+ * keeps a client from making us buffer.
  */
 const WEBSOCKET_OPTIONS: WebsocketPluginOptions = { options: { maxPayload: 4096 }, errorHandler: onClientError };
 
@@ -74,7 +74,7 @@ export function wsRoutes(options: WsRouteOptions): (scope: FastifyInstance) => P
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   return async (scope) => {
     const path = `${scope.prefix}${WS_PATH}`;
-    const upgrades = routeUpgrades(scope, new Set([path]));
+    const upgrades = routeUpgrades(scope, path);
     // A scope of its own: the plugin's hooks and handler wrapper are on this route only.
     await scope.register(async (child) => {
       await child.register(websocket, { ...WEBSOCKET_OPTIONS, options: { ...WEBSOCKET_OPTIONS.options, server: upgrades } });
@@ -87,6 +87,7 @@ export function wsRoutes(options: WsRouteOptions): (scope: FastifyInstance) => P
       });
       registerWsRoute(child, options.hub, heartbeatMs);
     });
+  };
 }
 
 function registerWsRoute(scope: FastifyInstance, hub: Hub, heartbeatMs: number): void {
@@ -115,5 +116,4 @@ function registerWsRoute(scope: FastifyInstance, hub: Hub, heartbeatMs: number):
       unsubscribe();
     });
   });
-}
 }
